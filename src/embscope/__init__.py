@@ -1,0 +1,40 @@
+"""embscope: explore the embedding spaces of language models.
+
+>>> import embscope
+>>> space = embscope.load("glove-6b-50d")
+>>> round(space.similarity("good", "bad"), 3)
+0.796
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    EmbscopeError,
+    InvalidParameterError,
+    MalformedFileError,
+    MissingDependencyError,
+    SourceError,
+    UnknownKeyError,
+)
+from .neighbors import VALID_METRICS
+from .sources import bundled_sources, from_array, load
+from .space import EmbeddingSpace, Provenance, ResolvedQuery
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VALID_METRICS",
+    "EmbeddingSpace",
+    "EmbscopeError",
+    "InvalidParameterError",
+    "MalformedFileError",
+    "MissingDependencyError",
+    "Provenance",
+    "ResolvedQuery",
+    "SourceError",
+    "UnknownKeyError",
+    "__version__",
+    "bundled_sources",
+    "from_array",
+    "load",
+]

@@ -1,0 +1,177 @@
+"""Every kind of source becomes one EmbeddingSpace; ``load`` picks the reader.
+
+How a source string is read, first match wins:
+
+1. a bundled alias (``minilm``, ``glove-6b-50d``; see ``embscope sources``);
+2. an existing directory: a Hugging Face checkpoint (``config.json``, ``*.safetensors``,
+   ``pytorch_model.bin``) or a TensorBoard projector export (``vectors.tsv``);
+3. an existing file, by suffix: ``.safetensors``; ``.keras`` / ``.h5``; ``.npy`` / ``.npz``;
+   ``.parquet`` / ``.csv``; ``vectors.tsv``; ``.bin`` (word2vec binary); ``.vec`` (fastText);
+   other text (``.txt``, ``.gz``…) is word2vec text when its first line is ``<count> <dim>``,
+   GloVe text otherwise;
+4. anything else shaped like a hub id (``org/name`` or ``name``): downloaded from the
+   Hugging Face hub (only the files that hold the embedding and the tokenizer).
+
+``kind=`` overrides the guess.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SourceError
+from ..space import EmbeddingSpace
+from .bundled import BUNDLED, bundled_sources, load_bundled
+
+KINDS: tuple[str, ...] = (
+    "bundled",
+    "huggingface",
+    "word2vec",
+    "word2vec-text",
+    "glove",
+    "fasttext",
+    "keras",
+    "npy",
+    "npz",
+    "parquet",
+    "csv",
+    "projector",
+)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+def load(source: str | Path, *, kind: str | None = None, **options: Any) -> EmbeddingSpace:
+    """Load any supported source as an EmbeddingSpace.
+
+    Options go to the reader: ``vocab=`` (vocabulary file for arrays and Keras), ``layer=``
+    (Keras layer name), ``column=`` (vector column of a table), ``on_duplicate=`` ("error",
+    "first", "last") for word-vector files, ``revision=`` for hub checkpoints,
+    ``matrix="input" | "output"`` for checkpoints with an untied head.
+    """
+    if kind is not None and kind not in KINDS:
+        raise SourceError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    text = str(source)
+    if kind == "bundled" or (kind is None and text in BUNDLED):
+        return load_bundled(text, **options)
+    path = Path(text).expanduser()
+    chosen = kind or _guess_kind(path, text)
+    return _READERS[chosen](path if chosen != "huggingface" else text, **options)
+
+
+def _guess_kind(path: Path, text: str) -> str:
+    if path.is_dir():
+        if (path / "vectors.tsv").is_file():
+            return "projector"
+        if any((path / name).exists() for name in _HF_MARKERS) or any(path.glob("*.safetensors")):
+            return "huggingface"
+        raise SourceError(
+            f"{path}: a directory, but neither a Hugging Face checkpoint (config.json, "
+            "*.safetensors) nor a projector export (vectors.tsv); point at a file inside it"
+        )
+    if path.is_file():
+        return _kind_of_file(path)
+    if path.suffix or text.startswith((".", "/", "~")) or "\\" in text:
+        raise SourceError(
+            f"{text}: no such file or directory; run 'embscope sources' for the bundled names"
+        )
+    if _HUB_ID.match(text):
+        return "huggingface"
+    raise SourceError(f"{text!r} is neither a bundled name, a path, nor a Hugging Face hub id")
+
+
+_HF_MARKERS = ("config.json", "model.safetensors.index.json", "pytorch_model.bin")
+
+_SUFFIX_KINDS = {
+    ".safetensors": "huggingface",
+    ".keras": "keras",
+    ".h5": "keras",
+    ".hdf5": "keras",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".bin": "word2vec",
+    ".vec": "fasttext",
+}
+
+
+def _kind_of_file(path: Path) -> str:
+    if path.name == "vectors.tsv" or path.suffix == ".tsv":
+        return "projector"
+    if path.suffix in _SUFFIX_KINDS:
+        return _SUFFIX_KINDS[path.suffix]
+    from .word_vectors import has_word2vec_header
+
+    return "word2vec-text" if has_word2vec_header(path) else "glove"
+
+
+def _read_huggingface(source: str | Path, **options: Any) -> EmbeddingSpace:
+    from .huggingface import load_huggingface
+
+    return load_huggingface(str(source), **options)
+
+
+def _read_word_vectors(fmt: str):
+    def read(path: Path, **options: Any) -> EmbeddingSpace:
+        from .word_vectors import load_word_vectors
+
+        return load_word_vectors(path, format=fmt, **options)
+
+    return read
+
+
+def _read_keras(path: Path, **options: Any) -> EmbeddingSpace:
+    from .keras import load_keras
+
+    return load_keras(path, **options)
+
+
+def _read_array(path: Path, **options: Any) -> EmbeddingSpace:
+    from .arrays import load_array
+
+    return load_array(path, **options)
+
+
+def _read_table(path: Path, **options: Any) -> EmbeddingSpace:
+    from .arrays import load_table
+
+    return load_table(path, **options)
+
+
+def _read_projector(path: Path, **options: Any) -> EmbeddingSpace:
+    from .projector import load_projector
+
+    return load_projector(path, **options)
+
+
+_READERS = {
+    "bundled": lambda path, **options: load_bundled(str(path), **options),
+    "huggingface": _read_huggingface,
+    "word2vec": _read_word_vectors("word2vec"),
+    "word2vec-text": _read_word_vectors("word2vec-text"),
+    "glove": _read_word_vectors("glove"),
+    "fasttext": _read_word_vectors("fasttext"),
+    "keras": _read_keras,
+    "npy": _read_array,
+    "npz": _read_array,
+    "parquet": _read_table,
+    "csv": _read_table,
+    "projector": _read_projector,
+}
+
+
+def from_array(
+    vectors: np.ndarray, keys: list[str] | None = None, **kwargs: Any
+) -> EmbeddingSpace:
+    """A space from an in-memory matrix; keys default to ``"0"``, ``"1"``, …"""
+    keys = keys if keys is not None else [str(i) for i in range(len(vectors))]
+    return EmbeddingSpace(vectors, keys, **kwargs)
+
+
+__all__ = ["KINDS", "bundled_sources", "from_array", "load"]

@@ -1,0 +1,379 @@
+"""EmbeddingSpace: one matrix of vectors, a unique key per row, and the questions asked of it."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import neighbors as _nb
+from .errors import InvalidParameterError, UnknownKeyError
+
+logger = logging.getLogger(__name__)
+
+PiecesMode = Literal["error", "mean"]
+Query = str | Sequence[float] | np.ndarray
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a space came from and with which options; ``digest`` keys on-disk caches."""
+
+    source: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    @property
+    def digest(self) -> str:
+        payload = json.dumps(
+            {"source": self.source, "kind": self.kind, "options": self.options,
+             "fingerprint": self.fingerprint},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    """A query turned into a vector, with the keys (rows) that made it."""
+
+    text: str
+    keys: tuple[str, ...]
+    rows: tuple[int, ...]
+    vector: np.ndarray
+
+    @property
+    def used_pieces(self) -> bool:
+        return len(self.keys) > 1 or (len(self.keys) == 1 and self.keys[0] != self.text)
+
+
+class EmbeddingSpace:
+    """Vectors with unique keys, readable labels, per-row metadata and a default metric.
+
+    ``space["king"]`` is a read-only vector, ``space[["king", "queen"]]`` a matrix; ``in`` and
+    ``len`` work. Norms are computed once, lazily. Nothing here copies the whole matrix, so a
+    memory-mapped vocabulary stays on disk.
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        keys: Sequence[str],
+        *,
+        labels: Sequence[str] | None = None,
+        metadata: pd.DataFrame | None = None,
+        metric: str = "cosine",
+        provenance: Provenance | None = None,
+        name: str | None = None,
+        tokenize: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        vectors = np.asarray(vectors) if not isinstance(vectors, np.memmap) else vectors
+        if vectors.ndim != 2:
+            raise InvalidParameterError(
+                f"vectors must be a 2-D array (rows x dimensions); got shape {vectors.shape}"
+            )
+        if vectors.dtype not in (np.float32, np.float16):
+            vectors = vectors.astype(np.float32)
+        keys = list(keys)
+        if len(keys) != vectors.shape[0]:
+            raise InvalidParameterError(
+                f"keys must have one entry per row: {len(keys)} keys for {vectors.shape[0]} rows"
+            )
+        index: dict[str, int] = {}
+        for row, key in enumerate(keys):
+            if key in index:
+                raise InvalidParameterError(
+                    f"keys must be unique: {key!r} is at rows {index[key]} and {row}"
+                )
+            index[key] = row
+        if labels is not None and len(labels) != len(keys):
+            raise InvalidParameterError(
+                f"labels must have one entry per row: {len(labels)} labels for {len(keys)} rows"
+            )
+        if metadata is not None and len(metadata) != len(keys):
+            raise InvalidParameterError(
+                f"metadata must have one row per vector: {len(metadata)} rows for {len(keys)}"
+            )
+        if vectors.flags.writeable:
+            vectors = vectors.view()
+            vectors.flags.writeable = False
+        self._vectors = vectors
+        self._keys = keys
+        self._index = index
+        self._labels = list(labels) if labels is not None else None
+        self._metadata = (
+            metadata.reset_index(drop=True) if metadata is not None else pd.DataFrame(index=range(len(keys)))
+        )
+        self.metric = _nb.check_metric(metric)
+        self.provenance = provenance or Provenance(source="<array>", kind="array")
+        self.name = name or self.provenance.source
+        self._tokenize = tokenize
+        self._norms: np.ndarray | None = None
+
+    # ---- container protocol -------------------------------------------------------------
+    @property
+    def vectors(self) -> np.ndarray:
+        """The (n, d) matrix, read-only; float32 or float16, possibly memory-mapped."""
+        return self._vectors
+
+    @property
+    def keys(self) -> list[str]:
+        return self._keys
+
+    @property
+    def labels(self) -> list[str]:
+        """What a person reads for each row (decoded tokens); the keys when none were given."""
+        return self._labels if self._labels is not None else self._keys
+
+    @property
+    def metadata(self) -> pd.DataFrame:
+        return self._metadata
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._vectors.shape
+
+    @property
+    def dim(self) -> int:
+        return self._vectors.shape[1]
+
+    @property
+    def norms(self) -> np.ndarray:
+        """L2 norm of every row (computed on first use)."""
+        if self._norms is None:
+            self._norms = _nb.row_norms(self._vectors)
+            self._norms.flags.writeable = False
+        return self._norms
+
+    @property
+    def has_tokenizer(self) -> bool:
+        return self._tokenize is not None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __getitem__(self, key: str | Sequence[str]) -> np.ndarray:
+        if isinstance(key, str):
+            return self._vectors[self.row(key)]
+        rows = [self.row(k) for k in key]
+        return np.asarray(self._vectors[rows])
+
+    def __repr__(self) -> str:
+        n, d = self.shape
+        return (
+            f"<EmbeddingSpace {self.name!r}: {n:,} x {d} {self._vectors.dtype}, "
+            f"metric={self.metric}>"
+        )
+
+    # ---- lookup -------------------------------------------------------------------------
+    def row(self, key: str) -> int:
+        """Row of a key; an unknown key raises UnknownKeyError with the closest keys."""
+        try:
+            return self._index[key]
+        except (KeyError, TypeError):
+            raise self._unknown(key) from None
+
+    def _unknown(self, key: str) -> UnknownKeyError:
+        key = str(key)
+        pieces: list[str] = []
+        if self._tokenize is not None and key.strip():
+            pieces = self._tokenize(key)
+        suggestions = [] if len(pieces) > 1 else closest_keys(key, self._keys)
+        return UnknownKeyError(key, space_name=self.name, suggestions=suggestions, pieces=pieces)
+
+    def resolve(self, query: Query, *, pieces: PiecesMode = "error") -> ResolvedQuery:
+        """Turn a word (or a raw vector) into the vector a question uses.
+
+        A key is used as is. When the space has a tokenizer, a word it splits into one known
+        token uses that token (the model's own normalisation, e.g. lowercasing); a word it splits
+        into several uses their mean only with ``pieces="mean"``, and the pieces are reported.
+        """
+        if pieces not in ("error", "mean"):
+            raise InvalidParameterError(f"pieces must be 'error' or 'mean'; got {pieces!r}")
+        if not isinstance(query, str):
+            vector = np.asarray(query, dtype=np.float32)
+            if vector.shape != (self.dim,):
+                raise InvalidParameterError(
+                    f"a vector query must have shape ({self.dim},); got {vector.shape}"
+                )
+            return ResolvedQuery("<vector>", (), (), vector)
+        if query in self._index:
+            row = self._index[query]
+            return ResolvedQuery(query, (query,), (row,), np.asarray(self._vectors[row], np.float32))
+        split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
+        known = [p for p in split if p in self._index]
+        if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
+            rows = tuple(self._index[p] for p in split)
+            vector = np.asarray(self._vectors[list(rows)], dtype=np.float32).mean(axis=0)
+            logger.info("%r resolved to pieces %s", query, split)
+            return ResolvedQuery(query, tuple(split), rows, vector)
+        raise self._unknown(query)
+
+    # ---- questions ----------------------------------------------------------------------
+    def similarity(
+        self, a: Query, b: Query, *, metric: str | None = None, pieces: PiecesMode = "error"
+    ) -> float:
+        """Cosine similarity of two words (or vectors); ``metric="euclidean"`` gives their
+        distance and ``"dot"`` their dot product. A zero vector has cosine 0 with anything."""
+        metric = _nb.check_metric(metric or self.metric)
+        first = self.resolve(a, pieces=pieces).vector.astype(np.float64)
+        second = self.resolve(b, pieces=pieces).vector.astype(np.float64)
+        if metric == "euclidean":
+            return float(np.linalg.norm(first - second))
+        dot = float(first @ second)
+        if metric == "dot":
+            return dot
+        denominator = float(np.linalg.norm(first) * np.linalg.norm(second))
+        return dot / denominator if denominator > 0 else 0.0
+
+    def neighbors(
+        self,
+        query: Query,
+        *,
+        top_k: int = 10,
+        metric: str | None = None,
+        pieces: PiecesMode = "error",
+    ) -> pd.DataFrame:
+        """The ``top_k`` rows closest to the query, closest first, the query's own rows excluded.
+
+        Columns: rank, key, label, score, then the metadata columns. ``score`` is the cosine
+        similarity, the dot product, or (``metric="euclidean"``) the distance, lower = closer.
+        """
+        return self._ranked(query, top_k=top_k, metric=metric, pieces=pieces, closest=True)
+
+    def opposites(
+        self,
+        query: Query,
+        *,
+        top_k: int = 10,
+        metric: str | None = None,
+        pieces: PiecesMode = "error",
+    ) -> pd.DataFrame:
+        """The ``top_k`` rows least similar to the query (lowest cosine, farthest), most opposite
+        first."""
+        return self._ranked(query, top_k=top_k, metric=metric, pieces=pieces, closest=False)
+
+    def similarity_table(
+        self,
+        query: Query,
+        *,
+        metric: str | None = None,
+        pieces: PiecesMode = "error",
+        include_query: bool = False,
+    ) -> pd.DataFrame:
+        """Every row's score against the query, closest first (the notebook's cosine table)."""
+        metric = _nb.check_metric(metric or self.metric)
+        resolved = self.resolve(query, pieces=pieces)
+        row_scores = _nb.scores(self._vectors, self.norms, resolved.vector[None, :], metric)[0]
+        order = np.lexsort((np.arange(len(self)), -row_scores if _nb.higher_is_closer(metric) else row_scores))
+        if not include_query and resolved.rows:
+            order = order[~np.isin(order, resolved.rows)]
+        return self._frame(order, row_scores[order].astype(np.float64), resolved, metric)
+
+    def _ranked(
+        self, query: Query, *, top_k: int, metric: str | None, pieces: PiecesMode, closest: bool
+    ) -> pd.DataFrame:
+        metric = _nb.check_metric(metric or self.metric)
+        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
+            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+        resolved = self.resolve(query, pieces=pieces)
+        row_scores = _nb.scores(self._vectors, self.norms, resolved.vector[None, :], metric)[0]
+        largest = _nb.higher_is_closer(metric) == closest
+        excluded = np.asarray(resolved.rows, dtype=np.int64)
+        rows, exact = _nb.refined_top_k(
+            self._vectors, row_scores, resolved.vector, int(top_k), metric,
+            largest=largest, excluded=excluded,
+        )
+        return self._frame(rows, exact, resolved, metric)
+
+    def _frame(
+        self, rows: np.ndarray, row_scores: np.ndarray, resolved: ResolvedQuery, metric: str
+    ) -> pd.DataFrame:
+        labels = self.labels
+        frame = pd.DataFrame(
+            {
+                "rank": np.arange(1, len(rows) + 1),
+                "key": [self._keys[r] for r in rows],
+                "label": [labels[r] for r in rows],
+                "score": row_scores,
+            }
+        )
+        if len(self._metadata.columns):
+            extra = self._metadata.iloc[rows].reset_index(drop=True)
+            extra = extra.drop(columns=[c for c in extra.columns if c in frame.columns])
+            frame = pd.concat([frame, extra], axis=1)
+        frame.attrs.update(
+            query=resolved.text,
+            query_keys=list(resolved.keys),
+            metric=metric,
+            higher_is_closer=_nb.higher_is_closer(metric),
+            space=self.name,
+        )
+        return frame
+
+    # ---- derived spaces -----------------------------------------------------------------
+    def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
+        """A new space holding only the given keys, in that order (vectors copied)."""
+        rows = [self.row(k) for k in keys]
+        return EmbeddingSpace(
+            np.asarray(self._vectors[rows]),
+            [self._keys[r] for r in rows],
+            labels=[self.labels[r] for r in rows],
+            metadata=self._metadata.iloc[rows].reset_index(drop=True),
+            metric=self.metric,
+            provenance=Provenance(
+                source=self.provenance.source,
+                kind=self.provenance.kind,
+                options={**self.provenance.options, "subset_of": self.provenance.digest,
+                         "subset_rows": len(rows)},
+                fingerprint=hashlib.sha256("\n".join(map(str, rows)).encode()).hexdigest()[:16],
+            ),
+            name=self.name,
+            tokenize=self._tokenize,
+        )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per vector: key, label, metadata and the vector as a list column."""
+        frame = pd.DataFrame({"key": self._keys, "label": self.labels})
+        frame = pd.concat([frame, self._metadata.drop(columns=["key", "label"], errors="ignore")], axis=1)
+        frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
+        return frame
+
+
+def closest_keys(query: str, keys: Sequence[str], n: int = 5) -> list[str]:
+    """Keys a person probably meant: same word in another case first, then close spellings.
+
+    Only keys that share the query's first letter (case-insensitively) are compared with
+    difflib, so a 400k vocabulary answers in a fraction of a second.
+    """
+    folded = query.casefold().strip()
+    if not folded:
+        return []
+    same_case_folded = [k for k in keys if k.casefold() == folded and k != query]
+    pool: dict[str, list[str]] = {}
+    for key in keys:
+        candidate = key.casefold()
+        if candidate[:1] == folded[:1] and abs(len(candidate) - len(folded)) <= 3:
+            pool.setdefault(candidate, []).append(key)
+    close = difflib.get_close_matches(folded, list(pool), n=n + len(same_case_folded), cutoff=0.6)
+    result = list(same_case_folded)
+    for match in close:
+        for key in pool[match]:
+            if key not in result and key != query:
+                result.append(key)
+    return result[:n]
