@@ -16,6 +16,7 @@ from .errors import (
     SourceError,
     UnknownKeyError,
 )
+from .export import EXPORT_FORMATS, export
 from .neighbors import VALID_METRICS
 from .sources import bundled_sources, from_array, load
 from .space import EmbeddingSpace, Provenance, ResolvedQuery
@@ -35,6 +36,7 @@ __all__ = [
     "UnknownKeyError",
     "__version__",
     "bundled_sources",
+    "export",
     "from_array",
     "load",
 ]

@@ -326,6 +326,28 @@ class EmbeddingSpace:
         )
         return frame
 
+    def summary(self) -> dict[str, Any]:
+        """Facts a person checks first: shape, storage, metric, where it came from, norm spread."""
+        norms = self.norms
+        return {
+            "name": self.name,
+            "kind": self.provenance.kind,
+            "source": self.provenance.source,
+            "rows": len(self),
+            "dim": self.dim,
+            "dtype": str(self._vectors.dtype),
+            "memory_mapped": _is_memory_mapped(self._vectors),
+            "metric": self.metric,
+            "tokenizer": self.has_tokenizer,
+            "zero_rows": int((norms == 0).sum()),
+            "norm_min": float(norms.min()) if len(norms) else 0.0,
+            "norm_median": float(np.median(norms)) if len(norms) else 0.0,
+            "norm_max": float(norms.max()) if len(norms) else 0.0,
+            "metadata_columns": list(self._metadata.columns),
+            "first_keys": self._keys[:8],
+            **{f"option.{k}": v for k, v in self.provenance.options.items()},
+        }
+
     # ---- derived spaces -----------------------------------------------------------------
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
         """A new space holding only the given keys, in that order (vectors copied)."""
@@ -353,6 +375,14 @@ class EmbeddingSpace:
         frame = pd.concat([frame, self._metadata.drop(columns=["key", "label"], errors="ignore")], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
+
+
+def _is_memory_mapped(array: np.ndarray) -> bool:
+    while array is not None:
+        if isinstance(array, np.memmap):
+            return True
+        array = array.base if isinstance(array.base, np.ndarray) else None
+    return False
 
 
 def closest_keys(query: str, keys: Sequence[str], n: int = 5) -> list[str]:

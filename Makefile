@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` (install, then a tour of the bundled model)
+# and `make test` (install, then lint and the whole test suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch comes in through the bundled MiniLM's sentence-transformers. Installing this exact
+# release first keeps pip from resolving an unpinned torch to a multi-GB CUDA build on CPU-only
+# machines (here 2.13.0 is a local CPU wheel). The package itself does not pin torch:
+# `make install TORCH=torch` (or any spec) picks another build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install run test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+run: install
+	$(BIN)/embscope tour
+
+lint: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+format: install
+	$(BIN)/python -m ruff format .
+	$(BIN)/python -m ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

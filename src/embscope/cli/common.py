@@ -1,0 +1,98 @@
+"""Options and rendering shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import numpy as np
+import pandas as pd
+
+from ..neighbors import VALID_METRICS
+from ..space import EmbeddingSpace
+
+DEFAULT_SOURCE = "minilm"
+
+source_option = click.option(
+    "--source",
+    "-s",
+    default=DEFAULT_SOURCE,
+    show_default=True,
+    help="Bundled name, checkpoint directory or hub id, or a vectors file.",
+)
+metric_option = click.option(
+    "--metric",
+    "-m",
+    type=click.Choice(VALID_METRICS),
+    default=None,
+    help="Similarity to rank by (default: the space's own, usually cosine).",
+)
+pieces_option = click.option(
+    "--pieces",
+    type=click.Choice(["error", "mean"]),
+    default="error",
+    show_default=True,
+    help="A word the tokenizer splits into several pieces: stop and show them, or use their mean.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines for machines.")
+
+
+def load_space(source: str) -> EmbeddingSpace:
+    from .. import load
+
+    return load(source)
+
+
+def echo_pieces_note(frame: pd.DataFrame) -> None:
+    """Say on stderr when a word was answered through the tokenizer's pieces."""
+    keys = frame.attrs.get("query_keys", [])
+    query = frame.attrs.get("query")
+    if keys and (len(keys) > 1 or keys[0] != query):
+        click.echo(f"note: {query!r} was looked up as {' + '.join(keys)}", err=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def echo_json_records(frame: pd.DataFrame) -> None:
+    for record in frame.to_dict(orient="records"):
+        click.echo(json.dumps({k: _plain(v) for k, v in record.items()}, ensure_ascii=False))
+
+
+def echo_json(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps({k: _plain(v) for k, v in payload.items()}, ensure_ascii=False))
+
+
+def echo_table(frame: pd.DataFrame, *, title: str | None = None) -> None:
+    """A DataFrame as a terminal table (plain text when piped)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and frame[column].dtype != bool
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_format_cell(value) for value in row))
+    Console(file=sys.stdout, soft_wrap=True).print(table)
+
+
+def _format_cell(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def score_title(frame: pd.DataFrame, what: str) -> str:
+    metric = frame.attrs.get("metric", "cosine")
+    meaning = {
+        "cosine": "score = cosine similarity",
+        "dot": "score = dot product",
+        "euclidean": "score = Euclidean distance, lower is closer",
+    }[metric]
+    return f"{what} of {frame.attrs.get('query')!r} in {frame.attrs.get('space')} ({meaning})"

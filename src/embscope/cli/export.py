@@ -1,0 +1,28 @@
+"""``embscope export``: write a space in a format other tools read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..export import EXPORT_FORMATS
+from .common import load_space
+
+
+@click.command(name="export")
+@click.argument("source")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), required=True,
+              help="projector: TensorBoard TSV folder; npy; parquet; word2vec (binary); "
+              "word2vec-text.")
+def export_command(source: str, out: Path, fmt: str) -> None:
+    """Write SOURCE to OUT in another format."""
+    from ..export import export
+
+    space = load_space(source)
+    export(space, out, format=fmt)
+    click.echo(f"wrote {len(space):,} x {space.dim} ({EXPORT_FORMATS[fmt]}) to {out}")
+
+
+COMMANDS = [export_command]

@@ -1,0 +1,43 @@
+"""``embscope info`` and ``embscope sources``: what a space is, and what can be loaded."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from .common import echo_json, echo_json_records, echo_table, json_option, load_space
+
+
+@click.command()
+@click.argument("source")
+@json_option
+def info(source: str, as_json: bool) -> None:
+    """Shape, storage, tokenizer and norm spread of SOURCE."""
+    summary = load_space(source).summary()
+    if as_json:
+        echo_json(summary)
+        return
+    rows = [
+        (name, ", ".join(map(str, value)) if isinstance(value, list) else value)
+        for name, value in summary.items()
+    ]
+    echo_table(pd.DataFrame(rows, columns=["property", "value"]).astype(str), title=source)
+
+
+@click.command()
+@json_option
+def sources(as_json: bool) -> None:
+    """Bundled spaces and the kinds of file and checkpoint embscope reads."""
+    from ..sources import KINDS, bundled_sources
+
+    frame = bundled_sources()
+    if as_json:
+        echo_json_records(frame)
+        return
+    echo_table(frame, title="Bundled spaces (embscope.load(name))")
+    click.echo("\nAlso readable: " + ", ".join(k for k in KINDS if k != "bundled"))
+    click.echo("(a path is recognised by its suffix or contents; a hub id like org/name is "
+               "downloaded from the Hugging Face hub)")
+
+
+COMMANDS = [info, sources]

@@ -1,0 +1,228 @@
+"""EmbeddingSpace questions on real spaces, checked against gensim and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import embscope
+from embscope import EmbeddingSpace, InvalidParameterError, UnknownKeyError
+
+# 50 words across parts of speech, frequencies and topics
+PARITY_WORDS = (
+    "good bad beauty king queen man woman horrible wonderful terrible film movie music paris "
+    "france london computer software science physics water fire river mountain dog cat horse "
+    "red blue green happy sad angry run walk eat money bank market stock war peace "
+    "president government law court hospital doctor school teacher"
+).split()
+
+
+@pytest.fixture(scope="module")
+def glove_gensim(glove):
+    from gensim.models import KeyedVectors
+
+    keyed = KeyedVectors(vector_size=glove.dim)
+    keyed.add_vectors(glove.keys, np.asarray(glove.vectors))
+    return keyed
+
+
+def test_similarity_matches_gensim(glove, glove_gensim):
+    assert len(PARITY_WORDS) == 50
+    for first, second in zip(PARITY_WORDS, PARITY_WORDS[1:] + PARITY_WORDS[:1], strict=True):
+        assert glove.similarity(first, second) == pytest.approx(
+            float(glove_gensim.similarity(first, second)), abs=1e-5
+        )
+
+
+def test_neighbors_match_gensim_most_similar(glove, glove_gensim):
+    for word in PARITY_WORDS:
+        ours = glove.neighbors(word, top_k=15)
+        theirs = glove_gensim.most_similar(word, topn=15)
+        assert ours["key"].tolist() == [key for key, _ in theirs], word
+        np.testing.assert_allclose(ours["score"], [score for _, score in theirs], atol=1e-5)
+
+
+def test_neighbor_frame_shape_and_order(glove):
+    frame = glove.neighbors("beauty", top_k=15)
+    assert list(frame.columns[:4]) == ["rank", "key", "label", "score"]
+    assert frame["rank"].tolist() == list(range(1, 16))
+    assert "beauty" not in frame["key"].tolist()
+    assert frame["score"].is_monotonic_decreasing
+    assert frame.attrs["metric"] == "cosine" and frame.attrs["query_keys"] == ["beauty"]
+
+
+def test_euclidean_neighbors_equal_brute_force(glove):
+    rows = np.asarray(glove.vectors[:20000], dtype=np.float64)
+    small = EmbeddingSpace(rows.astype(np.float32), glove.keys[:20000])
+    for word in ("beauty", "paris", "computer", "river"):
+        frame = small.neighbors(word, top_k=15, metric="euclidean")
+        distances = np.sqrt(((rows - rows[small.row(word)]) ** 2).sum(axis=1))
+        distances[small.row(word)] = np.inf
+        expected = np.argsort(distances, kind="stable")[:15]
+        assert frame["key"].tolist() == [small.keys[i] for i in expected]
+        np.testing.assert_allclose(frame["score"], distances[expected], rtol=1e-9)
+        assert frame["score"].is_monotonic_increasing
+
+
+def test_opposites_are_the_lowest_cosines(glove):
+    frame = glove.opposites("horrible", top_k=5)
+    vectors = np.asarray(glove.vectors, dtype=np.float64)
+    query = vectors[glove.row("horrible")]
+    cosines = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    expected = np.argsort(cosines, kind="stable")[:5]
+    assert frame["key"].tolist() == [glove.keys[i] for i in expected]
+    assert frame["score"].is_monotonic_increasing
+    assert (frame["score"] < 0).all()
+
+
+def test_dot_metric(glove):
+    expected = float(np.dot(glove["good"].astype(np.float64), glove["bad"].astype(np.float64)))
+    assert glove.similarity("good", "bad", metric="dot") == pytest.approx(expected, rel=1e-6)
+    frame = glove.neighbors("good", top_k=5, metric="dot")
+    assert frame["score"].is_monotonic_decreasing
+
+
+def test_similarity_table_covers_every_other_row(glove):
+    small = glove.subset(glove.keys[:12000])
+    table = small.similarity_table("horrible")
+    assert len(table) == 11999 and "horrible" not in set(table["key"])
+    assert table["score"].is_monotonic_decreasing
+    assert table.iloc[0]["key"] == small.neighbors("horrible", top_k=1).iloc[0]["key"]
+    with_query = small.similarity_table("horrible", include_query=True)
+    assert with_query.iloc[0]["key"] == "horrible"
+    assert with_query.iloc[0]["score"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_zero_vectors_give_zero_not_nan():
+    vectors = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], dtype=np.float32)
+    space = EmbeddingSpace(vectors, ["zero", "x", "y", "xy"])
+    assert space.similarity("zero", "x") == 0.0
+    assert space.similarity("zero", "zero") == 0.0
+    frame = space.neighbors("zero", top_k=3)
+    assert not frame["score"].isna().any() and (frame["score"] == 0).all()
+    frame = space.neighbors("xy", top_k=3)
+    assert not frame["score"].isna().any()
+    assert frame["key"].tolist() == ["x", "y", "zero"]
+    table = space.similarity_table("x", metric="euclidean")
+    assert not table["score"].isna().any()
+
+
+def test_unknown_word_names_the_closest_keys(glove):
+    with pytest.raises(UnknownKeyError) as caught:
+        glove.neighbors("Beauty")
+    assert caught.value.suggestions[0] == "beauty"
+    assert "closest keys" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(UnknownKeyError, match="beautiful"):
+        glove.similarity("beautifull", "good")
+    with pytest.raises(KeyError):  # still a KeyError for code that catches those
+        glove["qwzxqwzx"]
+
+
+def test_empty_query_is_a_clear_error(glove):
+    with pytest.raises(UnknownKeyError, match="empty query"):
+        glove.neighbors("")
+
+
+def test_container_protocol(glove):
+    assert len(glove) == 400_000 and glove.shape == (400_000, 50)
+    assert "king" in glove and "qwzxqwzx" not in glove and 3 not in glove
+    king = glove["king"]
+    assert king.shape == (50,) and not king.flags.writeable
+    both = glove[["king", "queen"]]
+    assert both.shape == (2, 50)
+    np.testing.assert_array_equal(both[0], king)
+    assert repr(glove) == "<EmbeddingSpace 'glove-6b-50d': 400,000 x 50 float32, metric=cosine>"
+    with pytest.raises(ValueError):
+        glove.vectors[0, 0] = 1.0
+
+
+def test_same_word_twice(glove):
+    assert glove.similarity("good", "good") == pytest.approx(1.0, abs=1e-6)
+    assert glove.similarity("good", "good", metric="euclidean") == 0.0
+
+
+def test_raw_vector_query(glove):
+    by_vector = glove.neighbors(glove["king"], top_k=5)
+    by_word = glove.neighbors("king", top_k=6)
+    # a raw vector excludes nothing, so the word itself comes first
+    assert by_vector["key"].tolist() == ["king", *by_word["key"].tolist()[:4]]
+
+
+def test_parameters_are_checked(glove):
+    with pytest.raises(InvalidParameterError, match="metric must be one of cosine"):
+        glove.neighbors("good", metric="manhattan")
+    with pytest.raises(InvalidParameterError, match="top_k must be a positive integer"):
+        glove.neighbors("good", top_k=0)
+    with pytest.raises(InvalidParameterError, match="pieces must be"):
+        glove.neighbors("good", pieces="sum")
+    with pytest.raises(InvalidParameterError, match="shape"):
+        glove.neighbors(np.zeros(3))
+
+
+def test_duplicate_keys_are_refused():
+    with pytest.raises(InvalidParameterError, match="'a' is at rows 0 and 2"):
+        EmbeddingSpace(np.eye(3, dtype=np.float32), ["a", "b", "a"])
+
+
+def test_float16_and_memory_mapped_storage_give_float32_answers(glove, tmp_path):
+    half = glove.vectors[:30000].astype(np.float16)
+    path = tmp_path / "half.npy"
+    np.save(path, half)
+    mapped = EmbeddingSpace(np.load(path, mmap_mode="r"), glove.keys[:30000])
+    reference = EmbeddingSpace(half.astype(np.float32), glove.keys[:30000])
+    assert mapped.vectors.dtype == np.float16
+    assert mapped.summary()["memory_mapped"]
+    pd.testing.assert_frame_equal(
+        mapped.neighbors("film", top_k=10), reference.neighbors("film", top_k=10)
+    )
+
+
+def test_multi_piece_word_in_a_subword_vocabulary(minilm):
+    with pytest.raises(UnknownKeyError) as caught:
+        minilm.neighbors("embeddings")
+    pieces = caught.value.pieces
+    assert len(pieces) > 1 and all(p in minilm for p in pieces)
+    assert "pieces='mean'" in str(caught.value)
+    frame = minilm.neighbors("embeddings", top_k=5, pieces="mean")
+    assert frame.attrs["query_keys"] == pieces
+    assert not set(pieces) & set(frame["key"])
+    expected = np.asarray(minilm[pieces], dtype=np.float32).mean(axis=0)
+    np.testing.assert_allclose(minilm.resolve("embeddings", pieces="mean").vector, expected)
+
+
+def test_model_normalisation_resolves_case(minilm):
+    # the uncased BERT tokenizer lowercases, so "Beauty" is the token "beauty"
+    resolved = minilm.resolve("Beauty")
+    assert resolved.keys == ("beauty",) and resolved.used_pieces
+    assert minilm.similarity("Beauty", "beauty") == pytest.approx(1.0, abs=1e-6)
+
+
+def test_minilm_neighbours_make_sense(minilm):
+    frame = minilm.neighbors("beauty", top_k=15)
+    assert {"beautiful", "beauties"} & set(frame["key"])
+    assert minilm.similarity("good", "bad") > minilm.similarity("good", "[unused5]")
+
+
+def test_public_api_is_pinned():
+    assert sorted(embscope.__all__) == sorted(
+        [
+            "VALID_METRICS",
+            "EmbeddingSpace",
+            "EmbscopeError",
+            "InvalidParameterError",
+            "MalformedFileError",
+            "MissingDependencyError",
+            "Provenance",
+            "ResolvedQuery",
+            "SourceError",
+            "UnknownKeyError",
+            "__version__",
+            "bundled_sources",
+            "export",
+            "from_array",
+            "load",
+        ]
+    )
+    for name in embscope.__all__:
+        assert hasattr(embscope, name), name
