@@ -10,12 +10,13 @@ import embscope
 from embscope import EmbeddingSpace, InvalidParameterError, UnknownKeyError
 
 # 50 words across parts of speech, frequencies and topics
-PARITY_WORDS = (
+_PARITY_TEXT = (
     "good bad beauty king queen man woman horrible wonderful terrible film movie music paris "
     "france london computer software science physics water fire river mountain dog cat horse "
     "red blue green happy sad angry run walk eat money bank market stock war peace "
     "president government law court hospital doctor school teacher"
-).split()
+)
+PARITY_WORDS = _PARITY_TEXT.split()
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,7 @@ def test_minilm_neighbours_make_sense(minilm):
 def test_public_api_is_pinned():
     assert sorted(embscope.__all__) == sorted(
         [
+            "EXPORT_FORMATS",
             "VALID_METRICS",
             "EmbeddingSpace",
             "EmbscopeError",

@@ -24,6 +24,7 @@ from .space import EmbeddingSpace, Provenance, ResolvedQuery
 __version__ = "0.1.0"
 
 __all__ = [
+    "EXPORT_FORMATS",
     "VALID_METRICS",
     "EmbeddingSpace",
     "EmbscopeError",

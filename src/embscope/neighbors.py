@@ -68,9 +68,7 @@ def row_norms(vectors: np.ndarray) -> np.ndarray:
     return norms
 
 
-def scores(
-    vectors: np.ndarray, norms: np.ndarray, queries: np.ndarray, metric: str
-) -> np.ndarray:
+def scores(vectors: np.ndarray, norms: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
     """Scores of each query (rows of ``queries``) against every row, shape (m, n).
 
     Cosine of a zero vector with anything is 0, never NaN.
@@ -93,7 +91,9 @@ def scores(
     return np.sqrt(dots, out=dots)
 
 
-def exact_scores(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
+def exact_scores(
+    vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, metric: str
+) -> np.ndarray:
     """Float64 scores of one query against a few rows: the reference the fast path is refined by."""
     candidates = np.asarray(vectors[np.sort(rows)], dtype=np.float64)
     order = np.argsort(np.argsort(rows))
@@ -130,10 +130,7 @@ def top_k(
     k = max(0, min(k, available))
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    if k < n:
-        candidates = np.argpartition(work, n - k)[n - k :]
-    else:
-        candidates = np.arange(n)
+    candidates = np.argpartition(work, n - k)[n - k :] if k < n else np.arange(n)
     # stable sort on (-score, row) so equal scores come in row order, as gensim's argsort does
     order = np.lexsort((candidates, -work[candidates]))
     return candidates[order]

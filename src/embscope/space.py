@@ -8,13 +8,15 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from . import neighbors as _nb
 from .errors import InvalidParameterError, UnknownKeyError
+
+if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +36,12 @@ class Provenance:
     @property
     def digest(self) -> str:
         payload = json.dumps(
-            {"source": self.source, "kind": self.kind, "options": self.options,
-             "fingerprint": self.fingerprint},
+            {
+                "source": self.source,
+                "kind": self.kind,
+                "options": self.options,
+                "fingerprint": self.fingerprint,
+            },
             sort_keys=True,
             default=str,
         )
@@ -110,9 +116,7 @@ class EmbeddingSpace:
         self._keys = keys
         self._index = index
         self._labels = list(labels) if labels is not None else None
-        self._metadata = (
-            metadata.reset_index(drop=True) if metadata is not None else pd.DataFrame(index=range(len(keys)))
-        )
+        self._metadata = metadata.reset_index(drop=True) if metadata is not None else None
         self.metric = _nb.check_metric(metric)
         self.provenance = provenance or Provenance(source="<array>", kind="array")
         self.name = name or self.provenance.source
@@ -136,6 +140,11 @@ class EmbeddingSpace:
 
     @property
     def metadata(self) -> pd.DataFrame:
+        """One row per vector (token id, class label, counts…); empty columns when none."""
+        if self._metadata is None:
+            import pandas as pd
+
+            self._metadata = pd.DataFrame(index=range(len(self._keys)))
         return self._metadata
 
     @property
@@ -214,7 +223,9 @@ class EmbeddingSpace:
             return ResolvedQuery("<vector>", (), (), vector)
         if query in self._index:
             row = self._index[query]
-            return ResolvedQuery(query, (query,), (row,), np.asarray(self._vectors[row], np.float32))
+            return ResolvedQuery(
+                query, (query,), (row,), np.asarray(self._vectors[row], np.float32)
+            )
         split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
         known = [p for p in split if p in self._index]
         if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
@@ -280,7 +291,8 @@ class EmbeddingSpace:
         metric = _nb.check_metric(metric or self.metric)
         resolved = self.resolve(query, pieces=pieces)
         row_scores = _nb.scores(self._vectors, self.norms, resolved.vector[None, :], metric)[0]
-        order = np.lexsort((np.arange(len(self)), -row_scores if _nb.higher_is_closer(metric) else row_scores))
+        ranking = -row_scores if _nb.higher_is_closer(metric) else row_scores
+        order = np.lexsort((np.arange(len(self)), ranking))
         if not include_query and resolved.rows:
             order = order[~np.isin(order, resolved.rows)]
         return self._frame(order, row_scores[order].astype(np.float64), resolved, metric)
@@ -296,14 +308,21 @@ class EmbeddingSpace:
         largest = _nb.higher_is_closer(metric) == closest
         excluded = np.asarray(resolved.rows, dtype=np.int64)
         rows, exact = _nb.refined_top_k(
-            self._vectors, row_scores, resolved.vector, int(top_k), metric,
-            largest=largest, excluded=excluded,
+            self._vectors,
+            row_scores,
+            resolved.vector,
+            int(top_k),
+            metric,
+            largest=largest,
+            excluded=excluded,
         )
         return self._frame(rows, exact, resolved, metric)
 
     def _frame(
         self, rows: np.ndarray, row_scores: np.ndarray, resolved: ResolvedQuery, metric: str
     ) -> pd.DataFrame:
+        import pandas as pd
+
         labels = self.labels
         frame = pd.DataFrame(
             {
@@ -313,8 +332,8 @@ class EmbeddingSpace:
                 "score": row_scores,
             }
         )
-        if len(self._metadata.columns):
-            extra = self._metadata.iloc[rows].reset_index(drop=True)
+        if len(self.metadata.columns):
+            extra = self.metadata.iloc[rows].reset_index(drop=True)
             extra = extra.drop(columns=[c for c in extra.columns if c in frame.columns])
             frame = pd.concat([frame, extra], axis=1)
         frame.attrs.update(
@@ -343,7 +362,7 @@ class EmbeddingSpace:
             "norm_min": float(norms.min()) if len(norms) else 0.0,
             "norm_median": float(np.median(norms)) if len(norms) else 0.0,
             "norm_max": float(norms.max()) if len(norms) else 0.0,
-            "metadata_columns": list(self._metadata.columns),
+            "metadata_columns": list(self.metadata.columns),
             "first_keys": self._keys[:8],
             **{f"option.{k}": v for k, v in self.provenance.options.items()},
         }
@@ -356,13 +375,16 @@ class EmbeddingSpace:
             np.asarray(self._vectors[rows]),
             [self._keys[r] for r in rows],
             labels=[self.labels[r] for r in rows],
-            metadata=self._metadata.iloc[rows].reset_index(drop=True),
+            metadata=self.metadata.iloc[rows].reset_index(drop=True),
             metric=self.metric,
             provenance=Provenance(
                 source=self.provenance.source,
                 kind=self.provenance.kind,
-                options={**self.provenance.options, "subset_of": self.provenance.digest,
-                         "subset_rows": len(rows)},
+                options={
+                    **self.provenance.options,
+                    "subset_of": self.provenance.digest,
+                    "subset_rows": len(rows),
+                },
                 fingerprint=hashlib.sha256("\n".join(map(str, rows)).encode()).hexdigest()[:16],
             ),
             name=self.name,
@@ -371,8 +393,12 @@ class EmbeddingSpace:
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per vector: key, label, metadata and the vector as a list column."""
+        import pandas as pd
+
         frame = pd.DataFrame({"key": self._keys, "label": self.labels})
-        frame = pd.concat([frame, self._metadata.drop(columns=["key", "label"], errors="ignore")], axis=1)
+        frame = pd.concat(
+            [frame, self.metadata.drop(columns=["key", "label"], errors="ignore")], axis=1
+        )
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
 

@@ -13,9 +13,14 @@ from .common import load_space
 @click.command(name="export")
 @click.argument("source")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), required=True,
-              help="projector: TensorBoard TSV folder; npy; parquet; word2vec (binary); "
-              "word2vec-text.")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    required=True,
+    help="projector: TensorBoard TSV folder; npy; parquet; word2vec (binary); word2vec-text.",
+)
 def export_command(source: str, out: Path, fmt: str) -> None:
     """Write SOURCE to OUT in another format."""
     from ..export import export

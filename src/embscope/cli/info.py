@@ -36,8 +36,10 @@ def sources(as_json: bool) -> None:
         return
     echo_table(frame, title="Bundled spaces (embscope.load(name))")
     click.echo("\nAlso readable: " + ", ".join(k for k in KINDS if k != "bundled"))
-    click.echo("(a path is recognised by its suffix or contents; a hub id like org/name is "
-               "downloaded from the Hugging Face hub)")
+    click.echo(
+        "(a path is recognised by its suffix or contents; a hub id like org/name is "
+        "downloaded from the Hugging Face hub)"
+    )
 
 
 COMMANDS = [info, sources]

@@ -26,7 +26,12 @@ from .common import (
 @pieces_option
 @json_option
 def neighbors(
-    word: str, source: str, top_k: int, metric: str | None, opposite: bool, pieces: str,
+    word: str,
+    source: str,
+    top_k: int,
+    metric: str | None,
+    opposite: bool,
+    pieces: str,
     as_json: bool,
 ) -> None:
     """Nearest neighbours of WORD (or, with --opposite, its most opposite rows)."""

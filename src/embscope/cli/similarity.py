@@ -47,13 +47,28 @@ def similarity(
 @source_option
 @metric_option
 @pieces_option
-@click.option("--head", "-n", default=20, show_default=True, type=click.IntRange(min=1),
-              help="Rows to print; the whole table goes to --out.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every row to a .csv or .parquet file.")
+@click.option(
+    "--head",
+    "-n",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows to print; the whole table goes to --out.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every row to a .csv or .parquet file.",
+)
 @json_option
 def table(
-    word: str, source: str, metric: str | None, pieces: str, head: int, out: Path | None,
+    word: str,
+    source: str,
+    metric: str | None,
+    pieces: str,
+    head: int,
+    out: Path | None,
     as_json: bool,
 ) -> None:
     """WORD's similarity to every row, closest first (the notebook's cosine table)."""

@@ -166,9 +166,7 @@ _READERS = {
 }
 
 
-def from_array(
-    vectors: np.ndarray, keys: list[str] | None = None, **kwargs: Any
-) -> EmbeddingSpace:
+def from_array(vectors: np.ndarray, keys: list[str] | None = None, **kwargs: Any) -> EmbeddingSpace:
     """A space from an in-memory matrix; keys default to ``"0"``, ``"1"``, …"""
     keys = keys if keys is not None else [str(i) for i in range(len(vectors))]
     return EmbeddingSpace(vectors, keys, **kwargs)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,16 @@ BUNDLED: dict[str, BundledSource] = {
 
 def bundled_sources() -> pd.DataFrame:
     """The bundled names, what they hold, and whether their package is installed."""
+    import pandas as pd
+
     return pd.DataFrame(
         [
-            {"name": s.name, "description": s.description, "package": s.package,
-             "installed": s.installed()}
+            {
+                "name": s.name,
+                "description": s.description,
+                "package": s.package,
+                "installed": s.installed(),
+            }
             for s in BUNDLED.values()
         ]
     )
@@ -88,7 +96,9 @@ def _load_glove_package(**options: Any) -> EmbeddingSpace:
     matrix_path = root / "glove_6B_50d_emb.npy"
     index_path = root / "glove_6B_index.parquet"
     vectors = np.load(matrix_path, mmap_mode="r")
-    keys = pd.read_parquet(index_path, columns=["index"])["index"].astype(str).tolist()
+    import pyarrow.parquet as pq
+
+    keys = pq.read_table(index_path, columns=["index"]).column("index").to_pylist()
     stat = matrix_path.stat()
     return EmbeddingSpace(
         vectors,
