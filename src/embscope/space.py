@@ -6,7 +6,7 @@ import difflib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -76,7 +76,7 @@ class EmbeddingSpace:
         keys: Sequence[str],
         *,
         labels: Sequence[str] | None = None,
-        metadata: pd.DataFrame | None = None,
+        metadata: pd.DataFrame | Mapping[str, Sequence[Any]] | None = None,
         metric: str = "cosine",
         provenance: Provenance | None = None,
         name: str | None = None,
@@ -105,7 +105,18 @@ class EmbeddingSpace:
             raise InvalidParameterError(
                 f"labels must have one entry per row: {len(labels)} labels for {len(keys)} rows"
             )
-        if metadata is not None and len(metadata) != len(keys):
+        metadata_columns = None
+        if isinstance(metadata, Mapping):
+            # columns stay plain arrays until someone reads .metadata: loading a vocabulary
+            # should not pay for importing pandas
+            metadata_columns = dict(metadata)
+            for column, values in metadata_columns.items():
+                if len(values) != len(keys):
+                    raise InvalidParameterError(
+                        f"metadata column {column!r} has {len(values)} values for {len(keys)} rows"
+                    )
+            metadata = None
+        elif metadata is not None and len(metadata) != len(keys):
             raise InvalidParameterError(
                 f"metadata must have one row per vector: {len(metadata)} rows for {len(keys)}"
             )
@@ -117,6 +128,7 @@ class EmbeddingSpace:
         self._index = index
         self._labels = list(labels) if labels is not None else None
         self._metadata = metadata.reset_index(drop=True) if metadata is not None else None
+        self._metadata_columns = metadata_columns
         self.metric = _nb.check_metric(metric)
         self.provenance = provenance or Provenance(source="<array>", kind="array")
         self.name = name or self.provenance.source
@@ -144,7 +156,10 @@ class EmbeddingSpace:
         if self._metadata is None:
             import pandas as pd
 
-            self._metadata = pd.DataFrame(index=range(len(self._keys)))
+            self._metadata = pd.DataFrame(
+                self._metadata_columns or {}, index=range(len(self._keys))
+            )
+            self._metadata_columns = None
         return self._metadata
 
     @property
@@ -362,7 +377,9 @@ class EmbeddingSpace:
             "norm_min": float(norms.min()) if len(norms) else 0.0,
             "norm_median": float(np.median(norms)) if len(norms) else 0.0,
             "norm_max": float(norms.max()) if len(norms) else 0.0,
-            "metadata_columns": list(self.metadata.columns),
+            "metadata_columns": list(
+                self._metadata_columns if self._metadata_columns is not None else self.metadata
+            ),
             "first_keys": self._keys[:8],
             **{f"option.{k}": v for k, v in self.provenance.options.items()},
         }
