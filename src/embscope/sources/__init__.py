@@ -104,6 +104,8 @@ _SUFFIX_KINDS = {
 def _kind_of_file(path: Path) -> str:
     if path.name == "vectors.tsv" or path.suffix == ".tsv":
         return "projector"
+    if path.suffix == ".bin" and (path.parent / "config.json").is_file():
+        return "huggingface"  # pytorch_model.bin, not a word2vec file
     if path.suffix in _SUFFIX_KINDS:
         return _SUFFIX_KINDS[path.suffix]
     from .word_vectors import has_word2vec_header

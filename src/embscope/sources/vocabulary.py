@@ -1,10 +1,15 @@
-"""Vocabulary files: one token per line, row i of the matrix is line i."""
+"""Vocabulary files: one token per line, row i of the matrix is line i.
+
+Also the small helpers the file readers share: keys for an empty token, file fingerprints.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import MalformedFileError
+from ..atomic import atomic_path
+from ..errors import InvalidParameterError, MalformedFileError
 
 VOCABULARY_NAMES = ("vocab.txt", "vocabulary.txt", "vocab", "metadata.tsv")
 
@@ -29,7 +34,8 @@ def read_vocabulary(path: str | Path, *, expected_rows: int | None = None) -> li
             token = line.decode("utf-8")
         except UnicodeDecodeError as error:
             raise MalformedFileError(
-                path, f"not UTF-8 (byte {error.start + 1} of the line); re-save it as UTF-8",
+                path,
+                f"not UTF-8 (byte {error.start + 1} of the line); re-save it as UTF-8",
                 line=number,
             ) from None
         if token in seen:
@@ -58,3 +64,47 @@ def find_vocabulary(matrix_path: str | Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def keys_for_tokens(tokens: Sequence[str]) -> tuple[list[str], str | None]:
+    """Keys for a vocabulary's tokens, and the key that stands for the empty token (if any).
+
+    Keras' ``TextVectorization.get_vocabulary()`` puts padding, the empty string, at row 0. An
+    empty key can never be queried (an empty query is an error), so it becomes ``<pad>`` at
+    row 0 and ``<empty>`` elsewhere; a vocabulary that already holds that spelling gets the row
+    number appended (``<pad:0>``).
+    """
+    keys = list(tokens)
+    try:
+        row = keys.index("")
+    except ValueError:
+        return keys, None
+    base = "<pad>" if row == 0 else "<empty>"
+    taken = set(keys)
+    replacement = base if base not in taken else f"{base[:-1]}:{row}>"
+    keys[row] = replacement
+    return keys, replacement
+
+
+def write_vocabulary(keys: Sequence[str], path: str | Path) -> Path:
+    """Write one key per line (atomically), the format ``read_vocabulary`` reads back."""
+    for row, key in enumerate(keys):
+        if "\n" in key or "\r" in key:
+            raise InvalidParameterError(
+                f"key {key!r} at row {row} holds a line break; a vocabulary file has one key "
+                "per line, so write this space with write_parquet instead"
+            )
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        temporary.write_text("".join(f"{key}\n" for key in keys), encoding="utf-8")
+    return path
+
+
+def file_fingerprint(*paths: str | Path | None) -> str:
+    """Size and modification time of each file: cheap, and changes when a file is rewritten."""
+    parts = []
+    for path in paths:
+        if path is not None:
+            stat = Path(path).stat()
+            parts.append(f"{stat.st_size}-{stat.st_mtime_ns}")
+    return "+".join(parts)
