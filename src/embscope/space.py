@@ -409,13 +409,18 @@ class EmbeddingSpace:
         )
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per vector: key, label, metadata and the vector as a list column."""
+        """One row per vector: key, label, metadata and the vector as a list column.
+
+        Metadata columns named like the fixed ones are kept as ``metadata.<name>``.
+        """
         import pandas as pd
 
-        frame = pd.DataFrame({"key": self._keys, "label": self.labels})
-        frame = pd.concat(
-            [frame, self.metadata.drop(columns=["key", "label"], errors="ignore")], axis=1
+        fixed = ("key", "label", "vector")
+        metadata = self.metadata.rename(
+            columns={c: f"metadata.{c}" for c in self.metadata.columns if c in fixed}
         )
+        frame = pd.DataFrame({"key": self._keys, "label": self.labels})
+        frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
 

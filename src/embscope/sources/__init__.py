@@ -48,10 +48,17 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 def load(source: str | Path, *, kind: str | None = None, **options: Any) -> EmbeddingSpace:
     """Load any supported source as an EmbeddingSpace.
 
-    Options go to the reader: ``vocab=`` (vocabulary file for arrays and Keras), ``layer=``
-    (Keras layer name), ``column=`` (vector column of a table), ``on_duplicate=`` ("error",
-    "first", "last") for word-vector files, ``revision=`` for hub checkpoints,
-    ``matrix="input" | "output"`` for checkpoints with an untied head.
+    Options go to the reader:
+
+    - checkpoints: ``matrix="input" | "output"`` (an untied head), ``revision=`` (hub ids);
+    - word-vector files: ``on_duplicate="error" | "first" | "last"``, ``limit=`` (first N rows),
+      ``unicode_errors=``;
+    - Keras: ``layer=`` (the Embedding layer's name), ``vocab=`` (vocabulary file),
+      ``extra_rows="error" | "drop"`` (matrix rows the vocabulary does not name);
+    - arrays: ``vocab=``, ``key=`` (which array of an ``.npz``);
+    - tables and projector files: ``column=`` (vector column), ``key_column=``, ``metadata=``
+      (projector metadata file);
+    - every reader: ``name=`` (how the space calls itself in tables and errors).
     """
     if kind is not None and kind not in KINDS:
         raise SourceError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
