@@ -7,9 +7,9 @@ Run: .venv/bin/python benchmarks/bench_query.py
 from __future__ import annotations
 
 import numpy as np
-from common import best_time, read_bandwidth, table
 
 import embscope
+from common import best_time, read_bandwidth, table
 
 QUERIES = ("beauty", "king", "good", "film", "water", "music")
 
@@ -34,8 +34,10 @@ def main() -> None:
             ours = space.neighbors(word, top_k=15)["key"].tolist()
             theirs = [key for key, _ in keyed.most_similar(word, topn=15)]
             assert ours == theirs, (name, word, ours, theirs)
-        ours = np.mean([best_time(lambda w=w: space.neighbors(w, top_k=15)) for w in words])
-        theirs = np.mean([best_time(lambda w=w: keyed.most_similar(w, topn=15)) for w in words])
+        ours = np.mean([best_time(lambda w=w, s=space: s.neighbors(w, top_k=15)) for w in words])
+        theirs = np.mean(
+            [best_time(lambda w=w, k=keyed: k.most_similar(w, topn=15)) for w in words]
+        )
         bound = space.vectors.nbytes / bandwidth
         rows.append(
             (
@@ -52,8 +54,14 @@ def main() -> None:
     print(
         table(
             rows,
-            ("space", "embscope", "gensim most_similar", "speed-up", "bandwidth bound",
-             "embscope / bound"),
+            (
+                "space",
+                "embscope",
+                "gensim most_similar",
+                "speed-up",
+                "bandwidth bound",
+                "embscope / bound",
+            ),
         )
     )
 

@@ -122,3 +122,17 @@ def test_tour_on_the_bundled_default(run):
     assert "minilm: 30,522 vectors of 384 dimensions" in result.output
     assert "Opposites of 'horrible'" in result.output
     assert "embeddings" in result.output  # the multi-piece word is explained
+
+
+def test_malformed_file_error_names_file_and_line(tmp_path):
+    broken = tmp_path / "vectors.txt"
+    broken.write_text("good 0.1 0.2 0.3\nbad 0.4 0.5\nugly 0.7 0.8 0.9\n", encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "embscope", "info", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert str(broken) in completed.stderr and "line 2" in completed.stderr

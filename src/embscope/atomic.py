@@ -24,6 +24,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(handle)
     temporary_path = Path(temporary)
     try:
+        # mkstemp makes the file private (0600); the result should follow the umask like any
+        # file the user writes
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary_path, 0o666 & ~umask)
         yield temporary_path
         os.replace(temporary_path, target)
     except BaseException:

@@ -94,13 +94,9 @@ class EmbeddingSpace:
             raise InvalidParameterError(
                 f"keys must have one entry per row: {len(keys)} keys for {vectors.shape[0]} rows"
             )
-        index: dict[str, int] = {}
-        for row, key in enumerate(keys):
-            if key in index:
-                raise InvalidParameterError(
-                    f"keys must be unique: {key!r} is at rows {index[key]} and {row}"
-                )
-            index[key] = row
+        index = dict(zip(keys, range(len(keys)), strict=True))
+        if len(index) != len(keys):
+            _raise_first_duplicate(keys)
         if labels is not None and len(labels) != len(keys):
             raise InvalidParameterError(
                 f"labels must have one entry per row: {len(labels)} labels for {len(keys)} rows"
@@ -423,6 +419,16 @@ class EmbeddingSpace:
         frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
+
+
+def _raise_first_duplicate(keys: Sequence[str]) -> None:
+    seen: dict[str, int] = {}
+    for row, key in enumerate(keys):
+        if key in seen:
+            raise InvalidParameterError(
+                f"keys must be unique: {key!r} is at rows {seen[key]} and {row}"
+            )
+        seen[key] = row
 
 
 def _is_memory_mapped(array: np.ndarray) -> bool:

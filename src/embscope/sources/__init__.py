@@ -113,8 +113,9 @@ def _kind_of_file(path: Path) -> str:
         return "projector"
     if path.suffix == ".bin" and (path.parent / "config.json").is_file():
         return "huggingface"  # pytorch_model.bin, not a word2vec file
-    if path.suffix in _SUFFIX_KINDS:
-        return _SUFFIX_KINDS[path.suffix]
+    suffix = path.with_suffix("").suffix if path.suffix == ".gz" else path.suffix
+    if suffix in _SUFFIX_KINDS:
+        return _SUFFIX_KINDS[suffix]
     from .word_vectors import has_word2vec_header
 
     return "word2vec-text" if has_word2vec_header(path) else "glove"
