@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
 _CHILD_FOOTER = """
-import json as _json, resource as _resource, time as _time
-print("BENCH_RESULT " + _json.dumps({
-    "seconds": _time.perf_counter() - _bench_start,
-    "peak_mib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024,
-}))
+import json as _json, time as _time
+_seconds = _time.perf_counter() - _bench_start
+_peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status")
+                 if line.startswith("VmHWM:"))
+print("BENCH_RESULT " + _json.dumps({"seconds": _seconds, "peak_mib": _peak_kib / 1024}))
 """
 
 
@@ -52,6 +53,22 @@ def best_time(function, *, repeats: int = 30, warmup: int = 3) -> float:
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def interleaved_times(contestants: dict, *, repeats: int = 200, warmup: int = 5) -> dict:
+    """Median seconds per call of each ``name: function``, taking turns call by call, so a
+    slow moment of the machine hits every contestant alike."""
+    names = list(contestants)
+    for name in names:
+        for _ in range(warmup):
+            contestants[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            start = time.perf_counter()
+            contestants[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def read_bandwidth(mib: int = 512) -> float:

@@ -77,6 +77,16 @@ def test_opposites_are_the_lowest_cosines(glove):
     assert (frame["score"] < 0).all()
 
 
+def test_search_gives_the_neighbours_as_arrays(glove):
+    hits = glove.search("beauty", top_k=15)
+    frame = glove.neighbors("beauty", top_k=15)
+    assert hits.keys == frame["key"].tolist() and len(hits) == 15
+    np.testing.assert_array_equal(hits.scores, frame["score"].to_numpy())
+    assert [glove.keys[r] for r in hits.rows] == hits.keys
+    opposite = glove.search("beauty", top_k=5, opposite=True)
+    assert opposite.keys == glove.opposites("beauty", top_k=5)["key"].tolist()
+
+
 def test_dot_metric(glove):
     expected = float(np.dot(glove["good"].astype(np.float64), glove["bad"].astype(np.float64)))
     assert glove.similarity("good", "bad", metric="dot") == pytest.approx(expected, rel=1e-6)
@@ -212,6 +222,7 @@ def test_public_api_is_pinned():
             "VALID_METRICS",
             "EmbeddingSpace",
             "EmbscopeError",
+            "Hits",
             "InvalidParameterError",
             "MalformedFileError",
             "MissingDependencyError",

@@ -19,7 +19,7 @@ from .errors import (
 from .export import EXPORT_FORMATS, export
 from .neighbors import VALID_METRICS
 from .sources import bundled_sources, from_array, load
-from .space import EmbeddingSpace, Provenance, ResolvedQuery
+from .space import EmbeddingSpace, Hits, Provenance, ResolvedQuery
 
 __version__ = "0.1.0"
 
@@ -28,6 +28,7 @@ __all__ = [
     "VALID_METRICS",
     "EmbeddingSpace",
     "EmbscopeError",
+    "Hits",
     "InvalidParameterError",
     "MalformedFileError",
     "MissingDependencyError",

@@ -48,7 +48,7 @@ def dot_products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """``queries @ vectors.T`` as float32 of shape (m, n), one row block at a time."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     n, dim = vectors.shape
-    if vectors.dtype == np.float32 and not isinstance(vectors, np.memmap):
+    if vectors.dtype == np.float32:  # BLAS reads it in place, memory-mapped or not
         return queries @ vectors.T
     out = np.empty((queries.shape[0], n), dtype=np.float32)
     for start in _row_blocks(n, dim):
@@ -68,25 +68,39 @@ def row_norms(vectors: np.ndarray) -> np.ndarray:
     return norms
 
 
-def scores(vectors: np.ndarray, norms: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
+def inverse(norms: np.ndarray) -> np.ndarray:
+    """1 / norm for every row, 0 for zero rows: multiplying by it gives zero rows cosine 0."""
+    safe = np.where(norms > 0, norms, 1.0)
+    return np.where(norms > 0, 1.0 / safe, 0.0).astype(np.float32)
+
+
+def scores(
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    metric: str,
+    *,
+    norms: np.ndarray,
+    inverse_norms: np.ndarray,
+) -> np.ndarray:
     """Scores of each query (rows of ``queries``) against every row, shape (m, n).
 
-    Cosine of a zero vector with anything is 0, never NaN.
+    ``norms`` and ``inverse_norms`` (see ``inverse``) are the rows' own, computed once per
+    space. Cosine of a zero vector with anything is 0, never NaN.
     """
+    queries = np.asarray(queries, dtype=np.float32)
+    query_norms = np.linalg.norm(queries.astype(np.float64), axis=1)
+    if metric == "cosine":
+        # unit queries first, so the full-length pass is one multiplication per row
+        scale = np.where(query_norms > 0, 1.0 / np.where(query_norms > 0, query_norms, 1.0), 0.0)
+        dots = dot_products(vectors, queries * scale[:, None].astype(np.float32))
+        dots *= inverse_norms[None, :]
+        return dots
     dots = dot_products(vectors, queries)
     if metric == "dot":
         return dots
-    query_norms = np.linalg.norm(queries.astype(np.float64), axis=1).astype(np.float32)
-    if metric == "cosine":
-        safe_rows = np.where(norms > 0, norms, 1.0).astype(np.float32)
-        safe_queries = np.where(query_norms > 0, query_norms, 1.0).astype(np.float32)
-        dots /= safe_rows[None, :]
-        dots /= safe_queries[:, None]
-        return dots
-    squared = norms.astype(np.float32) ** 2
     dots *= -2.0
-    dots += squared[None, :]
-    dots += (query_norms**2)[:, None]
+    dots += (norms.astype(np.float32) ** 2)[None, :]
+    dots += (query_norms.astype(np.float32) ** 2)[:, None]
     np.maximum(dots, 0.0, out=dots)
     return np.sqrt(dots, out=dots)
 
@@ -95,9 +109,7 @@ def exact_scores(
     vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, metric: str
 ) -> np.ndarray:
     """Float64 scores of one query against a few rows: the reference the fast path is refined by."""
-    candidates = np.asarray(vectors[np.sort(rows)], dtype=np.float64)
-    order = np.argsort(np.argsort(rows))
-    candidates = candidates[order]
+    candidates = np.asarray(vectors[rows], dtype=np.float64)
     query = np.asarray(query, dtype=np.float64)
     if metric == "euclidean":
         return np.sqrt(((candidates - query) ** 2).sum(axis=1))
@@ -119,20 +131,28 @@ def top_k(
 ) -> np.ndarray:
     """Indices of the k best scores, best first, never returning an excluded row.
 
-    Only the k winners are sorted (argpartition first), so a query costs O(n), not O(n log n).
+    Only the winners are sorted (argpartition first), so a query costs O(n), not O(n log n);
+    excluded rows are dropped from a slightly larger pick rather than masked in a copy.
     """
     n = row_scores.shape[0]
-    work = row_scores if largest else -row_scores
-    if excluded is not None and len(excluded):
-        work = work.copy() if work is row_scores else work
-        work[excluded] = -np.inf
-    available = n - (0 if excluded is None else len(np.unique(excluded)))
-    k = max(0, min(k, available))
+    excluded = np.unique(excluded) if excluded is not None else np.empty(0, dtype=np.int64)
+    k = max(0, min(k, n - len(excluded)))
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    candidates = np.argpartition(work, n - k)[n - k :] if k < n else np.arange(n)
-    # stable sort on (-score, row) so equal scores come in row order, as gensim's argsort does
-    order = np.lexsort((candidates, -work[candidates]))
+    pick = min(n, k + len(excluded))
+    if pick == n:
+        candidates = np.arange(n)
+    elif largest:
+        candidates = np.argpartition(row_scores, n - pick)[n - pick :]
+    else:
+        candidates = np.argpartition(row_scores, pick - 1)[:pick]
+    if len(excluded):
+        # a handful of candidates: a set lookup beats np.isin's sorting machinery
+        dropped = set(excluded.tolist())
+        candidates = candidates[[row not in dropped for row in candidates.tolist()]]
+    ranking = -row_scores[candidates] if largest else row_scores[candidates]
+    # ties come in row order, as gensim's argsort gives them
+    order = np.lexsort((candidates, ranking))[:k]
     return candidates[order]
 
 

@@ -62,6 +62,21 @@ class ResolvedQuery:
         return len(self.keys) > 1 or (len(self.keys) == 1 and self.keys[0] != self.text)
 
 
+@dataclass(frozen=True)
+class Hits:
+    """Ranked rows for one query, best first; ``scores`` are float64 and follow ``metric``
+    (for Euclidean, a distance: lower is closer)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    keys: list[str]
+    metric: str
+    query: ResolvedQuery
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 class EmbeddingSpace:
     """Vectors with unique keys, readable labels, per-row metadata and a default metric.
 
@@ -82,7 +97,9 @@ class EmbeddingSpace:
         name: str | None = None,
         tokenize: Callable[[str], list[str]] | None = None,
     ) -> None:
-        vectors = np.asarray(vectors) if not isinstance(vectors, np.memmap) else vectors
+        # a plain ndarray view: numpy.memmap's subclass hooks cost microseconds on every slice,
+        # while the view still reads the mapped file (its .base is the memmap)
+        vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise InvalidParameterError(
                 f"vectors must be a 2-D array (rows x dimensions); got shape {vectors.shape}"
@@ -130,11 +147,13 @@ class EmbeddingSpace:
         self.name = name or self.provenance.source
         self._tokenize = tokenize
         self._norms: np.ndarray | None = None
+        self._inverse_norms: np.ndarray | None = None
 
     # ---- container protocol -------------------------------------------------------------
     @property
     def vectors(self) -> np.ndarray:
-        """The (n, d) matrix, read-only; float32 or float16, possibly memory-mapped."""
+        """The (n, d) matrix, read-only; float32 or float16, possibly a view of a memory map
+        (``summary()["memory_mapped"]`` says)."""
         return self._vectors
 
     @property
@@ -155,8 +174,15 @@ class EmbeddingSpace:
             self._metadata = pd.DataFrame(
                 self._metadata_columns or {}, index=range(len(self._keys))
             )
-            self._metadata_columns = None
         return self._metadata
+
+    def _column_arrays(self) -> dict[str, np.ndarray]:
+        """Metadata as plain arrays, so result tables pick rows without pandas indexing."""
+        if self._metadata_columns is None:
+            self._metadata_columns = {
+                str(column): self.metadata[column].to_numpy() for column in self.metadata.columns
+            }
+        return self._metadata_columns
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -173,6 +199,18 @@ class EmbeddingSpace:
             self._norms = _nb.row_norms(self._vectors)
             self._norms.flags.writeable = False
         return self._norms
+
+    def _scores(self, vector: np.ndarray, metric: str) -> np.ndarray:
+        """Score of one query vector against every row."""
+        if self._inverse_norms is None:
+            self._inverse_norms = _nb.inverse(self.norms)
+        return _nb.scores(
+            self._vectors,
+            vector[None, :],
+            metric,
+            norms=self.norms,
+            inverse_norms=self._inverse_norms,
+        )[0]
 
     @property
     def has_tokenizer(self) -> bool:
@@ -263,6 +301,39 @@ class EmbeddingSpace:
         denominator = float(np.linalg.norm(first) * np.linalg.norm(second))
         return dot / denominator if denominator > 0 else 0.0
 
+    def search(
+        self,
+        query: Query,
+        *,
+        top_k: int = 10,
+        metric: str | None = None,
+        pieces: PiecesMode = "error",
+        opposite: bool = False,
+    ) -> Hits:
+        """The ranked rows as arrays, without building a table: what ``neighbors`` and
+        ``opposites`` show, for code that asks many questions in a loop."""
+        metric = _nb.check_metric(metric or self.metric)
+        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
+            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+        resolved = self.resolve(query, pieces=pieces)
+        row_scores = self._scores(resolved.vector, metric)
+        rows, exact = _nb.refined_top_k(
+            self._vectors,
+            row_scores,
+            resolved.vector,
+            int(top_k),
+            metric,
+            largest=_nb.higher_is_closer(metric) != opposite,
+            excluded=np.asarray(resolved.rows, dtype=np.int64),
+        )
+        return Hits(
+            rows=rows,
+            scores=exact,
+            keys=[self._keys[r] for r in rows],
+            metric=metric,
+            query=resolved,
+        )
+
     def neighbors(
         self,
         query: Query,
@@ -276,7 +347,7 @@ class EmbeddingSpace:
         Columns: rank, key, label, score, then the metadata columns. ``score`` is the cosine
         similarity, the dot product, or (``metric="euclidean"``) the distance, lower = closer.
         """
-        return self._ranked(query, top_k=top_k, metric=metric, pieces=pieces, closest=True)
+        return self._frame(self.search(query, top_k=top_k, metric=metric, pieces=pieces))
 
     def opposites(
         self,
@@ -288,7 +359,8 @@ class EmbeddingSpace:
     ) -> pd.DataFrame:
         """The ``top_k`` rows least similar to the query (lowest cosine, farthest), most opposite
         first."""
-        return self._ranked(query, top_k=top_k, metric=metric, pieces=pieces, closest=False)
+        hits = self.search(query, top_k=top_k, metric=metric, pieces=pieces, opposite=True)
+        return self._frame(hits)
 
     def similarity_table(
         self,
@@ -301,57 +373,35 @@ class EmbeddingSpace:
         """Every row's score against the query, closest first (the notebook's cosine table)."""
         metric = _nb.check_metric(metric or self.metric)
         resolved = self.resolve(query, pieces=pieces)
-        row_scores = _nb.scores(self._vectors, self.norms, resolved.vector[None, :], metric)[0]
+        row_scores = self._scores(resolved.vector, metric)
         ranking = -row_scores if _nb.higher_is_closer(metric) else row_scores
         order = np.lexsort((np.arange(len(self)), ranking))
         if not include_query and resolved.rows:
             order = order[~np.isin(order, resolved.rows)]
-        return self._frame(order, row_scores[order].astype(np.float64), resolved, metric)
-
-    def _ranked(
-        self, query: Query, *, top_k: int, metric: str | None, pieces: PiecesMode, closest: bool
-    ) -> pd.DataFrame:
-        metric = _nb.check_metric(metric or self.metric)
-        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
-            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
-        resolved = self.resolve(query, pieces=pieces)
-        row_scores = _nb.scores(self._vectors, self.norms, resolved.vector[None, :], metric)[0]
-        largest = _nb.higher_is_closer(metric) == closest
-        excluded = np.asarray(resolved.rows, dtype=np.int64)
-        rows, exact = _nb.refined_top_k(
-            self._vectors,
-            row_scores,
-            resolved.vector,
-            int(top_k),
-            metric,
-            largest=largest,
-            excluded=excluded,
+        keys = [self._keys[r] for r in order]
+        scores = row_scores[order].astype(np.float64)
+        return self._frame(
+            Hits(rows=order, scores=scores, keys=keys, metric=metric, query=resolved)
         )
-        return self._frame(rows, exact, resolved, metric)
 
-    def _frame(
-        self, rows: np.ndarray, row_scores: np.ndarray, resolved: ResolvedQuery, metric: str
-    ) -> pd.DataFrame:
+    def _frame(self, hits: Hits) -> pd.DataFrame:
         import pandas as pd
 
         labels = self.labels
-        frame = pd.DataFrame(
-            {
-                "rank": np.arange(1, len(rows) + 1),
-                "key": [self._keys[r] for r in rows],
-                "label": [labels[r] for r in rows],
-                "score": row_scores,
-            }
-        )
-        if len(self.metadata.columns):
-            extra = self.metadata.iloc[rows].reset_index(drop=True)
-            extra = extra.drop(columns=[c for c in extra.columns if c in frame.columns])
-            frame = pd.concat([frame, extra], axis=1)
+        columns: dict[str, Any] = {
+            "rank": np.arange(1, len(hits.rows) + 1),
+            "key": hits.keys,
+            "label": [labels[r] for r in hits.rows],
+            "score": hits.scores,
+        }
+        for column, values in self._column_arrays().items():
+            columns.setdefault(column, values[hits.rows])
+        frame = pd.DataFrame(columns)
         frame.attrs.update(
-            query=resolved.text,
-            query_keys=list(resolved.keys),
-            metric=metric,
-            higher_is_closer=_nb.higher_is_closer(metric),
+            query=hits.query.text,
+            query_keys=list(hits.query.keys),
+            metric=hits.metric,
+            higher_is_closer=_nb.higher_is_closer(hits.metric),
             space=self.name,
         )
         return frame
@@ -373,9 +423,7 @@ class EmbeddingSpace:
             "norm_min": float(norms.min()) if len(norms) else 0.0,
             "norm_median": float(np.median(norms)) if len(norms) else 0.0,
             "norm_max": float(norms.max()) if len(norms) else 0.0,
-            "metadata_columns": list(
-                self._metadata_columns if self._metadata_columns is not None else self.metadata
-            ),
+            "metadata_columns": list(self._column_arrays()),
             "first_keys": self._keys[:8],
             **{f"option.{k}": v for k, v in self.provenance.options.items()},
         }
