@@ -55,7 +55,7 @@ class ResolvedQuery:
     text: str
     keys: tuple[str, ...]
     rows: tuple[int, ...]
-    vector: np.ndarray
+    vector: np.ndarray = field(repr=False)
 
     @property
     def used_pieces(self) -> bool:
@@ -75,6 +75,13 @@ class Hits:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{k}={s:.4f}" for k, s in zip(self.keys[:5], self.scores[:5], strict=True)
+        )
+        more = f", … {len(self) - 5} more" if len(self) > 5 else ""
+        return f"<Hits for {self.query.text!r} by {self.metric}: {shown}{more}>"
 
 
 class EmbeddingSpace:
