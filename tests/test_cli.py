@@ -136,3 +136,13 @@ def test_malformed_file_error_names_file_and_line(tmp_path):
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert str(broken) in completed.stderr and "line 2" in completed.stderr
+
+
+def test_bracketed_tokens_print_as_themselves(run):
+    # rich would read "[unused5]" as a style tag and print nothing
+    result = run("neighbors", "[unused5]", "-k", "3")
+    assert result.exit_code == 0
+    assert "Neighbours of '[unused5]'" in result.stdout
+    assert result.stdout.count("[unused") >= 4
+    info = run("info", "minilm").stdout
+    assert "[PAD], [unused0]" in info

@@ -69,22 +69,36 @@ def echo_json(payload: dict[str, Any]) -> None:
 
 
 def echo_table(frame: pd.DataFrame, *, title: str | None = None) -> None:
-    """A DataFrame as a terminal table (plain text when piped)."""
+    """A DataFrame as a terminal table (plain text when piped).
+
+    Cells are rich Text, not markup: a token such as ``[CLS]`` or ``[unused5]`` must print as
+    itself, not vanish as a style tag; long cells wrap instead of being cut.
+    """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(
+        title=Text(title) if title else None,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column]) and frame[column].dtype != bool
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*(_format_cell(value) for value in row))
+        table.add_row(*(Text(_format_cell(value)) for value in row))
     Console(file=sys.stdout, soft_wrap=True).print(table)
 
 
 def _format_cell(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float | np.floating):
         return f"{value:.4f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
     return str(value)
 
 

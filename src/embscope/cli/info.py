@@ -17,11 +17,16 @@ def info(source: str, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
         return
-    rows = [
-        (name, ", ".join(map(str, value)) if isinstance(value, list) else value)
-        for name, value in summary.items()
-    ]
-    echo_table(pd.DataFrame(rows, columns=["property", "value"]).astype(str), title=source)
+    frame = pd.DataFrame({"property": list(summary), "value": [_cell(v) for v in summary.values()]})
+    echo_table(frame, title=source)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 @click.command()
