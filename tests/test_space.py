@@ -239,3 +239,13 @@ def test_public_api_is_pinned():
     )
     for name in embscope.__all__:
         assert hasattr(embscope, name), name
+
+
+def test_metadata_columns_ride_along_with_results():
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    space = EmbeddingSpace(vectors, ["a", "b", "c"], metadata={"count": [5, 7, 9]})
+    frame = space.neighbors("a", top_k=2)
+    assert frame["key"].tolist() == ["b", "c"] and frame["count"].tolist() == [7, 9]
+    assert space.metadata["count"].tolist() == [5, 7, 9]
+    with pytest.raises(InvalidParameterError, match="'count' has 2 values for 3 rows"):
+        EmbeddingSpace(vectors, ["a", "b", "c"], metadata={"count": [5, 7]})

@@ -129,7 +129,7 @@ class EmbeddingSpace:
         if isinstance(metadata, Mapping):
             # columns stay plain arrays until someone reads .metadata: loading a vocabulary
             # should not pay for importing pandas
-            metadata_columns = dict(metadata)
+            metadata_columns = {str(k): np.asarray(v) for k, v in metadata.items()}
             for column, values in metadata_columns.items():
                 if len(values) != len(keys):
                     raise InvalidParameterError(
