@@ -207,17 +207,47 @@ class EmbeddingSpace:
             self._norms.flags.writeable = False
         return self._norms
 
-    def _scores(self, vector: np.ndarray, metric: str) -> np.ndarray:
-        """Score of one query vector against every row."""
+    def scores(
+        self,
+        queries: np.ndarray,
+        *,
+        metric: str | None = None,
+        restrict_vocab: int | None = None,
+    ) -> np.ndarray:
+        """Scores of query vectors (shape (m, d) or (d,)) against every row, float32 (m, n).
+
+        ``restrict_vocab=N`` scores only the first N rows (frequency-ordered vocabularies put
+        the common words first), as gensim's option of that name does.
+        """
+        metric = _nb.check_metric(metric or self.metric)
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise InvalidParameterError(
+                f"query vectors must have {self.dim} columns; got shape {queries.shape}"
+            )
+        rows = self._restricted_rows(restrict_vocab)
         if self._inverse_norms is None:
             self._inverse_norms = _nb.inverse(self.norms)
         return _nb.scores(
-            self._vectors,
-            vector[None, :],
+            self._vectors[:rows],
+            queries,
             metric,
-            norms=self.norms,
-            inverse_norms=self._inverse_norms,
-        )[0]
+            norms=self.norms[:rows],
+            inverse_norms=self._inverse_norms[:rows],
+        )
+
+    def _restricted_rows(self, restrict_vocab: int | None) -> int:
+        if restrict_vocab is None:
+            return len(self)
+        if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, int | np.integer):
+            raise InvalidParameterError(
+                f"restrict_vocab must be a positive integer or None; got {restrict_vocab!r}"
+            )
+        if restrict_vocab < 1:
+            raise InvalidParameterError(f"restrict_vocab must be at least 1; got {restrict_vocab}")
+        return min(int(restrict_vocab), len(self))
 
     @property
     def has_tokenizer(self) -> bool:
@@ -316,58 +346,224 @@ class EmbeddingSpace:
         metric: str | None = None,
         pieces: PiecesMode = "error",
         opposite: bool = False,
+        exclude: Sequence[str] = (),
+        restrict_vocab: int | None = None,
+        approximate: bool | None = None,
     ) -> Hits:
         """The ranked rows as arrays, without building a table: what ``neighbors`` and
-        ``opposites`` show, for code that asks many questions in a loop."""
-        metric = _nb.check_metric(metric or self.metric)
-        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
-            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
-        resolved = self.resolve(query, pieces=pieces)
-        row_scores = self._scores(resolved.vector, metric)
-        rows, exact = _nb.refined_top_k(
-            self._vectors,
-            row_scores,
-            resolved.vector,
-            int(top_k),
-            metric,
-            largest=_nb.higher_is_closer(metric) != opposite,
-            excluded=np.asarray(resolved.rows, dtype=np.int64),
-        )
-        return Hits(
-            rows=rows,
-            scores=exact,
-            keys=[self._keys[r] for r in rows],
-            metric=metric,
-            query=resolved,
-        )
+        ``opposites`` show, for code that asks many questions in a loop.
 
-    def neighbors(
+        The query's own rows are never returned, nor the keys in ``exclude``.
+        """
+        return self.search_many(
+            [query],
+            top_k=top_k,
+            metric=metric,
+            pieces=pieces,
+            opposite=opposite,
+            exclude=exclude,
+            restrict_vocab=restrict_vocab,
+            approximate=approximate,
+        )[0]
+
+    def search_many(
         self,
-        query: Query,
+        queries: Sequence[Query] | np.ndarray,
         *,
         top_k: int = 10,
         metric: str | None = None,
         pieces: PiecesMode = "error",
+        opposite: bool = False,
+        exclude: Sequence[str] = (),
+        restrict_vocab: int | None = None,
+        approximate: bool | None = None,
+    ) -> list[Hits]:
+        """``search`` for several queries (words, vectors, or the rows of a 2-D array) at once:
+        one matrix product per batch of queries instead of one pass over the matrix each.
+
+        ``approximate=True`` asks the space's approximate index (built once and cached on
+        disk, see ``approximate_index``) for candidates instead of scanning every row; their
+        scores are still measured exactly. ``None`` lets the space decide by its size.
+        """
+        metric = _nb.check_metric(metric or self.metric)
+        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
+            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+        resolved = [self.resolve(q, pieces=pieces) for q in _query_list(queries)]
+        if not resolved:
+            raise InvalidParameterError("queries must not be empty")
+        excluded_keys = [self.row(key) for key in exclude]
+        rows_scored = self._restricted_rows(restrict_vocab)
+        largest = _nb.higher_is_closer(metric) != opposite
+        from .index import wants_approximate
+
+        if not opposite and restrict_vocab is None and wants_approximate(self, approximate):
+            return self._search_approximate(resolved, top_k, metric, excluded_keys)
+        results: list[Hits] = []
+        for batch in _batches(resolved, rows_scored):
+            matrix = np.stack([r.vector for r in batch])
+            batch_scores = self.scores(matrix, metric=metric, restrict_vocab=rows_scored)
+            for item, row_scores in zip(batch, batch_scores, strict=True):
+                excluded = np.asarray([*item.rows, *excluded_keys], dtype=np.int64)
+                rows, exact = _nb.refined_top_k(
+                    self._vectors,
+                    row_scores,
+                    item.vector,
+                    int(top_k),
+                    metric,
+                    largest=largest,
+                    excluded=excluded[excluded < rows_scored],
+                )
+                keys = [self._keys[r] for r in rows]
+                results.append(Hits(rows=rows, scores=exact, keys=keys, metric=metric, query=item))
+        return results
+
+    def _search_approximate(
+        self, resolved: list[ResolvedQuery], top_k: int, metric: str, excluded_keys: list[int]
+    ) -> list[Hits]:
+        index = self.approximate_index(metric=metric)
+        extra = len(excluded_keys) + max(len(r.rows) for r in resolved)
+        matrix = np.stack([r.vector for r in resolved])
+        candidate_rows, _ = index.query(matrix, int(top_k) + extra)
+        results = []
+        for item, candidates in zip(resolved, candidate_rows, strict=True):
+            dropped = {*item.rows, *excluded_keys}
+            kept = np.asarray([r for r in candidates.tolist() if r >= 0 and r not in dropped])
+            kept = kept.astype(np.int64)
+            exact = _nb.exact_scores(self._vectors, kept, item.vector, metric)
+            ranking = -exact if _nb.higher_is_closer(metric) else exact
+            order = np.lexsort((kept, ranking))[: int(top_k)]
+            rows = kept[order]
+            keys = [self._keys[r] for r in rows]
+            results.append(
+                Hits(rows=rows, scores=exact[order], keys=keys, metric=metric, query=item)
+            )
+        return results
+
+    def approximate_index(self, *, metric: str | None = None, rebuild: bool = False) -> Any:
+        """The approximate nearest-neighbour index of this space for ``metric``: loaded from the
+        on-disk cache when this space (by its provenance digest) has one, else built (with
+        progress) and cached. See ``embscope.index``."""
+        from .index import approximate_index
+
+        return approximate_index(
+            self, metric=_nb.check_metric(metric or self.metric), rebuild=rebuild
+        )
+
+    # ---- questions answered in their own modules ------------------------------------------
+    def analogy(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str] = (),
+        *,
+        top_k: int = 10,
+        method: str = "3cosadd",
+        restrict_vocab: int | None = None,
+    ) -> pd.DataFrame:
+        """``a : b :: c : ?`` as ``positive=[b, c], negative=[a]``: 3CosAdd (gensim's
+        ``most_similar``) or ``method="3cosmul"`` (``most_similar_cosmul``); inputs excluded."""
+        from .analogy import analogy
+
+        return analogy(
+            self,
+            positive=positive,
+            negative=negative,
+            top_k=top_k,
+            method=method,
+            restrict_vocab=restrict_vocab,
+        )
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word furthest from the mean of the others (gensim's ``doesnt_match``)."""
+        from .analogy import doesnt_match
+
+        return doesnt_match(self, words)
+
+    def evaluate_word_pairs(self, pairs: str = "wordsim353", **options: Any) -> Any:
+        """Pearson and Spearman correlation of cosine with human similarity judgements, and the
+        share of pairs out of vocabulary: ``"wordsim353"``, ``"simlex999"`` or a TSV path."""
+        from .evaluation import evaluate_word_pairs
+
+        return evaluate_word_pairs(self, pairs, **options)
+
+    def evaluate_analogies(self, analogies: str = "google", **options: Any) -> Any:
+        """Accuracy on an analogy set, per section: ``"google"`` (questions-words) or a path."""
+        from .evaluation import evaluate_analogies
+
+        return evaluate_analogies(self, analogies, **options)
+
+    def knn_graph(self, *, top_k: int = 15, metric: str | None = None, **options: Any) -> Any:
+        """Every row's ``top_k`` neighbours (itself excluded) as an (n, k) id and score array,
+        computed in row blocks with progress."""
+        from .graph import knn_graph
+
+        return knn_graph(
+            self, top_k=top_k, metric=_nb.check_metric(metric or self.metric), **options
+        )
+
+    def neighbors(
+        self,
+        query: Query | Sequence[str],
+        *,
+        top_k: int = 10,
+        metric: str | None = None,
+        pieces: PiecesMode = "error",
+        exclude: Sequence[str] = (),
+        restrict_vocab: int | None = None,
+        approximate: bool | None = None,
     ) -> pd.DataFrame:
         """The ``top_k`` rows closest to the query, closest first, the query's own rows excluded.
 
         Columns: rank, key, label, score, then the metadata columns. ``score`` is the cosine
         similarity, the dot product, or (``metric="euclidean"``) the distance, lower = closer.
+        Several words (a list) or vectors (a 2-D array) are answered in one pass and stacked,
+        with a leading ``query`` column.
         """
-        return self._frame(self.search(query, top_k=top_k, metric=metric, pieces=pieces))
+        return self._ranked(
+            query,
+            top_k=top_k,
+            metric=metric,
+            pieces=pieces,
+            opposite=False,
+            exclude=exclude,
+            restrict_vocab=restrict_vocab,
+            approximate=approximate,
+        )
 
     def opposites(
         self,
-        query: Query,
+        query: Query | Sequence[str],
         *,
         top_k: int = 10,
         metric: str | None = None,
         pieces: PiecesMode = "error",
+        restrict_vocab: int | None = None,
     ) -> pd.DataFrame:
         """The ``top_k`` rows least similar to the query (lowest cosine, farthest), most opposite
         first."""
-        hits = self.search(query, top_k=top_k, metric=metric, pieces=pieces, opposite=True)
-        return self._frame(hits)
+        return self._ranked(
+            query,
+            top_k=top_k,
+            metric=metric,
+            pieces=pieces,
+            opposite=True,
+            exclude=(),
+            restrict_vocab=restrict_vocab,
+        )
+
+    def _ranked(self, query: Any, *, opposite: bool, **options: Any) -> pd.DataFrame:
+        if not _is_several(query):
+            return self._frame(self.search(query, opposite=opposite, **options))
+        import pandas as pd
+
+        frames = []
+        for hits in self.search_many(query, opposite=opposite, **options):
+            frame = self._frame(hits)
+            frame.insert(0, "query", hits.query.text)
+            frames.append(frame)
+        stacked = pd.concat(frames, ignore_index=True)
+        stacked.attrs.update(frames[0].attrs, query=[h.attrs["query"] for h in frames])
+        stacked.attrs["query_keys"] = [h.attrs["query_keys"] for h in frames]
+        return stacked
 
     def similarity_table(
         self,
@@ -380,7 +576,7 @@ class EmbeddingSpace:
         """Every row's score against the query, closest first (the notebook's cosine table)."""
         metric = _nb.check_metric(metric or self.metric)
         resolved = self.resolve(query, pieces=pieces)
-        row_scores = self._scores(resolved.vector, metric)
+        row_scores = self.scores(resolved.vector, metric=metric)[0]
         ranking = -row_scores if _nb.higher_is_closer(metric) else row_scores
         order = np.lexsort((np.arange(len(self)), ranking))
         if not include_query and resolved.rows:
@@ -474,6 +670,35 @@ class EmbeddingSpace:
         frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
+
+
+def _is_several(query: Any) -> bool:
+    """A list of words or a 2-D array asks several questions; a list of numbers is one vector."""
+    if isinstance(query, np.ndarray):
+        return query.ndim == 2
+    return (
+        isinstance(query, list | tuple)
+        and len(query) > 0
+        and all(isinstance(item, str) for item in query)
+    )
+
+
+def _query_list(queries: Any) -> list[Any]:
+    if isinstance(queries, str):
+        return [queries]
+    if isinstance(queries, np.ndarray):
+        return list(queries) if queries.ndim == 2 else [queries]
+    return list(queries)
+
+
+# a batch of queries is scored together while its (queries x rows) float32 scores stay this size
+_BATCH_SCORE_BYTES = 256 * 1024 * 1024
+
+
+def _batches(items: list[Any], rows: int) -> Iterator[list[Any]]:
+    size = max(1, _BATCH_SCORE_BYTES // max(1, rows * 4))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _raise_first_duplicate(keys: Sequence[str]) -> None:
