@@ -146,3 +146,32 @@ def test_bracketed_tokens_print_as_themselves(run):
     assert result.stdout.count("[unused") >= 4
     info = run("info", "minilm").stdout
     assert "[PAD], [unused0]" in info
+
+
+def test_several_words_and_a_vector_file(run, glove, tmp_path):
+    vectors = tmp_path / "queries.npy"
+    np.save(vectors, glove[["paris", "river"]])
+    result = run(
+        "neighbors", "good", "great", "-s", "glove-6b-50d", "-k", "3", "--vector-file",
+        str(vectors), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    by_query: dict[str, list[str]] = {}
+    for record in records:
+        by_query.setdefault(record["query"], []).append(record["key"])
+    assert by_query["good"] == glove.neighbors("good", top_k=3)["key"].tolist()
+    assert by_query["great"] == glove.neighbors("great", top_k=3)["key"].tolist()
+    assert by_query["<vector 0>"][0] == "paris" and by_query["<vector 1>"][0] == "river"
+
+
+def test_vector_file_with_the_wrong_width_names_the_line(tmp_path):
+    text = tmp_path / "queries.txt"
+    text.write_text(" ".join(["0.5"] * 50) + "\n" + "0.1 0.2\n", encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "embscope", "neighbors", "-s", "glove-6b-50d", "--vector-file",
+         str(text)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 1 and "Traceback" not in completed.stderr
+    assert f"{text}, line 2: 2 values where the space has 50 dimensions" in completed.stderr

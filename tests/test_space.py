@@ -249,3 +249,39 @@ def test_metadata_columns_ride_along_with_results():
     assert space.metadata["count"].tolist() == [5, 7, 9]
     with pytest.raises(InvalidParameterError, match="'count' has 2 values for 3 rows"):
         EmbeddingSpace(vectors, ["a", "b", "c"], metadata={"count": [5, 7]})
+
+
+def test_several_queries_in_one_call(glove):
+    stacked = glove.neighbors(["good", "great"], top_k=10)
+    assert list(stacked.columns[:5]) == ["query", "rank", "key", "label", "score"]
+    assert stacked["query"].tolist() == ["good"] * 10 + ["great"] * 10
+    for word in ("good", "great"):
+        alone = glove.neighbors(word, top_k=10)
+        part = stacked[stacked["query"] == word]
+        assert part["key"].tolist() == alone["key"].tolist()
+        np.testing.assert_allclose(part["score"], alone["score"])
+    vectors = glove[["good", "great"]]
+    by_vectors = glove.search_many(vectors, top_k=3)
+    assert [h.keys[0] for h in by_vectors] == ["good", "great"]  # a raw vector excludes nothing
+
+
+def test_restrict_vocab_and_exclude(glove):
+    restricted = glove.neighbors("horrible", top_k=10, restrict_vocab=5000)
+    assert all(glove.row(key) < 5000 for key in restricted["key"])
+    full = glove.neighbors("horrible", top_k=10)
+    expected = [k for k in full["key"] if glove.row(k) < 5000]
+    assert restricted["key"].tolist()[: len(expected)] == expected
+    without = glove.neighbors("horrible", top_k=5, exclude=["terrible"])
+    assert "terrible" not in set(without["key"])
+    assert without["key"].tolist() == [k for k in full["key"] if k != "terrible"][:5]
+    with pytest.raises(InvalidParameterError, match="restrict_vocab"):
+        glove.neighbors("good", restrict_vocab=0)
+
+
+def test_duplicate_vectors_are_not_dropped_as_the_query():
+    # two keys with the same vector: the other one is a real neighbour at similarity 1
+    vectors = np.array([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    space = EmbeddingSpace(vectors, ["a", "a-twin", "b", "ab"])
+    frame = space.neighbors("a", top_k=3)
+    assert frame["key"].tolist() == ["a-twin", "ab", "b"]
+    assert frame["score"].iloc[0] == pytest.approx(1.0)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -391,6 +391,11 @@ class EmbeddingSpace:
         resolved = [self.resolve(q, pieces=pieces) for q in _query_list(queries)]
         if not resolved:
             raise InvalidParameterError("queries must not be empty")
+        if len(resolved) > 1:  # several raw vectors need names to tell their answers apart
+            resolved = [
+                replace(r, text=f"<vector {i}>") if not r.keys else r
+                for i, r in enumerate(resolved)
+            ]
         excluded_keys = [self.row(key) for key in exclude]
         rows_scored = self._restricted_rows(restrict_vocab)
         largest = _nb.higher_is_closer(metric) != opposite
@@ -490,6 +495,15 @@ class EmbeddingSpace:
         from .evaluation import evaluate_analogies
 
         return evaluate_analogies(self, analogies, **options)
+
+    def distance_profile(
+        self, query: Query, *, top_k: int = 15, pieces: PiecesMode = "error"
+    ) -> Any:
+        """Cosine and Euclidean distance to every row side by side, with how much their top
+        ``top_k`` lists overlap (a ``DistanceProfile``)."""
+        from .profile import distance_profile
+
+        return distance_profile(self, query, top_k=top_k, pieces=pieces)
 
     def knn_graph(self, *, top_k: int = 15, metric: str | None = None, **options: Any) -> Any:
         """Every row's ``top_k`` neighbours (itself excluded) as an (n, k) id and score array,

@@ -1,6 +1,8 @@
-"""``embscope neighbors``: the closest (or most opposite) rows to a word."""
+"""``embscope neighbors``: the closest (or most opposite) rows to words or vectors."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -18,31 +20,65 @@ from .common import (
 
 
 @click.command()
-@click.argument("word")
+@click.argument("words", nargs=-1)
 @source_option
 @click.option("--top-k", "-k", default=10, show_default=True, type=click.IntRange(min=1))
 @metric_option
 @click.option("--opposite", is_flag=True, help="The most dissimilar rows instead.")
+@click.option(
+    "--vector-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Query vectors instead of words: .npy, or text with one vector per line.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(min=1),
+    help="Search only the first N rows (the most frequent words of a frequency-ordered file).",
+)
 @pieces_option
 @json_option
 def neighbors(
-    word: str,
+    words: tuple[str, ...],
     source: str,
     top_k: int,
     metric: str | None,
     opposite: bool,
+    vector_file: Path | None,
+    restrict_vocab: int | None,
     pieces: str,
     as_json: bool,
 ) -> None:
-    """Nearest neighbours of WORD (or, with --opposite, its most opposite rows)."""
+    """Nearest neighbours of each WORD (or, with --opposite, its most opposite rows)."""
+    if not words and vector_file is None:
+        raise click.UsageError("give at least one WORD, or --vector-file")
     space = load_space(source)
+    batches: list = []  # each batch is answered by one matrix product
+    if words:
+        batches.append(list(words) if len(words) > 1 else words[0])
+    if vector_file is not None:
+        from ..sources.arrays import read_query_vectors
+
+        vectors = read_query_vectors(vector_file, dim=space.dim)
+        batches.append(vectors if len(vectors) > 1 else vectors[0])
     ask = space.opposites if opposite else space.neighbors
-    frame = ask(word, top_k=top_k, metric=metric, pieces=pieces)
-    echo_pieces_note(frame)
-    if as_json:
-        echo_json_records(frame)
-    else:
-        echo_table(frame, title=score_title(frame, "Opposites" if opposite else "Neighbours"))
+    options = {"top_k": top_k, "metric": metric, "pieces": pieces}
+    if restrict_vocab is not None:
+        options["restrict_vocab"] = restrict_vocab
+    what = "Opposites" if opposite else "Neighbours"
+    for batch in batches:
+        frame = ask(batch, **options)
+        if "query" not in frame.columns:  # one query: make it look like a batch of one
+            frame.insert(0, "query", frame.attrs["query"])
+            frame.attrs.update(query=[frame.attrs["query"]], query_keys=[frame.attrs["query_keys"]])
+        keys_of = dict(zip(frame.attrs["query"], frame.attrs["query_keys"], strict=True))
+        for query, part in frame.groupby("query", sort=False):
+            part = part.reset_index(drop=True)
+            part.attrs = {**frame.attrs, "query": query, "query_keys": keys_of[query]}
+            echo_pieces_note(part)
+            if as_json:
+                echo_json_records(part)
+            else:
+                echo_table(part.drop(columns="query"), title=score_title(part, what))
 
 
 COMMANDS = [neighbors]

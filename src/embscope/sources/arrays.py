@@ -726,3 +726,39 @@ def restore_reserved_names(metadata: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["load_array", "load_table", "write_npy", "write_parquet"]
+
+
+# ---- query vectors ------------------------------------------------------------------------
+
+
+def read_query_vectors(path: str | Path, *, dim: int) -> np.ndarray:
+    """Query vectors from a file: an ``.npy`` of shape (d,) or (m, d), or text with one vector
+    per line (numbers separated by spaces, tabs or commas). Returns float32 (m, d)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such vector file")
+    if path.suffix == ".npy":
+        matrix = np.load(path, allow_pickle=False)
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        if matrix.ndim != 2 or matrix.shape[1] != dim or not np.issubdtype(matrix.dtype, np.number):
+            raise MalformedFileError(
+                path, f"expected numbers of shape ({dim},) or (m, {dim}); got {matrix.shape}"
+            )
+        return matrix.astype(np.float32)
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.replace(",", " ").split()
+        if not fields:
+            continue
+        if len(fields) != dim:
+            raise MalformedFileError(
+                path, f"{len(fields)} values where the space has {dim} dimensions", line=number
+            )
+        try:
+            rows.append([float(field) for field in fields])
+        except ValueError:
+            raise MalformedFileError(path, "a value is not a number", line=number) from None
+    if not rows:
+        raise MalformedFileError(path, "no vectors in the file")
+    return np.asarray(rows, dtype=np.float32)

@@ -1,0 +1,122 @@
+"""Cosine and Euclidean side by side: how the two metrics rank the same rows for one query.
+
+For unit vectors ``|a - b|² = 2 - 2 cos(a, b)``, so both metrics order rows alike; the gap
+between the two rankings comes entirely from the rows' norms, which the profile shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .space import EmbeddingSpace, PiecesMode, Query
+
+
+@dataclass(frozen=True)
+class DistanceProfile:
+    """Every row's cosine similarity and Euclidean distance to one query.
+
+    ``table`` has key, label, norm, cosine, euclidean, cosine_rank, euclidean_rank (rank 1 =
+    closest), sorted by cosine. ``overlap`` counts the keys in both top-``top_k`` lists;
+    ``rank_correlation`` is the Spearman correlation of the two rankings over all rows.
+    """
+
+    query: str
+    query_keys: tuple[str, ...]
+    top_k: int
+    table: pd.DataFrame
+    overlap: int
+    rank_correlation: float
+
+    @property
+    def top_cosine(self) -> list[str]:
+        return self.table.nsmallest(self.top_k, "cosine_rank")["key"].tolist()
+
+    @property
+    def top_euclidean(self) -> list[str]:
+        return self.table.nsmallest(self.top_k, "euclidean_rank")["key"].tolist()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "rows": len(self.table),
+            "top_k": self.top_k,
+            "overlap": self.overlap,
+            "overlap_share": self.overlap / self.top_k if self.top_k else 0.0,
+            "rank_correlation": self.rank_correlation,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<DistanceProfile of {self.query!r}: {self.overlap}/{self.top_k} shared in the top "
+            f"{self.top_k}, rank correlation {self.rank_correlation:.3f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        heading = (
+            f"<p>Distance profile of <b>{self.query}</b>: {self.overlap} of the top "
+            f"{self.top_k} by cosine are also in the top {self.top_k} by Euclidean distance; "
+            f"Spearman rank correlation {self.rank_correlation:.3f}.</p>"
+        )
+        return heading + self.table.head(self.top_k).to_html(index=False)
+
+
+def distance_profile(
+    space: EmbeddingSpace, query: Query, *, top_k: int = 15, pieces: PiecesMode = "error"
+) -> DistanceProfile:
+    """Cosine and Euclidean to every row of ``space`` for ``query``, the query's rows left out."""
+    import pandas as pd
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+    resolved = space.resolve(query, pieces=pieces)
+    cosine = space.scores(resolved.vector, metric="cosine")[0].astype(np.float64)
+    euclidean = space.scores(resolved.vector, metric="euclidean")[0].astype(np.float64)
+    keep = np.ones(len(space), dtype=bool)
+    keep[list(resolved.rows)] = False
+    rows = np.flatnonzero(keep)
+    cosine, euclidean = cosine[rows], euclidean[rows]
+    cosine_rank = _ranks(-cosine, rows)
+    euclidean_rank = _ranks(euclidean, rows)
+    labels = space.labels
+    table = pd.DataFrame(
+        {
+            "key": [space.keys[r] for r in rows],
+            "label": [labels[r] for r in rows],
+            "norm": space.norms[rows].astype(np.float64),
+            "cosine": cosine,
+            "euclidean": euclidean,
+            "cosine_rank": cosine_rank,
+            "euclidean_rank": euclidean_rank,
+        }
+    )
+    table = table.sort_values("cosine_rank", kind="stable", ignore_index=True)
+    k = min(int(top_k), len(rows))
+    overlap = int(np.count_nonzero((cosine_rank <= k) & (euclidean_rank <= k)))
+    correlation = float(np.corrcoef(cosine_rank, euclidean_rank)[0, 1]) if len(rows) > 1 else 1.0
+    return DistanceProfile(
+        query=resolved.text,
+        query_keys=resolved.keys,
+        top_k=k,
+        table=table,
+        overlap=overlap,
+        rank_correlation=correlation,
+    )
+
+
+def _ranks(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """1-based ranks, ascending values first, ties in row order."""
+    order = np.lexsort((rows, values))
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
