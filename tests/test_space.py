@@ -285,3 +285,18 @@ def test_duplicate_vectors_are_not_dropped_as_the_query():
     frame = space.neighbors("a", top_k=3)
     assert frame["key"].tolist() == ["a-twin", "ab", "b"]
     assert frame["score"].iloc[0] == pytest.approx(1.0)
+
+
+def test_float16_storage_halves_memory_and_keeps_answers(glove):
+    small = glove.subset(glove.keys[:30000])
+    half = small.astype("float16")
+    assert half.vectors.dtype == np.float16 and half.vectors.nbytes * 2 == small.vectors.nbytes
+    assert half.astype("float16") is half
+    assert half.provenance.digest != small.provenance.digest
+    ours = half.neighbors("film", top_k=10)
+    assert len(set(ours["key"]) & set(small.neighbors("film", top_k=10)["key"])) >= 9
+    with pytest.raises(InvalidParameterError, match="float16 or float32"):
+        small.astype("int8")
+    huge = EmbeddingSpace(np.array([[1e6, 0], [0, 1]], dtype=np.float32), ["a", "b"])
+    with pytest.raises(InvalidParameterError, match="float16 cannot hold"):
+        huge.astype("float16")

@@ -669,6 +669,33 @@ class EmbeddingSpace:
             tokenize=self._tokenize,
         )
 
+    def astype(self, dtype: str | np.dtype) -> EmbeddingSpace:
+        """The same space stored as ``"float16"`` (half the memory; answers still computed in
+        float32) or ``"float32"``. Returns ``self`` when the dtype already matches."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float16, np.float32):
+            raise InvalidParameterError(f"dtype must be float16 or float32; got {dtype}")
+        if dtype == self._vectors.dtype:
+            return self
+        if dtype == np.float16:
+            largest = float(np.abs(np.asarray(self._vectors)).max()) if len(self) else 0.0
+            if largest > float(np.finfo(np.float16).max):
+                raise InvalidParameterError(
+                    f"dtype float16 cannot hold values up to {largest:.3g} (float16 max 65504)"
+                )
+        return EmbeddingSpace(
+            self._vectors.astype(dtype),
+            self._keys,
+            labels=self._labels,
+            metadata=self._metadata if self._metadata is not None else self._metadata_columns,
+            metric=self.metric,
+            provenance=replace(
+                self.provenance, options={**self.provenance.options, "dtype_stored": str(dtype)}
+            ),
+            name=self.name,
+            tokenize=self._tokenize,
+        )
+
     def to_pandas(self) -> pd.DataFrame:
         """One row per vector: key, label, metadata and the vector as a list column.
 
