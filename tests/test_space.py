@@ -234,6 +234,7 @@ def test_public_api_is_pinned():
             "bundled_sources",
             "export",
             "from_array",
+            "knn_classify",
             "load",
         ]
     )

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from .classify import knn_classify
 from .errors import (
     EmbscopeError,
     InvalidParameterError,
@@ -40,5 +41,6 @@ __all__ = [
     "bundled_sources",
     "export",
     "from_array",
+    "knn_classify",
     "load",
 ]

@@ -478,7 +478,7 @@ class EmbeddingSpace:
         )
 
     def doesnt_match(self, words: Sequence[str]) -> str:
-        """The word furthest from the mean of the others (gensim's ``doesnt_match``)."""
+        """The word least similar to the mean of all the words (gensim's ``doesnt_match``)."""
         from .analogy import doesnt_match
 
         return doesnt_match(self, words)
