@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,8 @@ print("BENCH_RESULT " + _json.dumps({"seconds": _seconds, "peak_mib": _peak_kib 
 class ProcessRun:
     seconds: float
     peak_mib: float
+    # what the child printed as ``BENCH_EXTRA {json}`` (its own measurements), else empty
+    extra: dict = field(default_factory=dict)
 
 
 def fresh_process(code: str, *, repeats: int = 3) -> ProcessRun:
@@ -38,8 +40,15 @@ def fresh_process(code: str, *, repeats: int = 3) -> ProcessRun:
         )
         if completed.returncode != 0:
             raise RuntimeError(f"benchmark child failed:\n{completed.stderr[-2000:]}")
-        line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT "))
-        runs.append(ProcessRun(**json.loads(line.removeprefix("BENCH_RESULT "))))
+        lines = completed.stdout.splitlines()
+        line = next(x for x in lines if x.startswith("BENCH_RESULT "))
+        extra = next((x for x in lines if x.startswith("BENCH_EXTRA ")), "BENCH_EXTRA {}")
+        runs.append(
+            ProcessRun(
+                **json.loads(line.removeprefix("BENCH_RESULT ")),
+                extra=json.loads(extra.removeprefix("BENCH_EXTRA ")),
+            )
+        )
     return min(runs, key=lambda run: run.seconds)
 
 

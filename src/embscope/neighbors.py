@@ -1,14 +1,17 @@
 """Similarity kernels: scores of queries against every row, and exact top-k selection.
 
 The matrix is never copied whole: dot products run over row blocks (float16 or memory-mapped
-blocks are cast to float32 one block at a time), cosine divides by norms computed once, and
-Euclidean distance comes from ``|v|² - 2 v·q + |q|²``, with the winners re-measured exactly in
-float64 so the order is the true order.
+blocks are cast to float32 one block at a time, or, for a few queries, read as float16 by
+usearch's SIMD kernels when ``embscope[ann]`` is installed), cosine divides by norms computed
+once, and Euclidean distance comes from ``|v|² - 2 v·q + |q|²``, with the winners re-measured
+exactly in float64 so the order is the true order.
+
+``ranking_keys`` and ``top_keys`` select the best k of many rows at once (the kNN graph).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +42,8 @@ def _row_blocks(n_rows: int, dim: int) -> range:
     return range(0, n_rows, rows)
 
 
-def _as_float32_block(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
+def as_float32_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` as float32: a view of float32 rows, a cast copy of float16 ones."""
     block = vectors[start:stop]
     return block if block.dtype == np.float32 else block.astype(np.float32)
 
@@ -51,10 +55,84 @@ def dot_products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     if vectors.dtype == np.float32:  # BLAS reads it in place, memory-mapped or not
         return queries @ vectors.T
     out = np.empty((queries.shape[0], n), dtype=np.float32)
+    if _float16_scan(vectors, queries, out):
+        return out
     for start in _row_blocks(n, dim):
         stop = min(n, start + (_BLOCK_BYTES // max(1, dim * 4)))
-        out[:, start:stop] = queries @ _as_float32_block(vectors, start, stop).T
+        out[:, start:stop] = queries @ as_float32_rows(vectors, start, stop).T
     return out
+
+
+# Up to this many queries, float16 rows are scanned by usearch's kernels (one pass per query);
+# more share one float32 cast of each block and a matrix product.
+_FLOAT16_SCAN_QUERIES = 8
+_FLOAT16_MAX = 65504.0
+_SCAN_METRICS = {"cosine": "cos", "dot": "ip", "euclidean": "l2sq"}
+
+
+def _float16_search(vectors: np.ndarray, queries: np.ndarray) -> Any:
+    """usearch's exact ``search`` when it can scan these float16 rows for these queries, else
+    None: usearch (``embscope[ann]``) missing, float32 rows, too many queries for one pass
+    each, or a query too large for float16."""
+    if (
+        vectors.dtype != np.float16
+        or len(queries) > _FLOAT16_SCAN_QUERIES
+        or not vectors.flags.c_contiguous
+        or len(vectors) == 0
+        or not np.all(np.abs(queries) <= _FLOAT16_MAX)
+    ):
+        return None
+    try:
+        from usearch.index import search
+    except ImportError:
+        return None
+    return search
+
+
+def _float16_scan(vectors: np.ndarray, queries: np.ndarray, out: np.ndarray) -> bool:
+    """Dot products of a few queries with float16 rows, by usearch's SIMD kernels, which read
+    float16 as it is stored: numpy casts float16 to float32 at about 1.5 ns a number, over ten
+    times slower than reading the matrix. The kernels take the query in float16 too, so these
+    scores carry the query's float16 rounding (about 1e-3 relative); callers that rank
+    re-measure their winners exactly (``refined_top_k``). False, leaving ``out`` alone, when
+    the scan does not apply (see ``_float16_search``).
+    """
+    search = _float16_search(vectors, queries)
+    if search is None:
+        return False
+    n = len(vectors)
+    for i, query in enumerate(queries):
+        matches = search(vectors, query.astype(np.float16), n, "ip", exact=True, threads=0)
+        # usearch's inner-product distance is 1 - x·q
+        out[i, np.asarray(matches.keys, dtype=np.int64)] = 1.0 - matches.distances
+    return True
+
+
+def scan_candidates(
+    vectors: np.ndarray, queries: np.ndarray, count: int, metric: str
+) -> np.ndarray | None:
+    """Rows of the ``count`` closest rows to each query, (m, count) int64, closest first, -1
+    where there are fewer: one pass of usearch's SIMD kernels over float16 rows, which stops
+    at the bandwidth bound where full scores (``dot_products``) also sort every row.
+
+    The query is rounded to float16 for the pass, so rows near the last place may come in
+    another order than exact search gives: ask for a few more than needed and re-measure them
+    (``exact_scores``). None when the scan does not apply (float32 rows, usearch missing, more
+    than a few queries): score every row instead.
+    """
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    search = _float16_search(vectors, queries)
+    if search is None:
+        return None
+    count = min(int(count), len(vectors))
+    rows = np.full((len(queries), count), -1, dtype=np.int64)
+    for i, query in enumerate(queries):
+        matches = search(
+            vectors, query.astype(np.float16), count, _SCAN_METRICS[metric], exact=True
+        )
+        found = np.asarray(matches.keys, dtype=np.int64)
+        rows[i, : len(found)] = found
+    return rows
 
 
 def row_norms(vectors: np.ndarray) -> np.ndarray:
@@ -129,10 +207,12 @@ def top_k(
     largest: bool,
     excluded: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Indices of the k best scores, best first, never returning an excluded row.
+    """Indices of the k best scores, best first (equal scores: the lower row first), never
+    returning an excluded row.
 
-    Only the winners are sorted (argpartition first), so a query costs O(n), not O(n log n);
-    excluded rows are dropped from a slightly larger pick rather than masked in a copy.
+    Only the winners are sorted (a partition first, see ``_best_candidates``), so a query
+    costs O(n), not O(n log n); excluded rows are dropped from a slightly larger pick rather
+    than masked in a copy.
     """
     n = row_scores.shape[0]
     excluded = np.unique(excluded) if excluded is not None else np.empty(0, dtype=np.int64)
@@ -140,12 +220,7 @@ def top_k(
     if k == 0:
         return np.empty(0, dtype=np.int64)
     pick = min(n, k + len(excluded))
-    if pick == n:
-        candidates = np.arange(n)
-    elif largest:
-        candidates = np.argpartition(row_scores, n - pick)[n - pick :]
-    else:
-        candidates = np.argpartition(row_scores, pick - 1)[:pick]
+    candidates = np.arange(n) if pick == n else _best_candidates(row_scores, pick, largest)
     if len(excluded):
         # a handful of candidates: a set lookup beats np.isin's sorting machinery
         dropped = set(excluded.tolist())
@@ -154,6 +229,42 @@ def top_k(
     # ties come in row order, as gensim's argsort gives them
     order = np.lexsort((candidates, ranking))[:k]
     return candidates[order]
+
+
+# From this many rows on, top_k first sets a threshold from a sample of the scores.
+_SAMPLED_SELECTION_ROWS = 65_536
+
+
+def _best_candidates(row_scores: np.ndarray, pick: int, largest: bool) -> np.ndarray:
+    """The ``pick`` best rows, in no order; among rows tied with the last of them, the lowest.
+
+    A long row is not partitioned whole: the ``pick``-th best of an evenly spread sample of
+    about sqrt(pick x n) scores is a threshold that the ``pick`` best all reach, and one
+    comparison pass keeps the few thousand rows that reach it (the pool).
+    """
+    n = row_scores.shape[0]
+    pool = None
+    sample_size = int(2 * np.sqrt(pick * n))
+    if n >= _SAMPLED_SELECTION_ROWS and 4 * sample_size <= n:
+        sample = row_scores[:: n // sample_size]
+        if largest:
+            threshold = np.partition(sample, len(sample) - pick)[len(sample) - pick]
+            pool = np.flatnonzero(row_scores >= threshold)
+        else:
+            threshold = np.partition(sample, pick - 1)[pick - 1]
+            pool = np.flatnonzero(row_scores <= threshold)
+        if len(pool) > 4 * sample_size:  # a row of ties: partition it whole
+            pool = None
+    values = row_scores if pool is None else row_scores[pool]
+    if largest:
+        last = np.partition(values, len(values) - pick)[len(values) - pick]
+        better = np.flatnonzero(values > last)
+    else:
+        last = np.partition(values, pick - 1)[pick - 1]
+        better = np.flatnonzero(values < last)
+    tied = np.flatnonzero(values == last)[: pick - len(better)]
+    chosen = np.concatenate([better, tied])
+    return chosen if pool is None else pool[chosen]
 
 
 def refined_top_k(
@@ -179,3 +290,53 @@ def refined_top_k(
     key = -exact if largest else exact
     order = np.lexsort((candidates, key))[:k]
     return candidates[order], exact[order]
+
+
+# ---- many rows at once: selection by (score, row) keys ----------------------------------------
+# A row id that holds no neighbour: its key loses to every real entry of equal score.
+NO_ROW = 0xFFFFFFFF
+_SIGN = np.uint32(0x80000000)
+
+
+def ranking_keys(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """uint64 keys that order (value, id) pairs: a larger value gives a larger key, and equal
+    values order by id, the lower id first (larger key), as ``top_k`` breaks ties.
+
+    The float32 value's bits are mapped to an unsigned integer of the same order and placed
+    above the inverted id, so pairs with distinct ids never tie and a plain ``partition`` of
+    the keys picks a deterministic top k, which ``key_values`` and ``key_ids`` read back.
+    Ids must lie in [0, 2**32 - 1]; ``NO_ROW`` marks an empty slot (value -inf).
+    """
+    # adding +0.0 turns -0.0 into 0.0, so the two zeros rank as one value
+    bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
+    # negative floats: flip every bit; positive: flip the sign bit
+    bits ^= (bits >> np.uint32(31)) * np.uint32(0x7FFFFFFF) | _SIGN
+    keys = bits.astype(np.uint64) << np.uint64(32)
+    keys |= np.uint64(NO_ROW) - np.asarray(ids).astype(np.uint64)
+    return keys
+
+
+EMPTY_KEY = ranking_keys(np.float32(-np.inf), NO_ROW)
+
+
+def key_values(keys: np.ndarray) -> np.ndarray:
+    """The float32 values ``ranking_keys`` encoded."""
+    bits = (np.asarray(keys) >> np.uint64(32)).astype(np.uint32)
+    # keys of non-negative values have the sign bit set: flip it back; the rest were inverted
+    bits ^= (np.uint32(1) - (bits >> np.uint32(31))) * np.uint32(0x7FFFFFFF) | _SIGN
+    return bits.view(np.float32)
+
+
+def key_ids(keys: np.ndarray) -> np.ndarray:
+    """The row ids ``ranking_keys`` encoded, int64; -1 for an empty slot."""
+    ids = (np.uint64(NO_ROW) - (np.asarray(keys) & np.uint64(NO_ROW))).astype(np.int64)
+    ids[ids == NO_ROW] = -1
+    return ids
+
+
+def top_keys(keys: np.ndarray, k: int) -> np.ndarray:
+    """The k largest keys of each row (m, w), in no particular order (fewer if w < k)."""
+    width = keys.shape[1]
+    if k >= width:
+        return keys
+    return np.partition(keys, width - k, axis=1)[:, width - k :]

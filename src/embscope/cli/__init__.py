@@ -29,9 +29,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import analogy, evaluate, export, info, neighbors, similarity, tour
+    from . import analogy, evaluate, export, graph, info, neighbors, similarity, tour
 
-    for module in (tour, info, neighbors, similarity, analogy, evaluate, export):
+    for module in (tour, info, neighbors, similarity, analogy, evaluate, graph, export):
         for command in module.COMMANDS:
             main.add_command(command)
 
