@@ -223,6 +223,7 @@ def test_public_api_is_pinned():
             "EmbeddingSpace",
             "EmbscopeError",
             "Hits",
+            "KnnGraph",
             "InvalidParameterError",
             "MalformedFileError",
             "MissingDependencyError",

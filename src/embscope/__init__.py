@@ -18,6 +18,7 @@ from .errors import (
     UnknownKeyError,
 )
 from .export import EXPORT_FORMATS, export
+from .graph import KnnGraph
 from .neighbors import VALID_METRICS
 from .sources import bundled_sources, from_array, load
 from .space import EmbeddingSpace, Hits, Provenance, ResolvedQuery
@@ -31,6 +32,7 @@ __all__ = [
     "EmbscopeError",
     "Hits",
     "InvalidParameterError",
+    "KnnGraph",
     "MalformedFileError",
     "MissingDependencyError",
     "Provenance",

@@ -18,6 +18,9 @@ from .errors import InvalidParameterError, UnknownKeyError
 if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
     import pandas as pd
 
+    from .graph import KnnGraph
+    from .index import ApproximateIndex
+
 logger = logging.getLogger(__name__)
 
 PiecesMode = Literal["error", "mean"]
@@ -401,11 +404,28 @@ class EmbeddingSpace:
         largest = _nb.higher_is_closer(metric) != opposite
         from .index import wants_approximate
 
-        if not opposite and restrict_vocab is None and wants_approximate(self, approximate):
-            return self._search_approximate(resolved, top_k, metric, excluded_keys)
+        extra = len(excluded_keys) + max(len(r.rows) for r in resolved)
+        # candidates from a fast pass are re-measured exactly, so a few more than asked for
+        # protect the order at the cut
+        wanted = int(top_k) + extra + max(8, int(top_k) // 4)
+        if (
+            not opposite
+            and restrict_vocab is None
+            and wants_approximate(self, approximate, metric=metric)
+        ):
+            index = self.approximate_index(metric=metric)
+            candidates, _ = index.query(np.stack([r.vector for r in resolved]), wanted)
+            return self._rescored(resolved, candidates, top_k, metric, excluded_keys)
         results: list[Hits] = []
         for batch in _batches(resolved, rows_scored):
             matrix = np.stack([r.vector for r in batch])
+            if not opposite:  # float16 rows: one SIMD pass finds the candidates
+                candidates = _nb.scan_candidates(
+                    self._vectors[:rows_scored], matrix, wanted, metric
+                )
+                if candidates is not None:
+                    results += self._rescored(batch, candidates, top_k, metric, excluded_keys)
+                    continue
             batch_scores = self.scores(matrix, metric=metric, restrict_vocab=rows_scored)
             for item, row_scores in zip(batch, batch_scores, strict=True):
                 excluded = np.asarray([*item.rows, *excluded_keys], dtype=np.int64)
@@ -422,18 +442,21 @@ class EmbeddingSpace:
                 results.append(Hits(rows=rows, scores=exact, keys=keys, metric=metric, query=item))
         return results
 
-    def _search_approximate(
-        self, resolved: list[ResolvedQuery], top_k: int, metric: str, excluded_keys: list[int]
+    def _rescored(
+        self,
+        resolved: list[ResolvedQuery],
+        candidate_rows: np.ndarray,
+        top_k: int,
+        metric: str,
+        excluded_keys: list[int],
     ) -> list[Hits]:
-        index = self.approximate_index(metric=metric)
-        extra = len(excluded_keys) + max(len(r.rows) for r in resolved)
-        matrix = np.stack([r.vector for r in resolved])
-        candidate_rows, _ = index.query(matrix, int(top_k) + extra)
+        """Hits from candidate rows (-1 = none) measured exactly, the excluded rows dropped."""
         results = []
         for item, candidates in zip(resolved, candidate_rows, strict=True):
             dropped = {*item.rows, *excluded_keys}
-            kept = np.asarray([r for r in candidates.tolist() if r >= 0 and r not in dropped])
-            kept = kept.astype(np.int64)
+            kept = np.asarray(
+                [r for r in candidates.tolist() if r >= 0 and r not in dropped], dtype=np.int64
+            )
             exact = _nb.exact_scores(self._vectors, kept, item.vector, metric)
             ranking = -exact if _nb.higher_is_closer(metric) else exact
             order = np.lexsort((kept, ranking))[: int(top_k)]
@@ -444,15 +467,16 @@ class EmbeddingSpace:
             )
         return results
 
-    def approximate_index(self, *, metric: str | None = None, rebuild: bool = False) -> Any:
+    def approximate_index(
+        self, *, metric: str | None = None, rebuild: bool = False, progress: bool = True
+    ) -> ApproximateIndex:
         """The approximate nearest-neighbour index of this space for ``metric``: loaded from the
         on-disk cache when this space (by its provenance digest) has one, else built (with
         progress) and cached. See ``embscope.index``."""
         from .index import approximate_index
 
-        return approximate_index(
-            self, metric=_nb.check_metric(metric or self.metric), rebuild=rebuild
-        )
+        metric = _nb.check_metric(metric or self.metric)
+        return approximate_index(self, metric=metric, rebuild=rebuild, progress=progress)
 
     # ---- questions answered in their own modules ------------------------------------------
     def analogy(
@@ -505,9 +529,11 @@ class EmbeddingSpace:
 
         return distance_profile(self, query, top_k=top_k, pieces=pieces)
 
-    def knn_graph(self, *, top_k: int = 15, metric: str | None = None, **options: Any) -> Any:
-        """Every row's ``top_k`` neighbours (itself excluded) as an (n, k) id and score array,
-        computed in row blocks with progress."""
+    def knn_graph(self, *, top_k: int = 15, metric: str | None = None, **options: Any) -> KnnGraph:
+        """Every row's ``top_k`` neighbours (itself excluded, by row, not by rank) as (n, k) id
+        and score arrays. Options: ``block_rows`` (rows per block; memory stays bounded),
+        ``progress`` (a bar on stderr), ``approximate`` (candidates from the index, re-measured
+        exactly)."""
         from .graph import knn_graph
 
         return knn_graph(
