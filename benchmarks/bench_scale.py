@@ -89,22 +89,7 @@ def _contestants(space: embscope.EmbeddingSpace, key: str, rivals: dict) -> dict
     }
     if "gensim" in rivals:
         contestants["gensim"] = lambda: rivals["gensim"].most_similar(key, topn=TOP_K)
-    if space.vectors.dtype == np.float16:
-        contestants["scan"] = lambda: scan_search(space, key)
     return contestants
-
-
-def scan_search(space: embscope.EmbeddingSpace, key: str) -> np.ndarray:
-    """The path proposed for ``search_many`` on float16 rows (not wired in yet): usearch's
-    candidate scan (``neighbors.scan_candidates``), then the candidates re-measured exactly."""
-    from embscope import neighbors
-
-    row = space.row(key)
-    query = np.asarray(space.vectors[row], dtype=np.float32)
-    found = neighbors.scan_candidates(space.vectors, query, TOP_K + 9, "cosine")[0]
-    found = found[(found >= 0) & (found != row)]
-    exact = neighbors.exact_scores(space.vectors, found, query, "cosine")
-    return found[np.lexsort((found, -exact))[:TOP_K]]
 
 
 def _rivals(space: embscope.EmbeddingSpace, *, with_gensim: bool) -> dict:
@@ -165,8 +150,6 @@ def single_query(bandwidth: float, files: dict[str, Path]) -> list[tuple]:
         for key in keys:  # all answer the same question
             ours = space.search(key, top_k=TOP_K).rows.tolist()
             assert ours == rivals["numpy"](space.row(key)).tolist(), (label, key)
-            if space.vectors.dtype == np.float16:
-                assert ours == scan_search(space, key).tolist(), (label, key)
         per_key = []
         for key in keys:
             contestants = _contestants(space, key, rivals)
@@ -198,19 +181,6 @@ def single_query(bandwidth: float, files: dict[str, Path]) -> list[tuple]:
                 versus("gensim"),
             )
         )
-        if "scan" in times:
-            rows.append(
-                (
-                    "↳ same, candidate scan + exact re-score (proposed search_many path)",
-                    "",
-                    f"{times['scan'] * 1e3:.1f} ms",
-                    "",
-                    f"{times['scan'] / bound:.2f}x",
-                    f"({times['numpy'] / times['scan']:.2f}x)",
-                    f"({times['faiss'] / times['scan']:.2f}x)",
-                    "—",
-                )
-            )
         del rivals
     return rows
 
