@@ -201,8 +201,7 @@ def _word_text(word: Any) -> str:
 
 
 def _check_top_k(top_k: int) -> None:
-    if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
-        raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+    _nb.check_positive_int(top_k, "top_k")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -99,8 +99,7 @@ def knn_classify(
         raise InvalidParameterError(
             f"metric must be one of {', '.join(KNN_METRICS)} for kNN classification; got {metric!r}"
         )
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
-        raise InvalidParameterError(f"k must be a positive integer; got {k!r}")
+    _nb.check_positive_int(k, "k")
     k = int(k)
     if isinstance(data, EmbeddingSpace):
         label_values = _space_labels(data, labels)

@@ -218,8 +218,7 @@ def knn_graph(
 
     metric = _nb.check_metric(metric or space.metric)
     n = len(space)
-    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
-        raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+    top_k = _nb.check_positive_int(top_k, "top_k")
     if top_k >= n:
         raise InvalidParameterError(
             f"top_k must be less than the number of rows ({n:,}), since a row is not its own "

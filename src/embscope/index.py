@@ -106,16 +106,8 @@ class ApproximateIndex:
         (rows int64 (m, k), scores float32 (m, k)), closest first. Scores follow the metric
         (Euclidean: a distance). A missing result (the graph found fewer) is row -1, score NaN.
         """
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise InvalidParameterError(f"k must be a positive integer; got {k!r}")
-        queries = np.asarray(vectors, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise InvalidParameterError(
-                f"query vectors must have {self.dim} columns; got shape {queries.shape}"
-            )
-        k = int(k)
+        k = _nb.check_positive_int(k, "k")
+        queries = _nb.query_matrix(vectors, self.dim)
         prepared = _prepare_queries(queries, self.metric, self.scale)
         self._index.expansion_search = max(EXPANSION_SEARCH, 2 * k)
         matches = self._index.search(prepared, k, threads=0)

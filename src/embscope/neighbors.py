@@ -32,6 +32,26 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int when it is a positive integer (not a bool); else an error naming
+    ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def query_matrix(queries: object, dim: int) -> np.ndarray:
+    """Query vectors as a float32 (m, dim) matrix; one vector (dim,) becomes one row."""
+    matrix = np.asarray(queries, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise InvalidParameterError(
+            f"query vectors must have {dim} columns; got shape {matrix.shape}"
+        )
+    return matrix
+
+
 def higher_is_closer(metric: str) -> bool:
     """Cosine and dot grow with closeness; Euclidean distance shrinks."""
     return metric != "euclidean"

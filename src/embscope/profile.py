@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from .neighbors import check_positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,8 +77,7 @@ def distance_profile(
     """Cosine and Euclidean to every row of ``space`` for ``query``, the query's rows left out."""
     import pandas as pd
 
-    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
-        raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+    top_k = check_positive_int(top_k, "top_k")
     resolved = space.resolve(query, pieces=pieces)
     cosine = space.scores(resolved.vector, metric="cosine")[0].astype(np.float64)
     euclidean = space.scores(resolved.vector, metric="euclidean")[0].astype(np.float64)

@@ -223,13 +223,7 @@ class EmbeddingSpace:
         the common words first), as gensim's option of that name does.
         """
         metric = _nb.check_metric(metric or self.metric)
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]
-        if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise InvalidParameterError(
-                f"query vectors must have {self.dim} columns; got shape {queries.shape}"
-            )
+        queries = _nb.query_matrix(queries, self.dim)
         rows = self._restricted_rows(restrict_vocab)
         if self._inverse_norms is None:
             self._inverse_norms = _nb.inverse(self.norms)
@@ -389,8 +383,7 @@ class EmbeddingSpace:
         scores are still measured exactly. ``None`` lets the space decide by its size.
         """
         metric = _nb.check_metric(metric or self.metric)
-        if not isinstance(top_k, int | np.integer) or isinstance(top_k, bool) or top_k < 1:
-            raise InvalidParameterError(f"top_k must be a positive integer; got {top_k!r}")
+        top_k = _nb.check_positive_int(top_k, "top_k")
         resolved = [self.resolve(q, pieces=pieces) for q in _query_list(queries)]
         if not resolved:
             raise InvalidParameterError("queries must not be empty")
