@@ -33,6 +33,7 @@ from .vocabulary import (
     find_vocabulary,
     keys_for_tokens,
     read_vocabulary,
+    row_number_keys,
     write_vocabulary,
 )
 
@@ -103,14 +104,7 @@ def load_array(
 
     empty_key = None
     if tokens is None:
-        logger.warning(
-            "%s: no vocabulary given or found beside it (pass vocab=, or put %s there); "
-            "the keys are the row numbers 0..%d",
-            path,
-            path.with_suffix(".vocab.txt").name,
-            rows - 1,
-        )
-        keys = [str(row) for row in range(rows)]
+        keys = row_number_keys(path, rows, how_to_name="put one token per line")
     else:
         keys, empty_key = keys_for_tokens(tokens)
     options: dict[str, Any] = {"vocabulary": vocabulary}

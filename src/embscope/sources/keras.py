@@ -40,7 +40,13 @@ import pandas as pd
 
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
-from .vocabulary import file_fingerprint, find_vocabulary, keys_for_tokens, read_vocabulary
+from .vocabulary import (
+    file_fingerprint,
+    find_vocabulary,
+    keys_for_tokens,
+    read_vocabulary,
+    row_number_keys,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +104,12 @@ def load_keras(
     vocab_path = Path(vocab) if vocab is not None else find_vocabulary(path)
     options: dict[str, Any] = {"layer": chosen.name, "vocabulary": None}
     if vocab_path is None:
-        logger.warning(
-            "%s: no vocabulary given or found beside it (pass vocab=, or save "
-            "TextVectorization.get_vocabulary() one token per line as %s); "
-            "the keys are the token ids 0..%d",
+        keys = row_number_keys(
             path,
-            path.with_suffix(".vocab.txt").name,
-            rows - 1,
+            rows,
+            how_to_name="save TextVectorization.get_vocabulary() one token per line",
+            numbers="token ids",
         )
-        keys = [str(row) for row in range(rows)]
     else:
         tokens = read_vocabulary(vocab_path)
         options["vocabulary"] = str(vocab_path)

@@ -5,11 +5,14 @@ Also the small helpers the file readers share: keys for an empty token, file fin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError
+
+logger = logging.getLogger(__name__)
 
 VOCABULARY_NAMES = ("vocab.txt", "vocabulary.txt", "vocab", "metadata.tsv")
 
@@ -108,3 +111,21 @@ def file_fingerprint(*paths: str | Path | None) -> str:
             stat = Path(path).stat()
             parts.append(f"{stat.st_size}-{stat.st_mtime_ns}")
     return "+".join(parts)
+
+
+def row_number_keys(
+    matrix_path: str | Path, rows: int, *, how_to_name: str, numbers: str = "row numbers"
+) -> list[str]:
+    """Keys ``"0"``..``"n-1"`` for a matrix without a vocabulary, saying so in the log with
+    ``how_to_name`` (what the user can do to get real keys) and what the numbers are."""
+    matrix_path = Path(matrix_path)
+    logger.warning(
+        "%s: no vocabulary given or found beside it (pass vocab=, or %s as %s); "
+        "the keys are the %s 0..%d",
+        matrix_path,
+        how_to_name,
+        matrix_path.with_suffix(".vocab.txt").name,
+        numbers,
+        rows - 1,
+    )
+    return [str(row) for row in range(rows)]
