@@ -9,7 +9,11 @@ BIN := $(VENV)/bin
 # `make install TORCH=torch` (or any spec) picks another build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install run test lint format bench clean
+# Browser tests (the HTML figures, the web explorer) drive a real Chromium: Debian's package,
+# installed here when missing (playwright's own browser download needs the internet).
+CHROMIUM ?= chromium
+
+.PHONY: install run test lint format bench clean browser
 
 install: $(VENV)/.installed
 
@@ -26,7 +30,15 @@ lint: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 
-test: lint
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || command -v google-chrome >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }; }
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 format: install

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class DistanceProfile:
     """Every row's cosine similarity and Euclidean distance to one query.
 
-    ``table`` has key, label, norm, cosine, euclidean, cosine_rank, euclidean_rank (rank 1 =
+    ``table`` has row, key, label, norm, cosine, euclidean, cosine_rank, euclidean_rank (rank 1 =
     closest), sorted by cosine. ``overlap`` counts the keys in both top-``top_k`` lists;
     ``rank_correlation`` is the Spearman correlation of the two rankings over all rows.
     """
@@ -45,6 +45,12 @@ class DistanceProfile:
 
     def to_pandas(self) -> pd.DataFrame:
         return self.table
+
+    def figure(self) -> Any:
+        """The two panels of ``embscope.figures.distance_profile`` (a plotly figure)."""
+        from .figures import distance_profile
+
+        return distance_profile(self)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -90,6 +96,7 @@ def distance_profile(
     labels = space.labels
     table = pd.DataFrame(
         {
+            "row": rows,
             "key": [space.keys[r] for r in rows],
             "label": [labels[r] for r in rows],
             "norm": space.norms[rows].astype(np.float64),

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 @contextmanager
 def progress_bar(total: float, description: str, *, enabled: bool = True) -> Iterator[Callable]:
-    """Yield ``advance(amount)``; the bar shows percent done and time left out of ``total``."""
+    """Yield ``advance(amount, description=None)``; the bar shows percent done and time left
+    out of ``total``, and a new ``description`` names the phase a computation has reached."""
     if not enabled:
-        yield lambda amount: None
+        yield lambda amount, description=None: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
@@ -24,4 +25,10 @@ def progress_bar(total: float, description: str, *, enabled: bool = True) -> Ite
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda amount: bar.advance(task, amount)
+
+        def advance(amount: float, description: str | None = None) -> None:
+            if description is not None:
+                bar.update(task, description=description)
+            bar.advance(task, amount)
+
+        yield advance

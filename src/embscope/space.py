@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a fra
 
     from .graph import KnnGraph
     from .index import ApproximateIndex
+    from .projection import Projection
 
 logger = logging.getLogger(__name__)
 
@@ -531,6 +532,35 @@ class EmbeddingSpace:
 
         return knn_graph(
             self, top_k=top_k, metric=_nb.check_metric(metric or self.metric), **options
+        )
+
+    def project(self, method: str = "pca", **options: Any) -> Projection:
+        """This space's rows placed in 2 or 3 dimensions by ``"pca"``, ``"tsne"`` or
+        ``"umap"``, cached on disk; see ``embscope.projection.project`` for the options."""
+        from .projection import project
+
+        return project(self, method, **options)
+
+    def neighborhood(
+        self,
+        query: str,
+        *,
+        similar: int = 30,
+        opposite: int = 30,
+        metric: str | None = None,
+        restrict_vocab: int | None = None,
+    ) -> EmbeddingSpace:
+        """A new space of the query, its ``similar`` closest and ``opposite`` least similar rows,
+        tagged in a ``group`` metadata column (the notebook's "terrible cluster")."""
+        from .projection import neighborhood
+
+        return neighborhood(
+            self,
+            query,
+            similar=similar,
+            opposite=opposite,
+            metric=metric,
+            restrict_vocab=restrict_vocab,
         )
 
     def neighbors(

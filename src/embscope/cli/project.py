@@ -1,0 +1,188 @@
+"""``embscope project``: PCA, t-SNE or UMAP of a space (or of some of its words) to an
+interactive HTML file, a static image, and a coordinates table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import echo_json, load_space, metric_option
+
+_METHODS = ("pca", "tsne", "umap")
+# parameters the first summary line already states
+_SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
+
+
+@click.command()
+@click.argument("source")
+@click.option("--method", type=click.Choice(_METHODS), default="pca", show_default=True)
+@click.option(
+    "--dims", type=click.IntRange(min=2, max=3), default=2, show_default=True, help="2 or 3."
+)
+@click.option(
+    "--words",
+    multiple=True,
+    help="Project only these keys (comma-separated; the option may repeat).",
+)
+@click.option(
+    "--neighborhood",
+    metavar="WORD",
+    help="Project only WORD, its --similar closest and its --opposite least similar rows.",
+)
+@click.option("--similar", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option("--opposite", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(min=1),
+    help="--neighborhood looks only among the first N rows (the most frequent words).",
+)
+@metric_option
+@click.option("--perplexity", type=float, help="t-SNE perplexity (default: auto).")
+@click.option("--iterations", type=click.IntRange(min=1), help="t-SNE iterations (default 750).")
+@click.option("--n-neighbors", type=click.IntRange(min=2), help="UMAP neighbours (default 15).")
+@click.option("--min-dist", type=float, help="UMAP minimum distance (default 0.1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--sample", type=click.IntRange(min=1), help="Project a random sample of N rows.")
+@click.option(
+    "--all-rows", is_flag=True, help="t-SNE/UMAP every row, even above 50,000 (slow)."
+)
+@click.option(
+    "--color",
+    help="A metadata column, norm, or similarity:WORD (default: the neighbourhood group).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Interactive HTML file, self-contained (default: NAME-METHOD-DIMSd.html).",
+)
+@click.option("--png", is_flag=True, help="Also a static PNG beside the HTML file.")
+@click.option(
+    "--coords",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also the coordinates: .parquet, .csv or .tsv.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the on-disk cache.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON line.")
+def project(
+    source: str,
+    method: str,
+    dims: int,
+    words: tuple[str, ...],
+    neighborhood: str | None,
+    similar: int,
+    opposite: int,
+    restrict_vocab: int | None,
+    metric: str | None,
+    perplexity: float | None,
+    iterations: int | None,
+    n_neighbors: int | None,
+    min_dist: float | None,
+    seed: int,
+    sample: int | None,
+    all_rows: bool,
+    color: str | None,
+    out: Path | None,
+    png: bool,
+    coords: Path | None,
+    no_cache: bool,
+    as_json: bool,
+) -> None:
+    """Place the rows of SOURCE in 2D or 3D and write an interactive figure.
+
+    The HTML file embeds plotly.js and opens offline; --coords exports the coordinates with
+    keys, labels and metadata. Results are cached, so the same call again returns at once.
+    """
+    from ..figures import save
+    from ..projection import keys_subspace
+
+    if words and neighborhood:
+        raise click.UsageError("give --words or --neighborhood, not both")
+    if sample is not None and all_rows:
+        raise click.UsageError("give --sample or --all-rows, not both")
+    options = _method_options(method, perplexity, iterations, n_neighbors, min_dist)
+    space = load_space(source)
+    if neighborhood:
+        space = space.neighborhood(
+            neighborhood,
+            similar=similar,
+            opposite=opposite,
+            metric=metric,
+            restrict_vocab=restrict_vocab,
+        )
+    elif words:
+        space = keys_subspace(space, [w.strip() for item in words for w in item.split(",")])
+    result = space.project(
+        method,
+        n_components=dims,
+        metric=metric,
+        random_state=seed,
+        sample=None if all_rows else (sample or "auto"),
+        cache=not no_cache,
+        **options,
+    )
+    figure = result.figure(color=color)
+    out = out or Path(_default_name(result))
+    written = [save(figure, out)]
+    if png:
+        written.append(save(figure, out.with_suffix(".png")))
+    if coords is not None:
+        written.append(result.save(coords))
+    quality = result.quality
+    if as_json:
+        echo_json(
+            {
+                "method": method,
+                "n_components": dims,
+                "rows": len(result),
+                "seconds": round(result.seconds, 3),
+                "from_cache": result.from_cache,
+                "trustworthiness": round(quality.trustworthiness, 4),
+                "knn_recall": round(quality.knn_recall, 4),
+                "parameters": result.parameters,
+                "files": [str(path) for path in written],
+            }
+        )
+        return
+    click.echo(f"{result!r}"[1:-1])
+    shown = {k: v for k, v in result.parameters.items() if k not in _SAID}
+    click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    click.echo(
+        f"quality: trustworthiness@{quality.k} {quality.trustworthiness:.3f}, kNN recall@"
+        f"{quality.k} {quality.knn_recall:.3f} against the original {quality.metric} space"
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+def _method_options(
+    method: str,
+    perplexity: float | None,
+    iterations: int | None,
+    n_neighbors: int | None,
+    min_dist: float | None,
+) -> dict[str, Any]:
+    given = {
+        "perplexity": ("tsne", "--perplexity", perplexity),
+        "n_iter": ("tsne", "--iterations", iterations),
+        "n_neighbors": ("umap", "--n-neighbors", n_neighbors),
+        "min_dist": ("umap", "--min-dist", min_dist),
+    }
+    options = {}
+    for name, (owner, flag, value) in given.items():
+        if value is None:
+            continue
+        if owner != method:
+            raise click.UsageError(f"{flag} applies to --method {owner}, not {method}")
+        options[name] = value
+    return options
+
+
+def _default_name(result: Any) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", result.space.name).strip("-.") or "space"
+    return f"{name}-{result.method}-{result.n_components}d.html"
+
+
+COMMANDS = [project]

@@ -1,0 +1,384 @@
+"""Plotly figures built from results: projections, the distance profile, and saving them.
+
+Every function returns a ``plotly.graph_objects.Figure``; ``save`` writes one as a
+self-contained HTML file (plotly.js embedded, so it opens offline) or a static image.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .errors import EmbscopeError, InvalidParameterError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from .profile import DistanceProfile
+    from .projection import Projection
+    from .space import EmbeddingSpace, PiecesMode, Query
+
+# a categorical colouring with more values than this is unreadable (and one legend entry each)
+MAX_CATEGORIES = 64
+# point labels are drawn beside the points up to this many points
+TEXT_LABELS_UP_TO = 150
+# 2D plots switch from SVG to WebGL above this many points
+WEBGL_ABOVE = 5000
+# metadata columns shown when hovering over a point
+HOVER_COLUMNS = 4
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
+_GROUP_COLORS = {"query": "#111111", "similar": "#1f77b4", "opposite": "#d62728"}
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+    except ImportError:
+        raise MissingDependencyError("plotly", extra="viz", purpose="figures") from None
+    return go
+
+
+def projection(
+    result: Projection,
+    *,
+    color: str | None = None,
+    text: bool | str = "auto",
+    title: str | None = None,
+    highlight: Sequence[str] = (),
+    marker_size: float | None = None,
+) -> go.Figure:
+    """A 2D or 3D scatter of a projection, hover showing each point's label and metadata.
+
+    ``color``: a column of ``coords`` (categorical columns get one legend entry per value,
+    which toggles them; numeric columns a colour scale), ``"similarity:WORD"`` (cosine
+    similarity to WORD in the original space), ``"norm"`` (each row's vector length), or None
+    (the neighbourhood ``group`` when the space has one). ``text="auto"`` writes labels beside
+    the points when there are at most 150; ``highlight`` marks chosen keys.
+    """
+    go = _plotly()
+    coords = result.coords
+    n = len(coords)
+    dims = result.n_components
+    values, color_name, categorical = _color_values(result, color)
+    show_text = (n <= TEXT_LABELS_UP_TO) if text == "auto" else bool(text)
+    size = marker_size or (6 if n <= 1000 else 4 if n <= 20_000 else 2.5)
+    hover = _hover_text(coords, color_name, values)
+    labels = coords["label"].astype(str).to_numpy()
+    axes = ["x", "y", "z"][:dims]
+    trace = go.Scatter3d if dims == 3 else (go.Scattergl if n > WEBGL_ABOVE else go.Scatter)
+    figure = go.Figure()
+
+    def add(mask: np.ndarray, name: str | None, marker: dict[str, Any]) -> None:
+        points = {axis: coords[axis].to_numpy()[mask] for axis in axes}
+        figure.add_trace(
+            trace(
+                **points,
+                mode="markers+text" if show_text else "markers",
+                name=name,
+                text=labels[mask] if show_text else None,
+                textposition="top center",
+                textfont={"size": 10},
+                hovertext=hover[mask],
+                hoverinfo="text",
+                marker={"size": size, "opacity": 0.85 if n > 1000 else 1.0, **marker},
+                showlegend=name is not None,
+            )
+        )
+
+    if values is None:
+        add(np.ones(n, dtype=bool), None, {"color": "#1f77b4"})
+    elif categorical:
+        categories = list(dict.fromkeys(values.tolist()))
+        palette = _palette(len(categories))
+        for index, category in enumerate(categories):
+            colour = (
+                _GROUP_COLORS.get(str(category), palette[index])
+                if color_name == "group"
+                else palette[index]
+            )
+            add(values == category, str(category), {"color": colour})
+    else:
+        scale = "RdBu" if color_name.startswith("similarity") else "Viridis"
+        marker: dict[str, Any] = {
+            "color": values,
+            "colorscale": scale,
+            "colorbar": {"title": {"text": color_name}},
+            "showscale": True,
+        }
+        if scale == "RdBu":
+            marker.update(cmid=0.0, reversescale=True)
+        add(np.ones(n, dtype=bool), None, marker)
+    if highlight:
+        keys = coords["key"].to_numpy()
+        mask = np.isin(keys, list(highlight))
+        if mask.any():
+            add(
+                mask,
+                "highlighted",
+                {
+                    "color": "rgba(0,0,0,0)",
+                    "size": size * 2.2,
+                    "line": {"width": 2, "color": "#111"},
+                },
+            )
+    figure.update_layout(
+        title={"text": title or _title(result)},
+        template="plotly_white",
+        legend={"itemsizing": "constant", "title": {"text": color_name or ""}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        hoverlabel={"align": "left"},
+    )
+    if dims == 3:
+        figure.update_layout(
+            scene={"aspectmode": "data", "camera": {"eye": {"x": 1.9, "y": 1.9, "z": 1.3}}}
+        )
+    else:
+        figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    return figure
+
+
+def _title(result: Projection) -> str:
+    from .projection import METHOD_NAMES
+
+    parameters = result.parameters
+    details = [f"{len(result):,} rows", parameters["metric"]]
+    for name in ("perplexity", "n_neighbors"):
+        if name in parameters:
+            details.append(f"{name} {parameters[name]}")
+    if "sample" in parameters:
+        details.append(f"a random sample of {parameters['rows_in_space']:,}")
+    return (
+        f"{METHOD_NAMES[result.method]} {result.n_components}D of "
+        f"{html.escape(result.space.name)} ({', '.join(details)})"
+    )
+
+
+def _color_values(result: Projection, color: str | None) -> tuple[np.ndarray | None, str, bool]:
+    """The values to colour by, their legend name, and whether they are categories."""
+    import pandas as pd
+
+    coords = result.coords
+    if color is None:
+        if "group" in coords:
+            return coords["group"].astype(str).to_numpy(), "group", True
+        return None, "", False
+    if color.startswith("similarity:"):
+        word = color.split(":", 1)[1]
+        space = result.space
+        vector = space.resolve(word).vector
+        scores = space.scores(vector, metric="cosine")[0][result.rows]
+        return scores.astype(np.float64), f"similarity to {word}", False
+    if color == "norm" and "norm" not in coords:
+        return result.space.norms[result.rows].astype(np.float64), "norm", False
+    if color not in coords:
+        metadata = [c for c in coords.columns if c not in ("x", "y", "z")]
+        raise InvalidParameterError(
+            f"color must be a column ({', '.join(metadata)}), 'norm' or 'similarity:WORD'; "
+            f"got {color!r}"
+        )
+    column = coords[color]
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if numeric and not (pd.api.types.is_integer_dtype(column) and column.nunique() <= 12):
+        return column.to_numpy(dtype=np.float64), color, False
+    distinct = column.nunique(dropna=False)
+    if distinct > MAX_CATEGORIES:
+        raise InvalidParameterError(
+            f"color column {color!r} has {distinct:,} distinct values; colour by a column with "
+            f"at most {MAX_CATEGORIES} categories, a numeric column, or 'similarity:WORD'"
+        )
+    return column.astype(str).to_numpy(), color, True
+
+
+def _hover_text(coords: Any, color_name: str, values: np.ndarray | None) -> np.ndarray:
+    keys = coords["key"].astype(str).to_numpy()
+    labels = coords["label"].astype(str).to_numpy()
+    lines = [np.asarray(["<b>" + html.escape(label) + "</b>" for label in labels], dtype=object)]
+    differs = keys != labels
+    lines.append(np.where(differs, np.char.add("<br>key: ", [html.escape(k) for k in keys]), ""))
+    if values is not None and color_name not in coords:
+        shown = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in values.tolist()]
+        lines.append(np.char.add(f"<br>{html.escape(color_name)}: ", shown))
+    extra = [c for c in coords.columns if c not in ("key", "label", "x", "y", "z")]
+    for column in extra[:HOVER_COLUMNS]:
+        cells = coords[column].tolist()
+        shown = [
+            html.escape(f"{v:.4g}" if isinstance(v, float) else _shorten(str(v))) for v in cells
+        ]
+        lines.append(np.char.add(f"<br>{html.escape(column)}: ", shown))
+    text = lines[0]
+    for part in lines[1:]:
+        text = np.char.add(text.astype(str), part)
+    return np.asarray(text, dtype=object)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _palette(count: int) -> list[str]:
+    from plotly.colors import qualitative
+
+    palette = qualitative.Plotly if count <= 10 else qualitative.Alphabet + qualitative.Dark24
+    return [palette[i % len(palette)] for i in range(count)]
+
+
+def distance_profile(
+    space: EmbeddingSpace | DistanceProfile,
+    query: Query | None = None,
+    *,
+    pieces: PiecesMode = "error",
+    top_k: int = 15,
+) -> go.Figure:
+    """The BERT lecture's two panels for one query, side by side.
+
+    Left: every row's Euclidean distance to the query against its row (token id), coloured by
+    cosine similarity. Right: Euclidean distance against cosine similarity, coloured by the
+    row's norm: for unit vectors the two would fall on one curve (``|a-b|² = 2 - 2cos``), so the
+    spread around it is the norms at work. Accepts a space and a query, or a
+    ``DistanceProfile``.
+    """
+    go = _plotly()
+    from plotly.subplots import make_subplots
+
+    from .profile import DistanceProfile
+
+    if isinstance(space, DistanceProfile):
+        profile = space
+    else:
+        if query is None:
+            raise InvalidParameterError("distance_profile needs a query word or vector")
+        profile = space.distance_profile(query, top_k=top_k, pieces=pieces)
+    table = profile.table.sort_values("row", kind="stable")
+    n = len(table)
+    trace = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
+    hover = [
+        f"<b>{html.escape(str(label))}</b><br>row {row}<br>cosine {c:.3f}<br>"
+        f"euclidean {e:.3f}<br>norm {m:.3f}"
+        for label, row, c, e, m in zip(
+            table["label"],
+            table["row"],
+            table["cosine"],
+            table["euclidean"],
+            table["norm"],
+            strict=True,
+        )
+    ]
+    size = 5 if n <= 5000 else 3
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            f"Euclidean distance to {profile.query!r} by row",
+            "Euclidean distance against cosine similarity",
+        ),
+        horizontal_spacing=0.2,
+    )
+    figure.add_trace(
+        trace(
+            x=table["row"],
+            y=table["euclidean"],
+            mode="markers",
+            marker={"size": size, "color": table["cosine"], "coloraxis": "coloraxis"},
+            hovertext=hover,
+            hoverinfo="text",
+            name="rows",
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        trace(
+            x=table["cosine"],
+            y=table["euclidean"],
+            mode="markers",
+            marker={"size": size, "color": table["norm"], "coloraxis": "coloraxis2"},
+            hovertext=hover,
+            hoverinfo="text",
+            name="rows",
+        ),
+        row=1,
+        col=2,
+    )
+    nearest = table.nsmallest(min(profile.top_k, 10), "cosine_rank")
+    figure.add_trace(
+        go.Scatter(
+            x=nearest["cosine"],
+            y=nearest["euclidean"],
+            mode="text",
+            text=[str(label) for label in nearest["label"]],
+            textposition="middle left",
+            textfont={"size": 10},
+            hoverinfo="skip",
+            name=f"top {len(nearest)} by cosine",
+        ),
+        row=1,
+        col=2,
+    )
+    figure.update_layout(
+        title={
+            "text": (
+                f"Cosine and Euclidean distance for {html.escape(profile.query)!r}<br><sup>"
+                f"{profile.overlap} of the top {profile.top_k} agree; Spearman rank correlation "
+                f"{profile.rank_correlation:.3f}</sup>"
+            )
+        },
+        template="plotly_white",
+        showlegend=False,
+        coloraxis={
+            "colorscale": "RdBu",
+            "reversescale": True,
+            "cmid": 0.0,
+            "colorbar": {"title": {"text": "cosine"}, "x": 0.42, "thickness": 12},
+        },
+        coloraxis2={
+            "colorscale": "Viridis",
+            "colorbar": {"title": {"text": "norm"}, "x": 1.01, "thickness": 12},
+        },
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+    )
+    figure.update_xaxes(title_text="row (token id)", row=1, col=1)
+    figure.update_yaxes(title_text="Euclidean distance", row=1, col=1)
+    figure.update_xaxes(title_text="cosine similarity", row=1, col=2)
+    figure.update_yaxes(title_text="Euclidean distance", row=1, col=2)
+    return figure
+
+
+def save(figure: go.Figure, path: str | Path, *, scale: float = 2.0) -> Path:
+    """Write ``figure`` atomically: ``.html`` self-contained (plotly.js inside, opens offline),
+    or a static ``.png``/``.svg``/``.pdf``/``.jpg``/``.webp`` image (needs kaleido and a
+    Chrome or Chromium on the machine)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        with atomic_path(path) as temporary:
+            figure.write_html(
+                temporary, include_plotlyjs=True, full_html=True, config={"displaylogo": False}
+            )
+        return path
+    if suffix not in IMAGE_SUFFIXES:
+        raise InvalidParameterError(
+            f"figure file must end in .html or one of {', '.join(IMAGE_SUFFIXES)}; "
+            f"got {path.name!r}"
+        )
+    try:
+        import kaleido  # noqa: F401 - plotly uses it to draw images
+    except ImportError:
+        raise MissingDependencyError("kaleido", extra="viz", purpose="static images") from None
+    with atomic_path(path) as temporary:
+        try:
+            figure.write_image(
+                temporary, format=suffix.lstrip(".").replace("jpg", "jpeg"), scale=scale
+            )
+        except Exception as error:  # kaleido reports a missing browser in several ways
+            if "chrome" in str(error).lower() or "browser" in str(error).lower():
+                raise EmbscopeError(
+                    f"writing {path.name} needs Chrome or Chromium for kaleido: install one "
+                    "(Debian/Ubuntu: apt-get install chromium) or run plotly_get_chrome"
+                ) from None
+            raise
+    return path

@@ -1,0 +1,133 @@
+"""How well a projection keeps the original space's neighbours.
+
+Two measures, both about the ``k`` nearest neighbours of each row:
+
+- trustworthiness (Venna & Kaski, scikit-learn's ``trustworthiness``): 1 minus a penalty for
+  every projected neighbour that was not a neighbour in the original space, weighted by how
+  far down the original ranking it was. 1 is perfect; random placement gives about 0.5.
+- kNN recall@k: the share of each row's original ``k`` nearest neighbours that are also among
+  its ``k`` nearest in the projection.
+
+The original ranking follows the space's metric. Above ``sample_size`` rows both are averaged
+over a seeded random sample of rows (each ranked against every row, so the estimate is
+unbiased); at or below it they are exact and trustworthiness equals scikit-learn's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import neighbors as _nb
+from .errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from .space import EmbeddingSpace
+
+# query rows scored against every row per block: bounds memory at block x rows float32
+_BLOCK_ROWS = 256
+
+
+@dataclass(frozen=True)
+class ProjectionQuality:
+    """``trustworthiness`` and ``knn_recall`` at ``k``, measured on ``rows_measured`` of
+    ``rows`` rows, with the original ranking by ``metric``."""
+
+    trustworthiness: float
+    knn_recall: float
+    k: int
+    rows_measured: int
+    rows: int
+    metric: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __repr__(self) -> str:
+        measured = (
+            "all rows"
+            if self.rows_measured == self.rows
+            else f"{self.rows_measured:,} of {self.rows:,} rows"
+        )
+        return (
+            f"<ProjectionQuality trustworthiness@{self.k}={self.trustworthiness:.4f}, "
+            f"kNN recall@{self.k}={self.knn_recall:.4f} ({measured}, {self.metric})>"
+        )
+
+
+def projection_quality(
+    space: EmbeddingSpace,
+    rows: np.ndarray,
+    coordinates: np.ndarray,
+    *,
+    metric: str,
+    k: int = 10,
+    sample_size: int = 1000,
+    random_state: int = 0,
+) -> ProjectionQuality:
+    """Trustworthiness and kNN recall of ``coordinates`` (one row per entry of ``rows``)
+    against the space's own vectors of those rows."""
+    from scipy.spatial import cKDTree
+
+    metric = _nb.check_metric(metric)
+    k = _nb.check_positive_int(k, "k")
+    n = len(rows)
+    if n < 3:
+        raise InvalidParameterError(f"quality needs at least 3 projected rows; got {n}")
+    # the trustworthiness normalisation holds for k < n / 2
+    k = min(k, (n - 1) // 2)
+    vectors = np.asarray(space.vectors[rows], dtype=np.float32)
+    norms = _nb.row_norms(vectors)
+    inverse_norms = _nb.inverse(norms)
+    if n <= sample_size:
+        queries = np.arange(n)
+    else:
+        generator = np.random.default_rng(random_state)
+        queries = np.sort(generator.choice(n, size=sample_size, replace=False))
+    points = np.asarray(coordinates, dtype=np.float64)
+    _, found = cKDTree(points).query(points[queries], k=k + 1)
+    projected = _without_self(found, queries, k)
+    penalty = 0.0
+    recalled = 0
+    for start in range(0, len(queries), _BLOCK_ROWS):
+        block = queries[start : start + _BLOCK_ROWS]
+        scores = _nb.scores(
+            vectors, vectors[block], metric, norms=norms, inverse_norms=inverse_norms
+        ).astype(np.float64)
+        distances = -scores if _nb.higher_is_closer(metric) else scores
+        distances[np.arange(len(block)), block] = np.inf  # a row is not its own neighbour
+        ordered = np.sort(distances, axis=1)
+        neighbours = projected[start : start + len(block)]
+        picked = np.take_along_axis(distances, neighbours, axis=1)
+        # rank 1 = nearest: one more than the rows strictly closer
+        ranks = np.stack(
+            [np.searchsorted(ordered[i], picked[i], side="left") + 1 for i in range(len(block))]
+        )
+        penalty += float(np.clip(ranks - k, 0, None).sum())
+        original = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        recalled += sum(
+            len(np.intersect1d(a, b, assume_unique=True))
+            for a, b in zip(original, neighbours, strict=True)
+        )
+    measured = len(queries)
+    trust = 1.0 - (penalty / measured) * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
+    return ProjectionQuality(
+        trustworthiness=float(trust),
+        knn_recall=recalled / (measured * k),
+        k=k,
+        rows_measured=measured,
+        rows=n,
+        metric=metric,
+    )
+
+
+def _without_self(found: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest projected points of each query, the query itself removed (a duplicate
+    point may come first in its place)."""
+    result = np.empty((len(queries), k), dtype=np.int64)
+    for i, (row, candidates) in enumerate(zip(queries, found, strict=True)):
+        others = candidates[candidates != row]
+        result[i] = others[:k]
+    return result
