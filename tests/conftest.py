@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,91 @@ def minilm_dir() -> Path:
     from embscope.sources.bundled import minilm_path
 
     return minilm_path()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Iterator[Path]:
+    """Everything the suite caches (indexes, projections) goes to a folder of its own, so a
+    run neither reads a developer's cache nor leaves anything in it."""
+    import os
+
+    folder = tmp_path_factory.mktemp("embscope-cache")
+    previous = os.environ.get("EMBSCOPE_CACHE")
+    os.environ["EMBSCOPE_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("EMBSCOPE_CACHE", None)
+    else:
+        os.environ["EMBSCOPE_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def glove_1000(glove) -> embscope.EmbeddingSpace:
+    """The 1,000 most frequent GloVe words: the projection tests' subset."""
+    return glove.subset(glove.keys[:1000])
+
+
+@pytest.fixture(scope="session")
+def terrible(glove) -> embscope.EmbeddingSpace:
+    """The notebook's "terrible cluster": the word, its 30 closest and 30 most opposite."""
+    return glove.neighborhood("terrible", similar=30, opposite=30)
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (``make browser`` installs it), or the one $EMBSCOPE_CHROMIUM names."""
+    import os
+    import shutil
+
+    configured = os.environ.get("EMBSCOPE_CHROMIUM")
+    if configured:
+        return configured
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail(
+        "browser tests need Chromium: run `make browser` (Debian: apt-get install chromium)"
+    )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium driven by Playwright, with software WebGL (SwiftShader) so 3D
+    plots render on machines without a GPU, and no background traffic."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def offline_page(browser):
+    """A page whose every request other than file:// is refused and recorded in
+    ``page.refused`` (an empty list means it needed no network)."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.refused = []
+
+    def handle(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            page.refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", handle)
+    yield page
+    context.close()

@@ -59,6 +59,8 @@ SAMPLE_THRESHOLD = 50_000
 # and the discarded directions carry little of the neighbour structure)
 PCA_ABOVE = 100
 PCA_DIMENSIONS = 50
+# t-SNE in 2D uses FFT-accelerated gradients from this many rows, Barnes-Hut below
+FFT_FROM_ROWS = 10_000
 # the options each method accepts besides the common ones, with their defaults
 METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "pca": {},
@@ -232,7 +234,8 @@ def project(
     - t-SNE: ``perplexity`` (auto: 30, or (rows - 1) / 3 for small spaces), ``n_iter`` (total
       iterations, auto 750), ``early_exaggeration_iter`` (auto: 250, at most a third of
       ``n_iter``), ``early_exaggeration`` (12), ``learning_rate`` (auto: rows / exaggeration),
-      ``theta`` (Barnes-Hut accuracy for 3D, auto 0.8; lower is slower and more exact);
+      ``theta`` (Barnes-Hut accuracy, auto 0.8; lower is slower and more exact). Gradients
+      use FFT interpolation in 2D from ``FFT_FROM_ROWS`` rows, Barnes-Hut otherwise;
     - UMAP: ``n_neighbors`` (auto: 15, at most rows - 1), ``min_dist`` (0.1), ``spread`` (1),
       ``n_epochs`` (auto: umap-learn's own choice).
 
@@ -518,8 +521,11 @@ def _resolve_tsne(settings: dict[str, Any], n: int, n_components: int) -> dict[s
         resolved["learning_rate_used"] = [round(n / exaggeration, 3), float(n)]
     else:
         resolved["learning_rate"] = _number(settings, "learning_rate", minimum=1e-9)
-    resolved["gradient"] = "fft" if n_components == 2 else "barnes-hut"
-    if n_components == 3:
+    # FFT interpolation (2D only) costs a fixed grid per iteration and wins from about 10k
+    # rows; below that Barnes-Hut is faster (openTSNE's own rule)
+    fft = n_components == 2 and n >= FFT_FROM_ROWS
+    resolved["gradient"] = "fft" if fft else "barnes-hut"
+    if not fft:
         theta = 0.8 if settings["theta"] == "auto" else _number(settings, "theta", minimum=0)
         resolved["theta"] = theta
     resolved["neighbors"] = "exact" if n <= 1000 else "annoy"
@@ -651,7 +657,7 @@ def _tsne(
             early_exaggeration_iter=exaggerated,
             n_iter=n_iter - exaggerated,
             theta=settings.get("theta", 0.5),
-            negative_gradient_method="fft" if n_components == 2 else "bh",
+            negative_gradient_method="fft" if settings["gradient"] == "fft" else "bh",
             neighbors=settings["neighbors"],
             initialization="pca",
             n_jobs=os.cpu_count() or 1,
@@ -712,7 +718,10 @@ def _require(module: str, package: str, purpose: str) -> Any:
     import importlib
 
     try:
-        return importlib.import_module(module)
+        with warnings.catch_warnings():
+            # umap-learn announces at import that TensorFlow (for ParametricUMAP) is missing
+            warnings.simplefilter("ignore", ImportWarning)
+            return importlib.import_module(module)
     except ImportError:
         raise MissingDependencyError(package, extra="viz", purpose=purpose) from None
 
