@@ -6,7 +6,20 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "pandas", "pyarrow", "h5py", "gensim", "huggingface_hub")
+HEAVY = (
+    "torch",
+    "transformers",
+    "pandas",
+    "pyarrow",
+    "h5py",
+    "gensim",
+    "huggingface_hub",
+    "plotly",
+    "sklearn",
+    "openTSNE",
+    "umap",
+    "numba",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -42,3 +55,9 @@ def test_missing_optional_dependency_names_the_extra(tmp_path):
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert "pip install 'embscope[keras]'" in completed.stdout
+
+
+def test_figures_is_an_attribute_that_loads_plotly_only_when_asked():
+    loaded = _modules_after("import embscope; embscope.figures.distance_profile")
+    assert "embscope.figures" in loaded
+    assert "plotly" not in loaded  # plotly waits for the first figure

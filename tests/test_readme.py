@@ -24,7 +24,8 @@ def test_readme_has_examples():
     assert len(_blocks("pycon")) >= 2 and len(_blocks("console")) >= 2
 
 
-def test_python_examples():
+def test_python_examples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files
     parser = doctest.DocTestParser()
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False

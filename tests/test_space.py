@@ -219,6 +219,7 @@ def test_public_api_is_pinned():
     assert sorted(embscope.__all__) == sorted(
         [
             "EXPORT_FORMATS",
+            "VALID_METHODS",
             "VALID_METRICS",
             "EmbeddingSpace",
             "EmbscopeError",
@@ -227,6 +228,8 @@ def test_public_api_is_pinned():
             "InvalidParameterError",
             "MalformedFileError",
             "MissingDependencyError",
+            "Projection",
+            "ProjectionQuality",
             "Provenance",
             "ResolvedQuery",
             "SourceError",

@@ -20,13 +20,29 @@ from .errors import (
 from .export import EXPORT_FORMATS, export
 from .graph import KnnGraph
 from .neighbors import VALID_METRICS
+from .projection import VALID_METHODS, Projection
+from .quality import ProjectionQuality
 from .sources import bundled_sources, from_array, load
 from .space import EmbeddingSpace, Hits, Provenance, ResolvedQuery
 
 __version__ = "0.1.0"
 
+# submodules reached as attributes (``embscope.figures.distance_profile``) without importing
+# plotly and friends at ``import embscope``
+_LAZY_SUBMODULES = ("figures",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "EXPORT_FORMATS",
+    "VALID_METHODS",
     "VALID_METRICS",
     "EmbeddingSpace",
     "EmbscopeError",
@@ -35,6 +51,8 @@ __all__ = [
     "KnnGraph",
     "MalformedFileError",
     "MissingDependencyError",
+    "Projection",
+    "ProjectionQuality",
     "Provenance",
     "ResolvedQuery",
     "SourceError",

@@ -348,11 +348,22 @@ def distance_profile(
     return figure
 
 
+def check_figure_path(path: str | Path) -> Path:
+    """``path`` when ``save`` can write its kind of file, else an error saying which it can."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm", *IMAGE_SUFFIXES):
+        raise InvalidParameterError(
+            f"figure file must end in .html or one of {', '.join(IMAGE_SUFFIXES)}; "
+            f"got {path.name!r}"
+        )
+    return path
+
+
 def save(figure: go.Figure, path: str | Path, *, scale: float = 2.0) -> Path:
     """Write ``figure`` atomically: ``.html`` self-contained (plotly.js inside, opens offline),
     or a static ``.png``/``.svg``/``.pdf``/``.jpg``/``.webp`` image (needs kaleido and a
     Chrome or Chromium on the machine)."""
-    path = Path(path)
+    path = check_figure_path(path)
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
         with atomic_path(path) as temporary:
@@ -360,11 +371,6 @@ def save(figure: go.Figure, path: str | Path, *, scale: float = 2.0) -> Path:
                 temporary, include_plotlyjs=True, full_html=True, config={"displaylogo": False}
             )
         return path
-    if suffix not in IMAGE_SUFFIXES:
-        raise InvalidParameterError(
-            f"figure file must end in .html or one of {', '.join(IMAGE_SUFFIXES)}; "
-            f"got {path.name!r}"
-        )
     try:
         import kaleido  # noqa: F401 - plotly uses it to draw images
     except ImportError:

@@ -195,12 +195,8 @@ class Projection:
 
     def save(self, path: str | Path) -> Path:
         """Write ``coords`` to ``.parquet``, ``.csv`` or ``.tsv`` (atomically)."""
-        path = Path(path)
+        path = check_coordinates_path(path)
         suffix = path.suffix.lower()
-        if suffix not in (".parquet", ".csv", ".tsv"):
-            raise InvalidParameterError(
-                f"coordinates file must end in .parquet, .csv or .tsv; got {path.name!r}"
-            )
         frame = self.coords
         with atomic_path(path) as temporary:
             if suffix == ".parquet":
@@ -208,6 +204,16 @@ class Projection:
             else:
                 frame.to_csv(temporary, index=False, sep="\t" if suffix == ".tsv" else ",")
         return path
+
+
+def check_coordinates_path(path: str | Path) -> Path:
+    """``path`` when ``Projection.save`` can write its kind of file, else an error."""
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".csv", ".tsv"):
+        raise InvalidParameterError(
+            f"coordinates file must end in .parquet, .csv or .tsv; got {path.name!r}"
+        )
+    return path
 
 
 _REPR_PARAMETERS = ("perplexity", "n_neighbors", "n_iter", "n_epochs", "metric")

@@ -46,9 +46,7 @@ _SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
 @click.option("--min-dist", type=float, help="UMAP minimum distance (default 0.1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--sample", type=click.IntRange(min=1), help="Project a random sample of N rows.")
-@click.option(
-    "--all-rows", is_flag=True, help="t-SNE/UMAP every row, even above 50,000 (slow)."
-)
+@click.option("--all-rows", is_flag=True, help="t-SNE/UMAP every row, even above 50,000 (slow).")
 @click.option(
     "--color",
     help="A metadata column, norm, or similarity:WORD (default: the neighbourhood group).",
@@ -95,14 +93,19 @@ def project(
     The HTML file embeds plotly.js and opens offline; --coords exports the coordinates with
     keys, labels and metadata. Results are cached, so the same call again returns at once.
     """
-    from ..figures import save
-    from ..projection import keys_subspace
+    from ..figures import check_figure_path, save
+    from ..projection import check_coordinates_path, keys_subspace
 
     if words and neighborhood:
         raise click.UsageError("give --words or --neighborhood, not both")
     if sample is not None and all_rows:
         raise click.UsageError("give --sample or --all-rows, not both")
     options = _method_options(method, perplexity, iterations, n_neighbors, min_dist)
+    # bad file names are reported before minutes of work, not after
+    if out is not None:
+        check_figure_path(out)
+    if coords is not None:
+        check_coordinates_path(coords)
     space = load_space(source)
     if neighborhood:
         space = space.neighborhood(
