@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import cross_val_score
 
+import embscope
 from embscope import projection as projection_module
 from embscope.errors import InvalidParameterError, MissingDependencyError, UnknownKeyError
 from embscope.quality import projection_quality
@@ -300,3 +301,14 @@ def test_exports_and_repr(terrible):
     assert repr(result).startswith('<Projection PCA 2D of "glove-6b-50d: neighbourhood of')
     assert result.to_pandas() is result.coords
     assert "from cache" in repr(terrible.project("pca", progress=False))
+
+
+def test_subsets_of_different_arrays_never_share_a_cache_entry():
+    generator = np.random.default_rng(0)
+    first = embscope.from_array(generator.normal(size=(60, 8)).astype(np.float32))
+    second = embscope.from_array(generator.normal(size=(60, 8)).astype(np.float32))
+    keys = [str(i) for i in range(50)]
+    one = first.subset(keys).project("pca", progress=False)
+    other = second.subset(keys).project("pca", progress=False)
+    assert not other.from_cache and one.cache_file != other.cache_file
+    assert not np.allclose(np.abs(one.coordinates), np.abs(other.coordinates))

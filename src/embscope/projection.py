@@ -37,7 +37,7 @@ import numpy as np
 
 from . import neighbors as _nb
 from .atomic import atomic_path
-from .cache import space_cache_dir
+from .cache import space_cache_dir, space_key
 from .errors import InvalidParameterError, MissingDependencyError
 from .progress import progress_bar
 
@@ -278,13 +278,13 @@ def project(
     }
     if sample_note:
         parameters["sample"] = sample_note
+    if sample_note:
+        logger.warning(sample_note)
     cache_file = _cache_file(space, parameters) if cache else None
     if cache_file is not None:
         cached = _read_cache(cache_file, space, parameters)
         if cached is not None:
             return cached
-    if sample_note:
-        logger.warning(sample_note)
     logger.info(
         "%s %dD of %s: %s",
         METHOD_NAMES[method],
@@ -388,7 +388,7 @@ def neighborhood(
             kind=space.provenance.kind,
             options={
                 **space.provenance.options,
-                "neighborhood_of": space.provenance.digest,
+                "neighborhood_of": space_key(space),
                 "neighborhood": {
                     "query": query,
                     "similar": similar,

@@ -697,6 +697,7 @@ class EmbeddingSpace:
     # ---- derived spaces -----------------------------------------------------------------
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
         """A new space holding only the given keys, in that order (vectors copied)."""
+        from .cache import space_key
         rows = [self.row(k) for k in keys]
         return EmbeddingSpace(
             np.asarray(self._vectors[rows]),
@@ -709,7 +710,9 @@ class EmbeddingSpace:
                 kind=self.provenance.kind,
                 options={
                     **self.provenance.options,
-                    "subset_of": self.provenance.digest,
+                    # the parent's cache key: for an in-memory space it hashes the content,
+                    # so subsets of two different arrays never share a cache entry
+                    "subset_of": space_key(self),
                     "subset_rows": len(rows),
                 },
                 fingerprint=hashlib.sha256("\n".join(map(str, rows)).encode()).hexdigest()[:16],
