@@ -105,3 +105,14 @@ def test_saved_png_is_an_image(terrible, tmp_path):
     with pytest.raises(InvalidParameterError, match=r"must end in \.html or one of \.png"):
         figures.save(figure, tmp_path / "terrible.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["terrible.png"]
+
+
+def test_a_figure_draws_a_stated_sample_of_a_huge_projection(glove, monkeypatch):
+    monkeypatch.setattr(figures, "MAX_POINTS", 300)
+    result = glove.subset(glove.keys[:1000]).project("pca", progress=False)
+    figure = result.figure(color="norm")
+    (trace,) = figure.data
+    assert len(trace.x) == 300
+    assert "showing a random 300 of 1,000 (seed 0)" in figure.layout.title.text
+    shown = set(zip(trace.x, trace.y, strict=True))
+    assert shown <= set(zip(result.coords["x"], result.coords["y"], strict=True))

@@ -29,6 +29,8 @@ MAX_CATEGORIES = 64
 TEXT_LABELS_UP_TO = 150
 # 2D plots switch from SVG to WebGL above this many points
 WEBGL_ABOVE = 5000
+# a figure draws at most this many points (a seeded sample above it)
+MAX_POINTS = 100_000
 # metadata columns shown when hovering over a point
 HOVER_COLUMNS = 4
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
@@ -58,13 +60,21 @@ def projection(
     which toggles them; numeric columns a colour scale), ``"similarity:WORD"`` (cosine
     similarity to WORD in the original space), ``"norm"`` (each row's vector length), or None
     (the neighbourhood ``group`` when the space has one). ``text="auto"`` writes labels beside
-    the points when there are at most 150; ``highlight`` marks chosen keys.
+    the points when there are at most 150; ``highlight`` marks chosen keys. Above
+    ``MAX_POINTS`` points a seeded random sample of that many is drawn, and the title says so.
     """
     go = _plotly()
     coords = result.coords
+    values, color_name, categorical = _color_values(result, color)
+    shown_note = ""
+    if len(coords) > MAX_POINTS:
+        # a browser tab holds this many points smoothly; the coordinates file keeps them all
+        keep = np.sort(np.random.default_rng(0).choice(len(coords), MAX_POINTS, replace=False))
+        coords = coords.iloc[keep].reset_index(drop=True)
+        values = values[keep] if values is not None else None
+        shown_note = f"; showing a random {MAX_POINTS:,} of {len(result):,} (seed 0)"
     n = len(coords)
     dims = result.n_components
-    values, color_name, categorical = _color_values(result, color)
     show_text = (n <= TEXT_LABELS_UP_TO) if text == "auto" else bool(text)
     size = marker_size or (6 if n <= 1000 else 4 if n <= 20_000 else 2.5)
     hover = _hover_text(coords, color_name, values)
@@ -127,7 +137,7 @@ def projection(
                 },
             )
     figure.update_layout(
-        title={"text": title or _title(result)},
+        title={"text": title or _title(result, shown_note)},
         template="plotly_white",
         legend={"itemsizing": "constant", "title": {"text": color_name or ""}},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -142,7 +152,7 @@ def projection(
     return figure
 
 
-def _title(result: Projection) -> str:
+def _title(result: Projection, shown_note: str = "") -> str:
     from .projection import METHOD_NAMES
 
     parameters = result.parameters
@@ -154,7 +164,7 @@ def _title(result: Projection) -> str:
         details.append(f"a random sample of {parameters['rows_in_space']:,}")
     return (
         f"{METHOD_NAMES[result.method]} {result.n_components}D of "
-        f"{html.escape(result.space.name)} ({', '.join(details)})"
+        f"{html.escape(result.space.name)} ({', '.join(details)}{shown_note})"
     )
 
 
