@@ -401,6 +401,7 @@ def neighborhood(
         ),
         name=f"{space.name}: neighbourhood of {query!r}",
         tokenize=space._tokenize,
+        encode=space._encode,
     )
 
 

@@ -107,6 +107,7 @@ class EmbeddingSpace:
         provenance: Provenance | None = None,
         name: str | None = None,
         tokenize: Callable[[str], list[str]] | None = None,
+        encode: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         # a plain ndarray view: numpy.memmap's subclass hooks cost microseconds on every slice,
         # while the view still reads the mapped file (its .base is the memmap)
@@ -157,6 +158,7 @@ class EmbeddingSpace:
         self.provenance = provenance or Provenance(source="<array>", kind="array")
         self.name = name or self.provenance.source
         self._tokenize = tokenize
+        self._encode = encode
         self._norms: np.ndarray | None = None
         self._inverse_norms: np.ndarray | None = None
 
@@ -292,9 +294,11 @@ class EmbeddingSpace:
     def resolve(self, query: Query, *, pieces: PiecesMode = "error") -> ResolvedQuery:
         """Turn a word (or a raw vector) into the vector a question uses.
 
-        A key is used as is. When the space has a tokenizer, a word it splits into one known
-        token uses that token (the model's own normalisation, e.g. lowercasing); a word it splits
-        into several uses their mean only with ``pieces="mean"``, and the pieces are reported.
+        A key is used as is. A space of encoded texts (``embscope.encode_dataset``) encodes
+        any other text with its model. When the space has a tokenizer, a word it splits into
+        one known token uses that token (the model's own normalisation, e.g. lowercasing); a
+        word it splits into several uses their mean only with ``pieces="mean"``, and the
+        pieces are reported.
         """
         if pieces not in ("error", "mean"):
             raise InvalidParameterError(f"pieces must be 'error' or 'mean'; got {pieces!r}")
@@ -310,6 +314,9 @@ class EmbeddingSpace:
             return ResolvedQuery(
                 query, (query,), (row,), np.asarray(self._vectors[row], np.float32)
             )
+        if self._encode is not None and query.strip():
+            # a document space answers free text through the model that encoded it
+            return ResolvedQuery(query, (), (), np.asarray(self._encode(query), np.float32))
         split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
         known = [p for p in split if p in self._index]
         if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
@@ -698,6 +705,7 @@ class EmbeddingSpace:
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
         """A new space holding only the given keys, in that order (vectors copied)."""
         from .cache import space_key
+
         rows = [self.row(k) for k in keys]
         return EmbeddingSpace(
             np.asarray(self._vectors[rows]),
@@ -719,6 +727,7 @@ class EmbeddingSpace:
             ),
             name=self.name,
             tokenize=self._tokenize,
+            encode=self._encode,
         )
 
     def astype(self, dtype: str | np.dtype) -> EmbeddingSpace:
@@ -746,6 +755,7 @@ class EmbeddingSpace:
             ),
             name=self.name,
             tokenize=self._tokenize,
+            encode=self._encode,
         )
 
     def to_pandas(self) -> pd.DataFrame:

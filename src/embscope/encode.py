@@ -1,0 +1,477 @@
+"""Texts → sentence embeddings with a sentence-transformers model, cached per (model, text).
+
+``encode_dataset`` reads a labelled dataset (``embscope.datasets``), encodes its texts and
+returns a document space: one row per text, the dataset's columns as metadata, and the model
+attached so that ``space.search("free text")`` encodes the query the same way.
+
+The encoding cache lives under ``<cache root>/encodings/<model key>/`` as shards, each holding
+the hashes of the texts it encoded and their vectors, written atomically after every chunk of
+texts. Re-running after adding rows encodes only the new ones; an interrupted run keeps every
+chunk it finished and resumes there; two runs at once each write their own shards.
+
+Texts are encoded longest first in chunks, so a batch holds texts of similar length and
+padding costs little; the model runs on the GPU when there is one (``device=None``).
+``engine="ray"`` runs the same encoding as a Ray Data pipeline (``embscope.encode_ray``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .cache import cache_root
+from .errors import InvalidParameterError, MissingDependencyError, SourceError
+from .progress import progress_bar
+
+if TYPE_CHECKING:
+    from .datasets import TextDataset
+    from .space import EmbeddingSpace
+
+logger = logging.getLogger(__name__)
+
+VALID_ENGINES = ("local", "ray")
+# texts encoded between two cache shards: what an interruption can cost at most
+CHUNK_TEXTS = 2048
+# labels of a document space show this many characters of the text
+LABEL_CHARACTERS = 80
+_HASH_BYTES = 16
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which sentence-transformers model encodes, and how: what the cache key is made of."""
+
+    name: str
+    location: str
+    normalize: bool | None = None  # None: as the model's own pipeline does
+
+    @property
+    def key(self) -> str:
+        payload = json.dumps(
+            {
+                "location": self.location,
+                "normalize": self.normalize,
+                "fingerprint": _fingerprint(self.location),
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "location": self.location, "normalize": self.normalize}
+
+
+def model_spec(model: str, *, normalize: bool | str = "auto") -> ModelSpec:
+    """``"minilm"`` (the bundled all-MiniLM-L6-v2), a local model directory, or a hub id."""
+    if normalize not in ("auto", True, False):
+        raise InvalidParameterError(f"normalize must be 'auto', True or False; got {normalize!r}")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidParameterError(
+            f"model must be a model name, directory or hub id; got {model!r}"
+        )
+    if model == "minilm":
+        from .sources.bundled import minilm_path
+
+        location = str(minilm_path())
+    elif Path(model).expanduser().exists():
+        location = str(Path(model).expanduser().resolve())
+    else:
+        location = model  # a hub id: sentence-transformers downloads it once
+    return ModelSpec(
+        name=model, location=location, normalize=None if normalize == "auto" else bool(normalize)
+    )
+
+
+def _fingerprint(location: str) -> str:
+    """Size and modification time of a local model's weights; the location for a hub id."""
+    path = Path(location)
+    if not path.is_dir():
+        return location
+    parts = []
+    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("pytorch_model.bin")):
+        stat = weights.stat()
+        parts.append(f"{weights.name}:{stat.st_size}:{int(stat.st_mtime)}")
+    return ";".join(parts) or location
+
+
+# models already loaded in this process, by (location, device)
+_LOADED: dict[tuple[str, str | None], Any] = {}
+
+
+class Encoder:
+    """A sentence-transformers model, loaded on first use and once per process."""
+
+    def __init__(self, spec: ModelSpec, *, device: str | None = None) -> None:
+        self.spec = spec
+        self.device = device
+
+    @property
+    def model(self) -> Any:
+        key = (self.spec.location, self.device)
+        if key not in _LOADED:
+            _LOADED[key] = _load_model(self.spec.location, self.device)
+        return _LOADED[key]
+
+    @property
+    def max_tokens(self) -> int | None:
+        length = getattr(self.model, "max_seq_length", None)
+        return int(length) if length else None
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Vectors of ``texts`` in their order (float32), normalised as the spec says."""
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=bool(self.spec.normalize),
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.spec.normalize is False and _has_normalize_module(self.model):
+            logger.info("normalize=False, but the model's own pipeline normalises its output")
+        return vectors
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def too_long(self, texts: Sequence[str]) -> int:
+        """How many texts have more tokens than the model reads (they are truncated)."""
+        limit = self.max_tokens
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if limit is None or tokenizer is None or not texts:
+            return 0
+        # a text shorter than the limit in characters cannot exceed it in tokens... almost:
+        # special tokens count, so check every text longer than a quarter of the limit
+        candidates = [t for t in texts if len(t) > limit // 4]
+        if not candidates:
+            return 0
+        encoded = tokenizer(candidates, add_special_tokens=True, truncation=False, verbose=False)
+        return sum(len(ids) > limit for ids in encoded["input_ids"])
+
+
+def _load_model(location: str, device: str | None) -> Any:
+    try:
+        import transformers
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise MissingDependencyError(
+            "sentence-transformers", extra="encode", purpose="encoding texts"
+        ) from None
+    transformers.logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(location, device=device)
+    except OSError as error:
+        raise SourceError(
+            f"cannot load the sentence-transformers model {location!r}: "
+            + str(error).splitlines()[0]
+        ) from None
+
+
+def _has_normalize_module(model: Any) -> bool:
+    return any(type(module).__name__ == "Normalize" for module in model._modules.values())
+
+
+# ---- the cache ----------------------------------------------------------------------------
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """A fixed-width digest per text: the cache's key (the model is the folder)."""
+    return np.asarray(
+        [
+            hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=_HASH_BYTES).digest()
+            for t in texts
+        ],
+        dtype=f"S{_HASH_BYTES}",
+    )
+
+
+class EncodingCache:
+    """Shards of (text hash, vector) for one model; see the module docstring."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.folder = cache_root() / "encodings" / spec.key
+
+    def lookup(
+        self, hashes: np.ndarray, dim: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(found, vectors): which hashes are cached, and a matrix with their vectors filled in."""
+        found = np.zeros(len(hashes), dtype=bool)
+        vectors: np.ndarray | None = None
+        if not self.folder.is_dir() or not len(hashes):
+            return found, vectors
+        position = {h: i for i, h in enumerate(hashes.tolist())}
+        for shard in sorted(self.folder.glob("*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as stored:
+                    shard_hashes = stored["hashes"]
+                    wanted = [
+                        (position[h], j)
+                        for j, h in enumerate(shard_hashes.tolist())
+                        if h in position and not found[position[h]]
+                    ]
+                    if not wanted:
+                        continue
+                    shard_vectors = stored["vectors"]
+            except (OSError, ValueError, KeyError) as error:
+                logger.warning("ignoring an unreadable encoding cache shard %s (%s)", shard, error)
+                continue
+            if vectors is None:
+                vectors = np.zeros((len(hashes), shard_vectors.shape[1]), dtype=np.float32)
+            if shard_vectors.shape[1] != vectors.shape[1]:
+                logger.warning("ignoring a cache shard of another dimension: %s", shard)
+                continue
+            targets, sources = (np.asarray(x) for x in zip(*wanted, strict=True))
+            vectors[targets] = shard_vectors[sources]
+            found[targets] = True
+        return found, vectors
+
+    def add(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        """One new shard, written atomically under a name no other writer uses."""
+        name = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
+        try:
+            with atomic_path(self.folder / name) as temporary, temporary.open("wb") as handle:
+                np.savez(handle, hashes=hashes, vectors=np.asarray(vectors, np.float32))
+        except OSError as error:  # a full or read-only cache must not lose the encodings
+            logger.warning("could not cache encodings in %s: %s", self.folder, error)
+
+
+# ---- encoding -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EncodingReport:
+    """What an encoding run did: texts encoded now and found in the cache, truncated texts,
+    seconds, and throughput of the texts encoded now."""
+
+    texts: int
+    encoded: int
+    from_cache: int
+    truncated: int
+    seconds: float
+    engine: str
+    model: str
+    max_tokens: int | None = None
+    device: str | None = field(default=None)
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.encoded / self.seconds if self.seconds > 0 else float("inf")
+
+    def __str__(self) -> str:
+        parts = [f"{self.texts:,} texts: {self.encoded:,} encoded"]
+        if self.encoded:
+            parts[-1] += f" in {self.seconds:.1f} s ({self.texts_per_second:,.0f} texts/s)"
+        parts.append(f"{self.from_cache:,} from the cache")
+        if self.truncated:
+            parts.append(
+                f"{self.truncated:,} longer than the model's {self.max_tokens} tokens "
+                "were truncated"
+            )
+        return "; ".join(parts)
+
+
+def encode_texts(
+    texts: Sequence[str],
+    model: str = "minilm",
+    *,
+    batch_size: int = 64,
+    device: str | None = None,
+    normalize: bool | str = "auto",
+    engine: str = "local",
+    cache: bool = True,
+    progress: bool = True,
+    ray_address: str | None = None,
+) -> tuple[np.ndarray, EncodingReport]:
+    """Vectors of ``texts`` (float32, in order) and a report of the run."""
+    from .neighbors import check_positive_int
+
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if engine not in VALID_ENGINES:
+        raise InvalidParameterError(
+            f"engine must be one of {', '.join(VALID_ENGINES)}; got {engine!r}"
+        )
+    texts = [str(t) for t in texts]
+    spec = model_spec(model, normalize=normalize)
+    encoder = Encoder(spec, device=device)
+    started = time.perf_counter()
+    hashes = text_hashes(texts)
+    store = EncodingCache(spec) if cache else None
+    found, vectors = (
+        store.lookup(hashes) if store is not None else (np.zeros(len(texts), bool), None)
+    )
+    # the same text twice is encoded once
+    _, first_rows = np.unique(hashes[~found], return_index=True)
+    missing_rows = np.flatnonzero(~found)[first_rows]
+    order = sorted(missing_rows.tolist(), key=lambda r: -len(texts[r]))
+    truncated = 0
+    if order:
+        missing_texts = [texts[r] for r in order]
+        truncated = encoder.too_long(missing_texts)
+        if engine == "ray":
+            from .encode_ray import encode_with_ray
+
+            new_vectors = encode_with_ray(
+                missing_texts,
+                spec,
+                batch_size=batch_size,
+                device=device,
+                address=ray_address,
+                progress=progress,
+            )
+            if store is not None:
+                store.add(text_hashes(missing_texts), new_vectors)
+        else:
+            new_vectors = _encode_in_chunks(encoder, missing_texts, batch_size, store, progress)
+        if vectors is None:
+            vectors = np.zeros((len(texts), new_vectors.shape[1]), dtype=np.float32)
+        vectors[np.asarray(order)] = new_vectors
+    if vectors is None:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    duplicates = ~found
+    duplicates[np.asarray(order, dtype=np.int64)] = False
+    if duplicates.any():  # repeated texts take their first occurrence's vector
+        first_of = {
+            h: r
+            for r, h in zip(order, hashes[np.asarray(order, dtype=np.int64)].tolist(), strict=True)
+        }
+        for row in np.flatnonzero(duplicates):
+            vectors[row] = vectors[first_of[hashes[row]]]
+    seconds = time.perf_counter() - started
+    report = EncodingReport(
+        texts=len(texts),
+        encoded=len(order),
+        from_cache=int(found.sum()),
+        truncated=truncated,
+        seconds=seconds,
+        engine=engine,
+        model=spec.name,
+        max_tokens=encoder.max_tokens if order else None,
+        device=device,
+    )
+    logger.info("%s", report)
+    return vectors, report
+
+
+def _encode_in_chunks(
+    encoder: Encoder,
+    texts: list[str],
+    batch_size: int,
+    store: EncodingCache | None,
+    progress: bool,
+) -> np.ndarray:
+    chunks = []
+    with progress_bar(len(texts), f"encoding {len(texts):,} texts", enabled=progress) as advance:
+        for start in range(0, len(texts), CHUNK_TEXTS):
+            chunk = texts[start : start + CHUNK_TEXTS]
+            vectors = encoder.encode(chunk, batch_size=batch_size)
+            if store is not None:
+                store.add(text_hashes(chunk), vectors)
+            chunks.append(vectors)
+            advance(len(chunk))
+    return np.concatenate(chunks)
+
+
+def encode_dataset(
+    source: str | Path | TextDataset,
+    *,
+    text: str | int | None = None,
+    label: str | int | None = None,
+    model: str = "minilm",
+    columns: Sequence[str] | None = None,
+    label_names: Any = None,
+    format: str = "auto",
+    sample_per_label: int | None = None,
+    random_state: int = 0,
+    batch_size: int = 64,
+    device: str | None = None,
+    normalize: bool | str = "auto",
+    engine: str = "local",
+    cache: bool = True,
+    progress: bool = True,
+    ray_address: str | None = None,
+) -> EmbeddingSpace:
+    """A document space from a labelled text dataset: one row per (non-empty) text.
+
+    Keys are the texts' row numbers in the source (``"0"``, ``"1"``, …), labels the first
+    characters of each text, metadata every column of the dataset; ``search("any text")``
+    encodes the query with the same model. ``sample_per_label=N`` keeps at most N rows per
+    label (seeded by ``random_state``). The run's report is in ``space.provenance.options``.
+    """
+    from .datasets import ROW_COLUMN, TextDataset, read_texts
+    from .sources.vocabulary import file_fingerprint
+    from .space import EmbeddingSpace, Provenance
+
+    if isinstance(source, TextDataset):
+        dataset = source
+    else:
+        dataset = read_texts(
+            source, text=text, label=label, columns=columns, label_names=label_names, format=format
+        )
+    if sample_per_label is not None:
+        dataset = dataset.sample_per_label(sample_per_label, random_state=random_state)
+    if not len(dataset):
+        raise InvalidParameterError(f"{dataset.source} holds no non-empty texts to encode")
+    if dataset.empty_dropped:
+        logger.warning("%s: %d empty texts were skipped", dataset.source, dataset.empty_dropped)
+    texts = dataset.texts
+    vectors, report = encode_texts(
+        texts,
+        model,
+        batch_size=batch_size,
+        device=device,
+        normalize=normalize,
+        engine=engine,
+        cache=cache,
+        progress=progress,
+        ray_address=ray_address,
+    )
+    if report.truncated:
+        logger.warning(
+            "%d texts were longer than the model's %s tokens and were truncated",
+            report.truncated,
+            report.max_tokens,
+        )
+    frame = dataset.frame
+    row_column = ROW_COLUMN if ROW_COLUMN in frame else "source_row"
+    keys = [str(r) for r in frame[row_column].tolist()]
+    labels = [_short(t) for t in texts]
+    spec = model_spec(model, normalize=normalize)
+    source_path = Path(dataset.source)
+    options = {
+        "model": spec.to_dict(),
+        "text_column": dataset.text,
+        "label_column": dataset.label,
+        "sample_per_label": sample_per_label,
+        "random_state": random_state if sample_per_label is not None else None,
+        "empty_dropped": dataset.empty_dropped,
+        "truncated": report.truncated,
+        "engine": engine,
+    }
+    fingerprint = file_fingerprint(source_path) if source_path.is_file() else dataset.source
+    return EmbeddingSpace(
+        vectors,
+        keys,
+        labels=labels,
+        metadata={str(c): frame[c].to_numpy() for c in frame.columns},
+        metric="cosine",
+        provenance=Provenance(
+            source=dataset.source,
+            kind="documents",
+            options=options,
+            fingerprint=f"{fingerprint}:{spec.key}",
+        ),
+        name=source_path.name,
+        encode=Encoder(spec, device=device).encode_one,
+    )
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= LABEL_CHARACTERS else flat[: LABEL_CHARACTERS - 1] + "…"
