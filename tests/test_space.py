@@ -233,13 +233,16 @@ def test_public_api_is_pinned():
             "Provenance",
             "ResolvedQuery",
             "SourceError",
+            "TextDataset",
             "UnknownKeyError",
             "__version__",
             "bundled_sources",
             "export",
             "from_array",
+            "encode_dataset",
             "knn_classify",
             "load",
+            "read_texts",
         ]
     )
     for name in embscope.__all__:

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 from .classify import knn_classify
+from .datasets import TextDataset, read_texts
+from .encode import encode_dataset
 from .errors import (
     EmbscopeError,
     InvalidParameterError,
@@ -56,11 +58,14 @@ __all__ = [
     "Provenance",
     "ResolvedQuery",
     "SourceError",
+    "TextDataset",
     "UnknownKeyError",
     "__version__",
     "bundled_sources",
+    "encode_dataset",
     "export",
     "from_array",
     "knn_classify",
     "load",
+    "read_texts",
 ]

@@ -378,7 +378,21 @@ def _encode_in_chunks(
     return np.concatenate(chunks)
 
 
-def encode_dataset(
+def encode_dataset(source: str | Path | TextDataset, **options: Any) -> EmbeddingSpace:
+    """A document space from a labelled text dataset: one row per (non-empty) text.
+
+    Keys are the texts' row numbers in the source (``"0"``, ``"1"``, …), labels the first
+    characters of each text, metadata every column of the dataset; ``search("any text")``
+    encodes the query with the same model. Options: ``text``, ``label``, ``columns``,
+    ``label_names``, ``format`` (see ``embscope.read_texts``), ``model`` (default
+    ``"minilm"``), ``sample_per_label`` (at most N rows per label, seeded by
+    ``random_state``), ``batch_size``, ``device``, ``normalize``, ``engine`` (``"local"`` or
+    ``"ray"``), ``ray_address``, ``cache``, ``progress``.
+    """
+    return encode_dataset_reported(source, **options)[0]
+
+
+def encode_dataset_reported(
     source: str | Path | TextDataset,
     *,
     text: str | int | None = None,
@@ -396,14 +410,8 @@ def encode_dataset(
     cache: bool = True,
     progress: bool = True,
     ray_address: str | None = None,
-) -> EmbeddingSpace:
-    """A document space from a labelled text dataset: one row per (non-empty) text.
-
-    Keys are the texts' row numbers in the source (``"0"``, ``"1"``, …), labels the first
-    characters of each text, metadata every column of the dataset; ``search("any text")``
-    encodes the query with the same model. ``sample_per_label=N`` keeps at most N rows per
-    label (seeded by ``random_state``). The run's report is in ``space.provenance.options``.
-    """
+) -> tuple[EmbeddingSpace, EncodingReport]:
+    """``encode_dataset``, and the report of what the run encoded and how fast."""
     from .datasets import ROW_COLUMN, TextDataset, read_texts
     from .sources.vocabulary import file_fingerprint
     from .space import EmbeddingSpace, Provenance
@@ -451,15 +459,14 @@ def encode_dataset(
         "sample_per_label": sample_per_label,
         "random_state": random_state if sample_per_label is not None else None,
         "empty_dropped": dataset.empty_dropped,
-        "truncated": report.truncated,
-        "engine": engine,
     }
     fingerprint = file_fingerprint(source_path) if source_path.is_file() else dataset.source
-    return EmbeddingSpace(
+    space = EmbeddingSpace(
         vectors,
         keys,
         labels=labels,
-        metadata={str(c): frame[c].to_numpy() for c in frame.columns},
+        # every column but the row number, which is the key
+        metadata={str(c): frame[c].to_numpy() for c in frame.columns if c != row_column},
         metric="cosine",
         provenance=Provenance(
             source=dataset.source,
@@ -470,6 +477,7 @@ def encode_dataset(
         name=source_path.name,
         encode=Encoder(spec, device=device).encode_one,
     )
+    return space, report
 
 
 def _short(text: str) -> str:

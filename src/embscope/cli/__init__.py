@@ -47,9 +47,31 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import analogy, evaluate, export, graph, info, neighbors, project, similarity, tour
+    from . import (
+        analogy,
+        encode,
+        evaluate,
+        export,
+        graph,
+        info,
+        neighbors,
+        project,
+        similarity,
+        tour,
+    )
 
-    modules = (tour, info, neighbors, similarity, analogy, evaluate, graph, project, export)
+    modules = (
+        tour,
+        info,
+        neighbors,
+        similarity,
+        analogy,
+        evaluate,
+        graph,
+        project,
+        encode,
+        export,
+    )
     for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)

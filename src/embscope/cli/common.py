@@ -92,14 +92,19 @@ def echo_table(frame: pd.DataFrame, *, title: str | None = None) -> None:
     Console(file=sys.stdout, soft_wrap=True).print(table)
 
 
+# a cell longer than this (a document's text) is cut, so a row stays a few lines high
+CELL_CHARACTERS = 60
+
+
 def _format_cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float | np.floating):
         return f"{value:.4f}"
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
-    return str(value)
+        value = ", ".join(map(str, value))
+    text = " ".join(str(value).split()) if len(str(value)) > CELL_CHARACTERS else str(value)
+    return text if len(text) <= CELL_CHARACTERS else text[: CELL_CHARACTERS - 1] + "…"
 
 
 def score_title(frame: pd.DataFrame, what: str) -> str:

@@ -65,6 +65,7 @@ def neighbors(
     if restrict_vocab is not None:
         options["restrict_vocab"] = restrict_vocab
     what = "Opposites" if opposite else "Neighbours"
+    text_column = space.provenance.options.get("text_column")
     for batch in batches:
         frame = ask(batch, **options)
         if "query" not in frame.columns:  # one query: make it look like a batch of one
@@ -78,7 +79,9 @@ def neighbors(
             if as_json:
                 echo_json_records(part)
             else:
-                echo_table(part.drop(columns="query"), title=score_title(part, what))
+                # a document's text is its label already: one copy in the table is enough
+                hidden = ["query", *[c for c in (text_column,) if c and c in part.columns]]
+                echo_table(part.drop(columns=hidden), title=score_title(part, what))
 
 
 COMMANDS = [neighbors]

@@ -383,6 +383,14 @@ def load_table(
     metadata = frame.drop(columns=[c for c in (key_name, label_name) if c is not None])
     metadata = restore_reserved_names(metadata)
     options: dict[str, Any] = {"vector": vector_columns, "key_column": key_name}
+    encode = None
+    documents = marker.get("documents")
+    if isinstance(documents, dict):  # written by `embscope encode`: queries are texts
+        from ..encode import Encoder, ModelSpec
+
+        options.update(documents)
+        if isinstance(documents.get("model"), dict):
+            encode = Encoder(ModelSpec(**documents["model"])).encode_one
     return EmbeddingSpace(
         matrix,
         keys,
@@ -393,6 +401,7 @@ def load_table(
             source=str(path), kind=kind, options=options, fingerprint=file_fingerprint(path)
         ),
         name=name or path.name,
+        encode=encode,
     )
 
 
@@ -693,7 +702,18 @@ def write_parquet(space: EmbeddingSpace, path: str | Path) -> Path:
                 f"metadata column {name!r} cannot be stored in Parquet ({error}); give it one type"
             ) from None
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), space.dim)
-    marker = {"key": "key", "label": "label", "vector": "vector", "metric": space.metric}
+    marker: dict[str, Any] = {
+        "key": "key",
+        "label": "label",
+        "vector": "vector",
+        "metric": space.metric,
+    }
+    if space.provenance.kind == "documents":
+        # what a document space needs back: its model (to encode queries) and its columns
+        options = space.provenance.options
+        marker["documents"] = {
+            name: options.get(name) for name in ("model", "text_column", "label_column")
+        }
     table = pa.table(columns).replace_schema_metadata({PARQUET_MARKER: json.dumps(marker)})
     with atomic_path(path) as temporary:
         pq.write_table(table, temporary)
