@@ -123,3 +123,18 @@ def offline_page(browser):
     page.route("**/*", handle)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def ag_news_docs(shared_data) -> embscope.EmbeddingSpace:
+    """100 AG News test articles per class, their descriptions encoded by the bundled MiniLM."""
+    return embscope.encode_dataset(
+        shared_data / "ag_news" / "test.csv",
+        columns=["class", "title", "description"],
+        text="description",
+        label="class",
+        label_names=shared_data / "ag_news" / "classes.txt",
+        sample_per_label=100,
+        random_state=0,
+        progress=False,
+    )

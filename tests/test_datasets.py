@@ -147,3 +147,9 @@ def test_bad_input_is_named(tmp_path, shared_data):
         read_texts(tmp_path / "missing.csv")
     with pytest.raises(InvalidParameterError, match="sample_per_label must be a positive"):
         read_texts(shared_data / "sst" / "stsa.binary.dev").sample_per_label(0)
+
+
+def test_a_larger_sample_keeps_the_smaller_one(ag_news):
+    small = set(ag_news.sample_per_label(10, random_state=1).frame["row"])
+    large = set(ag_news.sample_per_label(25, random_state=1).frame["row"])
+    assert small < large and len(large) == 100

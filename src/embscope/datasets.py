@@ -22,6 +22,7 @@ with one name per line, or a mapping); the integers are kept in ``<label>_id``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -74,20 +75,21 @@ class TextDataset:
         return list(dict.fromkeys(self.frame[self.label].dropna().tolist()))
 
     def sample_per_label(self, count: int, *, random_state: int = 0) -> TextDataset:
-        """At most ``count`` rows of each label, chosen with ``random_state``, in source order."""
+        """At most ``count`` rows of each label, chosen with ``random_state``, in source order;
+        the rows chosen for a count are among those chosen for any larger count."""
         if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
             raise InvalidParameterError(
                 f"sample_per_label must be a positive integer; got {count!r}"
             )
         if self.label is None:
             raise InvalidParameterError("sample_per_label needs a label column (label=...)")
-        generator = np.random.default_rng(random_state)
         chosen = []
-        for _, group in self.frame.groupby(self.label, sort=True, dropna=True):
-            picked = group.index.to_numpy()
-            if len(picked) > count:
-                picked = generator.choice(picked, size=count, replace=False)
-            chosen.append(picked)
+        for value, group in self.frame.groupby(self.label, sort=True, dropna=True):
+            # one seeded order per label, cut at count: a larger count keeps every row a smaller
+            # one chose, so only the added rows need encoding
+            seed = int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=4).digest())
+            order = np.random.default_rng([random_state, seed]).permutation(len(group))
+            chosen.append(group.index.to_numpy()[order[:count]])
         rows = np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=np.int64)
         return _replace_frame(self, self.frame.loc[rows].reset_index(drop=True))
 

@@ -442,9 +442,11 @@ def encode_dataset_reported(
     )
     if report.truncated:
         logger.warning(
-            "%d texts were longer than the model's %s tokens and were truncated",
+            "%d %s longer than the model's %s tokens and %s truncated",
             report.truncated,
+            "text was" if report.truncated == 1 else "texts were",
             report.max_tokens,
+            "was" if report.truncated == 1 else "were",
         )
     frame = dataset.frame
     row_column = ROW_COLUMN if ROW_COLUMN in frame else "source_row"

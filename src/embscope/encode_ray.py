@@ -59,6 +59,8 @@ def encode_with_ray(
         raise MissingDependencyError("ray", extra="ray", purpose="--engine ray") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+    # Ray Data narrates every execution at INFO; keep the user's terminal to warnings
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     if replicas is None:
@@ -75,25 +77,27 @@ def encode_with_ray(
         fn_constructor_kwargs={"spec": spec.to_dict(), "device": device, "batch_size": batch_size},
         batch_size=TEXTS_PER_CALL,
         batch_format="numpy",
-        concurrency=replicas,
+        compute=ray.data.ActorPoolStrategy(size=replicas),
         num_gpus=1 if gpus else 0,
     )
     with tempfile.TemporaryDirectory(prefix="embscope-ray-") as scratch:
         folder = str(shards) if shards is not None else scratch
         encoded.write_parquet(folder)
-        return _read_shards(folder, len(texts))
+        return _read_shards(ray, folder, len(texts))
 
 
-def _read_shards(folder: str, count: int) -> np.ndarray:
-    import pyarrow.dataset as ds
-
-    table = ds.dataset(folder, format="parquet").to_table(columns=["position", "vector"])
-    positions = table.column("position").to_numpy()
-    flat = table.column("vector").combine_chunks()
-    matrix = np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
-    matrix = matrix.reshape(len(positions), -1)
-    vectors = np.empty((count, matrix.shape[1]), dtype=np.float32)
-    vectors[positions] = matrix
-    if len(np.unique(positions)) != count:
-        raise RuntimeError(f"the Ray pipeline returned {len(positions)} vectors for {count} texts")
+def _read_shards(ray: Any, folder: str, count: int) -> np.ndarray:
+    """The vectors of the shards in ``folder``, put back in the texts' order."""
+    vectors: np.ndarray | None = None
+    seen = 0
+    for batch in ray.data.read_parquet(folder).iter_batches(
+        batch_size=TEXTS_PER_CALL * 4, batch_format="numpy"
+    ):
+        matrix = np.asarray(batch["vector"], dtype=np.float32)
+        if vectors is None:
+            vectors = np.empty((count, matrix.shape[1]), dtype=np.float32)
+        vectors[batch["position"]] = matrix
+        seen += len(matrix)
+    if vectors is None or seen != count:
+        raise RuntimeError(f"the Ray pipeline returned {seen} vectors for {count} texts")
     return vectors

@@ -19,6 +19,7 @@ from .errors import EmbscopeError, InvalidParameterError, MissingDependencyError
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from .classes import ClassSimilarity
     from .profile import DistanceProfile
     from .projection import Projection
     from .space import EmbeddingSpace, PiecesMode, Query
@@ -398,3 +399,58 @@ def save(figure: go.Figure, path: str | Path, *, scale: float = 2.0) -> Path:
                 ) from None
             raise
     return path
+
+
+def class_similarity(
+    space: EmbeddingSpace | ClassSimilarity, label: str | None = None
+) -> go.Figure:
+    """The mean cosine similarity between members of every two classes as a heatmap, each cell
+    annotated with its value (hover: the standard deviation and the number of pairs). The
+    diagonal is each class's within-class mean. Accepts a ``ClassSimilarity``, or a space and
+    the metadata column holding the classes."""
+    go = _plotly()
+    from .classes import ClassSimilarity
+
+    result = space if isinstance(space, ClassSimilarity) else space.class_similarity(label)
+    names = [str(value) for value in result.labels]
+    mean = result.mean.to_numpy()
+    std = result.std.to_numpy()
+    pairs = result.pairs.to_numpy()
+    hover = [
+        [
+            f"<b>{html.escape(names[i])}</b> × <b>{html.escape(names[j])}</b><br>"
+            f"mean cosine {mean[i, j]:.3f}<br>std {std[i, j]:.3f}<br>{pairs[i, j]:,} pairs"
+            for j in range(len(names))
+        ]
+        for i in range(len(names))
+    ]
+    figure = go.Figure(
+        go.Heatmap(
+            z=mean,
+            x=names,
+            y=names,
+            text=np.round(mean, 3),
+            texttemplate="%{text:.3f}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale="RdBu",
+            reversescale=True,
+            zmid=0.0,
+            colorbar={"title": {"text": "mean cosine"}},
+        )
+    )
+    column = html.escape(str(result.label_column))
+    figure.update_layout(
+        title={
+            "text": (
+                f"Mean cosine similarity between classes of {column}<br><sup>"
+                f"{len(names)} classes, {result.rows:,} rows; the diagonal pairs two different "
+                "members of one class</sup>"
+            )
+        },
+        template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+    )
+    figure.update_xaxes(type="category", title_text=column, side="bottom")
+    figure.update_yaxes(type="category", title_text=column, autorange="reversed")
+    return figure

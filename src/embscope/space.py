@@ -18,6 +18,7 @@ from .errors import InvalidParameterError, UnknownKeyError
 if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
     import pandas as pd
 
+    from .classes import ClassSimilarity, Separation
     from .graph import KnnGraph
     from .index import ApproximateIndex
     from .projection import Projection
@@ -529,6 +530,22 @@ class EmbeddingSpace:
         from .profile import distance_profile
 
         return distance_profile(self, query, top_k=top_k, pieces=pieces)
+
+    def class_similarity(self, label: str | None = None, **options: Any) -> ClassSimilarity:
+        """Mean (and standard deviation of the) cosine similarity between members of every two
+        classes, the classes read from the metadata column ``label`` (default: the column the
+        provenance names, else one called "label"); see ``embscope.classes.class_similarity``."""
+        from .classes import class_similarity
+
+        return class_similarity(self, label, **options)
+
+    def separation(self, label: str | None = None, **options: Any) -> Separation:
+        """How well the classes in the metadata column ``label`` separate: silhouette, and
+        cross-validated kNN and linear-probe accuracy against the majority baseline. Options:
+        ``k``, ``folds``, ``random_state``; see ``embscope.classes.separation``."""
+        from .classes import separation
+
+        return separation(self, label, **options)
 
     def knn_graph(self, *, top_k: int = 15, metric: str | None = None, **options: Any) -> KnnGraph:
         """Every row's ``top_k`` neighbours (itself excluded, by row, not by rank) as (n, k) id

@@ -1,0 +1,174 @@
+"""Encoding labelled texts with the real bundled MiniLM: vectors, the cache, document spaces,
+text search, the Parquet round trip and the CLI."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embscope
+from embscope import encode as encode_module
+from embscope.cli import main
+from embscope.encode import encode_dataset_reported, encode_texts
+from embscope.errors import InvalidParameterError
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("EMBSCOPE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sentence_model():
+    from sentence_transformers import SentenceTransformer
+
+    from embscope.sources.bundled import minilm_path
+
+    return SentenceTransformer(str(minilm_path()), device="cpu")
+
+
+def test_vectors_equal_sentence_transformers(sentence_model, fresh_cache):
+    texts = ["Stocks fell sharply.", "A new spacecraft launched.", "", "The team won the cup."]
+    vectors, report = encode_texts(texts, progress=False)
+    expected = sentence_model.encode(texts, convert_to_numpy=True)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(vectors[[0, 1, 3]], axis=1), 1.0, atol=1e-5)
+    assert report.encoded == 4 and report.from_cache == 0
+
+
+def test_the_cache_encodes_only_new_texts(fresh_cache):
+    first, report = encode_texts(["alpha beta", "gamma delta"], progress=False)
+    assert report.encoded == 2
+    second, report = encode_texts(["gamma delta", "epsilon", "alpha beta"], progress=False)
+    assert (report.encoded, report.from_cache) == (1, 2)
+    np.testing.assert_array_equal(second[[2, 0]], first)
+    repeated, report = encode_texts(["zeta", "zeta", "zeta"], progress=False)
+    assert report.encoded == 1 and np.array_equal(repeated[0], repeated[2])
+    shards = sorted(p.name for p in fresh_cache.rglob("*") if p.is_file())
+    assert len(shards) == 3 and all(name.endswith(".npz") for name in shards)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(fresh_cache, monkeypatch, shared_data):
+    texts = read_sst_dev(shared_data)[:120]
+    monkeypatch.setattr(encode_module, "CHUNK_TEXTS", 40)
+    real_encode = encode_module.Encoder.encode
+    calls = []
+
+    def interrupted_after_two_chunks(self, chunk, **options):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a run
+        return real_encode(self, chunk, **options)
+
+    monkeypatch.setattr(encode_module.Encoder, "encode", interrupted_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        encode_texts(texts, progress=False)
+    monkeypatch.setattr(encode_module.Encoder, "encode", real_encode)
+    resumed, report = encode_texts(texts, progress=False)
+    assert (report.from_cache, report.encoded) == (80, 40)
+    direct, _ = encode_texts(texts, progress=False, cache=False)
+    np.testing.assert_allclose(resumed, direct, atol=1e-6)
+    assert not [p for p in fresh_cache.rglob("*.tmp")]
+
+
+def read_sst_dev(shared_data):
+    return embscope.read_texts(shared_data / "sst" / "stsa.binary.dev").texts
+
+
+def test_ag_news_document_space(ag_news_docs):
+    docs = ag_news_docs
+    assert len(docs) == 400 and docs.dim == 384 and docs.metric == "cosine"
+    assert docs.metadata["class"].value_counts().to_dict() == {
+        "Business": 100,
+        "Sci/Tech": 100,
+        "Sports": 100,
+        "World": 100,
+    }
+    assert {"title", "description", "class_id"} <= set(docs.metadata.columns)
+    # a row's label is its text, whitespace collapsed and cut at 80 characters
+    flat = " ".join(docs.metadata["description"].iloc[0].split())
+    assert docs.labels[0] == (flat if len(flat) <= 80 else flat[:79] + "…")
+    assert docs.provenance.options["label_column"] == "class"
+
+
+def test_search_by_text_finds_business_news(ag_news_docs):
+    hits = ag_news_docs.neighbors("stock markets fell", top_k=5)
+    # AG News has label noise: with seed 0 the top hit, "Bourses set for losses after Wall St
+    # falls", is filed under Sci/Tech; the other four are Business
+    assert (hits["class"] == "Business").sum() >= 4
+    assert "falls" in hits["title"].iloc[0] or hits["class"].iloc[0] == "Business"
+
+
+def test_neighbours_of_a_row(ag_news_docs):
+    key = ag_news_docs.keys[10]
+    hits = ag_news_docs.neighbors(key, top_k=5)
+    assert key not in hits["key"].tolist()
+    label = ag_news_docs.metadata["class"].iloc[10]
+    assert (hits["class"] == label).sum() >= 3
+
+
+def test_parquet_round_trip_keeps_the_model(ag_news_docs, tmp_path):
+    path = embscope.export(ag_news_docs, tmp_path / "docs.parquet", format="parquet")
+    loaded = embscope.load(path)
+    np.testing.assert_array_equal(loaded.vectors, ag_news_docs.vectors)
+    assert loaded.provenance.options["label_column"] == "class"
+    assert (
+        loaded.neighbors("stock markets fell", top_k=3)["key"].tolist()
+        == ag_news_docs.neighbors("stock markets fell", top_k=3)["key"].tolist()
+    )
+
+
+def test_long_and_empty_texts_are_counted(shared_data, fresh_cache, caplog):
+    source = shared_data / "imdb" / "imdb_test_sample_5000.csv"
+    dataset = embscope.read_texts(source, text="text", label="label").sample_per_label(15)
+    with caplog.at_level(logging.WARNING, logger="embscope.encode"):
+        space, report = encode_dataset_reported(dataset, progress=False)
+    assert len(space) == 30 and report.truncated > 5 and report.max_tokens == 256
+    assert (
+        f"{report.truncated} texts were longer than the model's 256 tokens and were" in caplog.text
+    )
+
+
+def test_empty_texts_are_skipped(tmp_path, fresh_cache, caplog):
+    path = tmp_path / "items.tsv"
+    path.write_text(
+        "text\tlabel\ngood film\tpos\n\tneg\n  \tneg\nbad film\tneg\n", encoding="utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="embscope.encode"):
+        space = embscope.encode_dataset(path, text="text", label="label", progress=False)
+    assert space.keys == ["0", "3"] and "2 empty texts were skipped" in caplog.text
+
+
+def test_bad_input(tmp_path, shared_data):
+    with pytest.raises(InvalidParameterError, match="engine must be one of local, ray"):
+        encode_texts(["a"], engine="spark")
+    with pytest.raises(InvalidParameterError, match="batch_size must be a positive integer"):
+        encode_texts(["a"], batch_size=0)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match="holds no non-empty texts"):
+        embscope.encode_dataset(empty, progress=False)
+
+
+def test_cli_encode_then_query(shared_data, tmp_path, fresh_cache):
+    out = tmp_path / "docs.parquet"
+    runner = CliRunner()
+    args = ["encode", str(shared_data / "sst" / "stsa.binary.dev"), "--out", str(out)]
+    result = runner.invoke(main, [*args, "--sample-per-label", "20"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "40 texts: 40 encoded in" in result.output and "texts/s" in result.output
+    assert f"wrote {out}: 40 texts x 384, 2 classes in 'label'" in result.output
+    again = runner.invoke(main, [*args, "--sample-per-label", "25"], catch_exceptions=False)
+    assert "50 texts: 10 encoded in" in again.output and "40 from the cache" in again.output
+    query = runner.invoke(
+        main, ["neighbors", "a wonderful , moving film", "-s", str(out), "-k", "3", "--json"]
+    )
+    assert query.exit_code == 0 and len(query.output.strip().splitlines()) == 3
+    missing = runner.invoke(main, [*args, "--text", "review"])
+    assert missing.exit_code == 1 and "text column 'review' is not in" in missing.output
+    assert "its columns are text, label" in missing.output
