@@ -141,7 +141,8 @@ def test_classes_separate(news):
     result = news.separation("class", k=5, folds=5)
     assert (result.k, result.folds, result.rows, result.missing) == (5, 5, 400, 0)
     assert result.classes == ("Business", "Sci/Tech", "Sports", "World")
-    # 12 draws of 100 per class: kNN 0.81-0.85; this draw (seed 0) is a low one at 0.79
+    # 20 draws of 100 per class (seeds 0-19) give kNN 0.79-0.89, mean 0.83, sd 0.02; this
+    # draw, seed 0, is the lowest (0.79), so the bar sits 3.5 sd below the mean
     assert result.knn_accuracy >= 0.75
     assert result.probe_accuracy >= result.knn_accuracy - 0.1
     assert result.baseline_accuracy == 0.25

@@ -1,0 +1,50 @@
+"""`engine="ray"` on a small local Ray cluster: a Ray Data pipeline over model replicas whose
+output equals the local engine's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import embscope
+from embscope.encode import encode_texts
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray_cluster():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_engine_equals_the_local_engine(local_ray_cluster, shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBSCOPE_CACHE", str(tmp_path / "cache"))
+    dataset = embscope.read_texts(
+        shared_data / "ag_news" / "test.csv",
+        columns=["class", "title", "description"],
+        text="description",
+        label="class",
+    ).sample_per_label(60, random_state=2)
+    texts = dataset.texts
+    local, _ = encode_texts(texts, cache=False, progress=False)
+    distributed, report = encode_texts(texts, engine="ray", progress=False)
+    assert report.engine == "ray" and report.encoded == len(texts) == 240
+    np.testing.assert_allclose(distributed, local, atol=1e-5)
+    # the Ray run filled the cache like a local one
+    _, again = encode_texts(texts, progress=False)
+    assert again.from_cache == 240 and again.encoded == 0
+
+
+def test_ray_engine_from_encode_dataset(local_ray_cluster, shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBSCOPE_CACHE", str(tmp_path / "cache"))
+    source = shared_data / "sentiment_labelled_sentences" / "amazon_cells_labelled.txt"
+    space = embscope.encode_dataset(
+        source, sample_per_label=30, engine="ray", cache=False, progress=False
+    )
+    local = embscope.encode_dataset(source, sample_per_label=30, cache=False, progress=False)
+    assert space.keys == local.keys and len(space) == 60
+    np.testing.assert_allclose(space.vectors, local.vectors, atol=1e-5)
