@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -13,34 +15,10 @@ PER_CLASS = 100
 
 
 @pytest.fixture(scope="module")
-def news(shared_data) -> EmbeddingSpace:
+def news(ag_news_docs) -> EmbeddingSpace:
     """100 AG News test articles per class (seed 0), their descriptions encoded by the bundled
-    all-MiniLM-L6-v2 on the CPU, the topic in a ``class`` column."""
-    import pandas as pd
-    from sentence_transformers import SentenceTransformer
-
-    from embscope.sources.bundled import minilm_path
-
-    folder = shared_data / "ag_news"
-    names = [line.strip() for line in (folder / "classes.txt").read_text().splitlines()]
-    frame = pd.read_csv(
-        folder / "test.csv", header=None, names=["class_index", "title", "description"]
-    )
-    sample = frame.groupby("class_index").sample(n=PER_CLASS, random_state=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        model = SentenceTransformer(str(minilm_path()), device="cpu")
-        vectors = model.encode(
-            sample["description"].tolist(), batch_size=64, show_progress_bar=False
-        )
-    return embscope.from_array(
-        vectors,
-        keys=[f"ag-news-{row}" for row in sample.index],
-        metadata={
-            "class": [names[index - 1] for index in sample["class_index"]],
-            "description": sample["description"].tolist(),
-        },
-    )
+    all-MiniLM-L6-v2 (``embscope.encode_dataset``), the topic in a ``class`` column."""
+    return ag_news_docs
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -141,9 +119,9 @@ def test_classes_separate(news):
     result = news.separation("class", k=5, folds=5)
     assert (result.k, result.folds, result.rows, result.missing) == (5, 5, 400, 0)
     assert result.classes == ("Business", "Sci/Tech", "Sports", "World")
-    # 20 draws of 100 per class (seeds 0-19) give kNN 0.79-0.89, mean 0.83, sd 0.02; this
-    # draw, seed 0, is the lowest (0.79), so the bar sits 3.5 sd below the mean
-    assert result.knn_accuracy >= 0.75
+    # the issue's bar; draws of 100 per class vary: 20 seeds gave kNN 0.79-0.89 (mean 0.83,
+    # sd 0.02), and this draw (encode_dataset's sample, seed 0) gives 0.86
+    assert result.knn_accuracy >= 0.80
     assert result.probe_accuracy >= result.knn_accuracy - 0.1
     assert result.baseline_accuracy == 0.25
     assert result.probe_accuracy > result.baseline_accuracy + 0.4
@@ -160,10 +138,20 @@ def test_classes_separate(news):
     assert result.summary()["knn_accuracy"] == result.knn_accuracy
 
 
+def test_silhouette_of_many_rows_is_sampled_and_says_so(news, monkeypatch):
+    monkeypatch.setattr(classes_module, "SILHOUETTE_SAMPLE", 300)
+    result = news.separation("class")
+    assert result.silhouette_sample == 300 and result.silhouette > 0
+    assert "a random 300 rows, seed 0" in repr(result)
+    assert result.summary()["silhouette_sample"] == 300
+
+
 def test_label_column_is_found_or_named(news):
     vectors, metadata = np.asarray(news.vectors), news.metadata
-    with pytest.raises(InvalidParameterError, match=r"columns: 'class', 'description'"):
-        news.class_similarity()  # no argument, no provenance option, no 'label' column
+    unnamed = EmbeddingSpace(vectors, news.keys, metadata=metadata)
+    with pytest.raises(InvalidParameterError, match=r"columns: 'class', 'class_id', 'title'"):
+        unnamed.class_similarity()  # no argument, no provenance option, no 'label' column
+    assert news.class_similarity().label_column == "class"  # encode_dataset recorded it
     with pytest.raises(InvalidParameterError, match=r"'topic' is not in the metadata.*'class'"):
         news.separation("topic")
     named = EmbeddingSpace(
@@ -178,7 +166,8 @@ def test_label_column_is_found_or_named(news):
 
 
 def test_one_class_is_refused(news):
-    sports = news.subset([k for k, c in zip(news.keys, news.metadata["class"]) if c == "Sports"])
+    classes = news.metadata["class"]
+    sports = news.subset([k for k, c in zip(news.keys, classes, strict=True) if c == "Sports"])
     message = r"separation needs at least two classes; column 'class' has only 'Sports'"
     with pytest.raises(InvalidParameterError, match=message):
         sports.separation("class")
@@ -221,3 +210,25 @@ def test_rows_without_a_label_are_left_out_and_counted(news):
 
 def _has_label(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
+
+
+def test_the_separation_command(news, tmp_path):
+    from click.testing import CliRunner
+
+    from embscope.cli import main
+
+    path = embscope.export(news, tmp_path / "news.parquet", format="parquet")
+    runner = CliRunner()
+    result = runner.invoke(main, ["separation", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    expected = news.separation("class")
+    assert f"kNN (k=5) {expected.knn_accuracy:.3f}" in result.output
+    assert "Mean cosine similarity between the members of two classes" in result.output
+    summary = json.loads(runner.invoke(main, ["separation", str(path), "--json"]).output)
+    assert summary["knn_accuracy"] == pytest.approx(expected.knn_accuracy)
+    assert summary["class_similarity"]["classes"] == 4
+    sports = news.metadata["class"] == "Sports"
+    one_class = news.subset([k for k, keep in zip(news.keys, sports, strict=True) if keep])
+    single = embscope.export(one_class, tmp_path / "one.parquet", format="parquet")
+    refused = runner.invoke(main, ["separation", str(single), "--label", "class"])
+    assert refused.exit_code == 1 and "needs at least two classes" in refused.output

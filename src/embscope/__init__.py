@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from .classes import ClassSimilarity, Separation
 from .classify import knn_classify
 from .datasets import TextDataset, read_texts
 from .encode import encode_dataset
@@ -46,6 +47,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "VALID_METHODS",
     "VALID_METRICS",
+    "ClassSimilarity",
     "EmbeddingSpace",
     "EmbscopeError",
     "Hits",
@@ -57,6 +59,7 @@ __all__ = [
     "ProjectionQuality",
     "Provenance",
     "ResolvedQuery",
+    "Separation",
     "SourceError",
     "TextDataset",
     "UnknownKeyError",

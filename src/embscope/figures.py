@@ -429,8 +429,7 @@ def class_similarity(
             z=mean,
             x=names,
             y=names,
-            text=np.round(mean, 3),
-            texttemplate="%{text:.3f}",
+            texttemplate="%{z:.3f}",
             hovertext=hover,
             hoverinfo="text",
             colorscale="RdBu",
@@ -451,6 +450,6 @@ def class_similarity(
         template="plotly_white",
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
     )
-    figure.update_xaxes(type="category", title_text=column, side="bottom")
+    figure.update_xaxes(type="category", title_text=column)
     figure.update_yaxes(type="category", title_text=column, autorange="reversed")
     return figure

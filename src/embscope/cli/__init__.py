@@ -56,6 +56,7 @@ def _register() -> None:
         info,
         neighbors,
         project,
+        separation,
         similarity,
         tour,
     )
@@ -70,6 +71,7 @@ def _register() -> None:
         graph,
         project,
         encode,
+        separation,
         export,
     )
     for module in modules:
