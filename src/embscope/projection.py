@@ -340,7 +340,7 @@ def neighborhood(
     """The query, its ``similar`` closest and ``opposite`` least similar rows, as a new space.
 
     Metadata gains ``group`` (query / similar / opposite), ``score`` (against the query, by
-    ``metric``) and ``rank`` within the group. ``restrict_vocab=N`` looks only among the first
+    ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N`` looks only among the first
     N rows (in frequency-ordered vocabularies the rarest words crowd the opposite end).
     """
     if not isinstance(query, str) or query not in space:
@@ -351,6 +351,7 @@ def neighborhood(
     if similar + opposite == 0:
         raise InvalidParameterError("similar and opposite cannot both be 0: nothing to show")
     metric = _nb.check_metric(metric or space.metric)
+    # ranks count from 1 within each group, as in neighbors(); the query itself is rank 0
     parts = [("query", [space.row(query)], [_self_score(space, query, metric)])]
     if similar:
         hits = space.search(query, top_k=similar, metric=metric, restrict_vocab=restrict_vocab)
@@ -364,14 +365,16 @@ def neighborhood(
     groups: list[str] = []
     scores: list[float] = []
     ranks: list[int] = []
+    taken: set[int] = set()
     for group, group_rows, group_scores in parts:
         for rank, (row, score) in enumerate(zip(group_rows, group_scores, strict=True)):
-            if row in rows:  # a tiny space can hold a row among both the closest and farthest
+            if row in taken:  # a tiny space can hold a row among both the closest and farthest
                 continue
+            taken.add(row)
             rows.append(row)
             groups.append(group)
             scores.append(score)
-            ranks.append(rank)
+            ranks.append(rank + 1 if group != "query" else 0)
     sub = space.subset([space.keys[r] for r in rows])
     columns = dict(sub._column_arrays())
     columns.update(
