@@ -340,8 +340,9 @@ def neighborhood(
     """The query, its ``similar`` closest and ``opposite`` least similar rows, as a new space.
 
     Metadata gains ``group`` (query / similar / opposite), ``score`` (against the query, by
-    ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N`` looks only among the first
-    N rows (in frequency-ordered vocabularies the rarest words crowd the opposite end).
+    ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N``
+    looks only among the first N rows (in frequency-ordered vocabularies the rarest words
+    crowd the opposite end).
     """
     if not isinstance(query, str) or query not in space:
         problem = space._unknown(str(query)).message if isinstance(query, str) else repr(query)
