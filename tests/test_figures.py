@@ -116,3 +116,18 @@ def test_a_figure_draws_a_stated_sample_of_a_huge_projection(glove, monkeypatch)
     assert "showing a random 300 of 1,000 (seed 0)" in figure.layout.title.text
     shown = set(zip(trace.x, trace.y, strict=True))
     assert shown <= set(zip(result.coords["x"], result.coords["y"], strict=True))
+
+
+def test_a_datasets_label_column_colours_by_class(shared_data):
+    import embscope
+
+    docs = embscope.encode_dataset(
+        shared_data / "sentiment_labelled_sentences" / "yelp_labelled.txt",
+        sample_per_label=20,
+        progress=False,
+    )
+    result = docs.project("pca", progress=False)
+    assert "metadata.label" in result.coords  # the readable label keeps the name "label"
+    figure = result.figure(color="label")
+    assert sorted(trace.name for trace in figure.data) == ["0", "1"]
+    assert [len(trace.x) for trace in figure.data] == [20, 20]

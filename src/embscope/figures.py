@@ -186,6 +186,10 @@ def _color_values(result: Projection, color: str | None) -> tuple[np.ndarray | N
         return scores.astype(np.float64), f"similarity to {word}", False
     if color == "norm" and "norm" not in coords:
         return result.space.norms[result.rows].astype(np.float64), "norm", False
+    if f"metadata.{color}" in coords:
+        # a dataset's own "label" column (SST, the sentiment sentences) means its classes,
+        # not the readable labels of the points
+        color = f"metadata.{color}"
     if color not in coords:
         metadata = [c for c in coords.columns if c not in ("x", "y", "z")]
         raise InvalidParameterError(
