@@ -102,12 +102,16 @@ def test_auto_parameters_are_recorded(glove, glove_1000):
 
 def test_high_dimensional_spaces_are_reduced_by_pca_first(minilm):
     space = minilm.subset(minilm.keys[2000:2600])
-    result = space.project("tsne", progress=False)
-    assert result.parameters["pca_components"] == 50
-    assert 0 < result.parameters["pca_explained_variance"] < 1
-    assert result.quality.trustworthiness >= 0.85  # measured against all 384 dimensions
-    kept = space.project("tsne", pca_components=None, progress=False)
-    assert kept.parameters["pca_components"] is None
+    kept = space.project("tsne", progress=False)
+    assert kept.parameters["pca_components"] is None  # 384 dimensions are kept
+    reduced = space.project("tsne", pca_components=30, progress=False)
+    assert reduced.parameters["pca_components"] == 30
+    assert 0 < reduced.parameters["pca_explained_variance"] < 1
+    # both measured against all 384 dimensions
+    assert reduced.quality.trustworthiness >= 0.85
+    assert kept.quality.trustworthiness >= reduced.quality.trustworthiness
+    wide = embscope.from_array(np.asarray(minilm.vectors[:600]).repeat(2, axis=1))
+    assert wide.project("umap", progress=False).parameters["pca_components"] == 100
 
 
 def test_a_second_identical_call_comes_from_the_cache(glove):

@@ -55,10 +55,12 @@ METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 # t-SNE and UMAP of more rows than this sample them by default (PCA never samples)
 SAMPLE_THRESHOLD = 50_000
 # above this many dimensions t-SNE and UMAP run on the first PCA_DIMENSIONS principal
-# components (the usual practice: neighbour search in 384+ dimensions costs far more than in 50,
-# and the discarded directions carry little of the neighbour structure)
-PCA_ABOVE = 100
-PCA_DIMENSIONS = 50
+# components: neighbour search in a 4096-dimensional LLM vocabulary costs too much. Not lower:
+# on the 384-dimensional MiniLM tokens, PCA to 50 dimensions cut the 3D t-SNE's kNN recall@10
+# from 0.39 to 0.29 and its trustworthiness from 0.969 to 0.953, for no time saved
+# (benchmarks/bench_projection.py)
+PCA_ABOVE = 512
+PCA_DIMENSIONS = 100
 # t-SNE in 2D uses FFT-accelerated gradients from this many rows, Barnes-Hut below
 FFT_FROM_ROWS = 10_000
 # t-SNE finds each row's neighbours exactly up to this many rows, approximately (Annoy) above
@@ -251,7 +253,7 @@ def project(
     choice (a seeded run gives the same coordinates; UMAP then runs single-threaded, as
     umap-learn requires). ``sample``: ``"auto"`` projects a random ``SAMPLE_THRESHOLD`` rows
     of larger spaces with t-SNE and UMAP, an int that many, None every row. ``pca_components``:
-    t-SNE and UMAP first reduce to this many principal components (auto: 50 above 100
+    t-SNE and UMAP first reduce to this many principal components (auto: 100 above 512
     dimensions; None: never). ``cache=False`` neither reads nor writes the on-disk cache.
     """
     method = _check_method(method)
