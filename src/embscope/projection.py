@@ -80,7 +80,12 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 }
 # rough cost per projected row on two cores, measured by benchmarks/bench_projection.py; used
 # only to tell a user how long a large projection will take
-_SECONDS_PER_ROW = {("tsne", 2): 1.2e-3, ("tsne", 3): 4.0e-3, ("umap", 2): 1.5e-3}
+_SECONDS_PER_ROW = {
+    ("tsne", 2): 1.3e-3,
+    ("tsne", 3): 4.5e-3,
+    ("umap", 2): 1.5e-3,
+    ("umap", 3): 1.8e-3,
+}
 # bump when a change would make cached coordinates differ
 _CACHE_FORMAT = 1
 
