@@ -37,7 +37,11 @@ _start = _time.perf_counter()
 {call}
 print("BENCH_EXTRA " + _json.dumps({{"encode_seconds": _time.perf_counter() - _start}}))
 """
-_OURS = "from embscope.encode import encode_texts\n"
+# the model is loaded before the clock starts, as it is for the other contestants
+_OURS = (
+    "from embscope.encode import Encoder, encode_texts, model_spec\n"
+    "Encoder(model_spec('minilm')).model\n"
+)
 
 
 def _timed(call: str) -> str:
