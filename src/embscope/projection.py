@@ -606,7 +606,8 @@ def _rows_to_project(
     if limit is None or n <= limit:
         if method != "pca" and n > SAMPLE_THRESHOLD:
             estimate = _SECONDS_PER_ROW.get((method, n_components), 4.0e-3) * n
-            estimate *= 2 / max(1, os.cpu_count() or 1)
+            if not (method == "umap" and random_state is not None):  # seeded UMAP: one core
+                estimate *= 2 / _usable_cores()
             logger.warning(
                 "%s of all %s rows will take roughly %s on this machine",
                 METHOD_NAMES[method],
@@ -621,6 +622,14 @@ def _rows_to_project(
         "pass sample=None (CLI: --all-rows) to project every row"
     )
     return rows.astype(np.int64), note
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
 
 
 def _duration(seconds: float) -> str:
@@ -682,7 +691,7 @@ def _tsne(
             negative_gradient_method="fft" if settings["gradient"] == "fft" else "bh",
             neighbors=settings["neighbors"],
             initialization="pca",
-            n_jobs=os.cpu_count() or 1,
+            n_jobs=_usable_cores(),
             random_state=random_state,
             callbacks=on_iterations if progress else None,
             callbacks_every_iters=every,
