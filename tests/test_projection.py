@@ -109,7 +109,7 @@ def test_high_dimensional_spaces_are_reduced_by_pca_first(minilm):
     assert 0 < reduced.parameters["pca_explained_variance"] < 1
     # both measured against all 384 dimensions
     assert reduced.quality.trustworthiness >= 0.85
-    assert kept.quality.trustworthiness >= reduced.quality.trustworthiness
+    assert kept.quality.knn_recall > reduced.quality.knn_recall  # why 384 are kept
     wide = embscope.from_array(np.asarray(minilm.vectors[:600]).repeat(2, axis=1))
     assert wide.project("umap", progress=False).parameters["pca_components"] == 100
 
