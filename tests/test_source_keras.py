@@ -8,12 +8,10 @@ os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported; there is no T
 
 import json
 import logging
-import re
 import shutil
 import sys
 import warnings
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -23,6 +21,7 @@ import pytest
 import embscope
 from embscope.errors import InvalidParameterError, MalformedFileError, MissingDependencyError
 from embscope.sources.keras import embedding_layers, load_keras
+from embscope.train.vectorizer import TextVectorizer
 
 keras = pytest.importorskip("keras")
 
@@ -30,34 +29,15 @@ VOCAB_SIZE = 1000
 SEQUENCE_LENGTH = 40
 EMBEDDING_DIM = 16
 
-# TextVectorization's "lower_and_strip_punctuation" pattern (keras/src/layers/preprocessing/
-# text_vectorization.py)
-_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
-
 
 def text_vectorization_vocabulary(sentences: list[str], max_tokens: int) -> list[str]:
-    """What ``TextVectorization(max_tokens=...).adapt(sentences).get_vocabulary()`` returns.
-
-    Keras 3's TextVectorization needs TensorFlow, which this project does not install, so its
-    algorithm is reproduced: lowercase, strip punctuation, split on whitespace, then padding
-    (""), "[UNK]" and the tokens by count, ties broken by the token, both descending
-    (``np.lexsort((tokens, counts))[::-1]`` in ``IndexLookup.finalize_state``).
-    """
-    counts = Counter(t for s in sentences for t in _PUNCTUATION.sub("", s.lower()).split())
-    tokens = np.array(list(counts))
-    frequencies = np.array([counts[t] for t in tokens])
-    order = np.lexsort((tokens, frequencies))[::-1][: max_tokens - 2]
-    return ["", "[UNK]", *tokens[order].tolist()]
+    """What ``TextVectorization(max_tokens=...).adapt(sentences).get_vocabulary()`` returns
+    (Keras 3's TextVectorization needs TensorFlow, which this project does not install)."""
+    return list(TextVectorizer.fit(sentences, max_tokens=max_tokens).vocabulary)
 
 
 def vectorize(sentences: list[str], vocabulary: list[str]) -> np.ndarray:
-    index = {token: i for i, token in enumerate(vocabulary)}
-    batch = np.zeros((len(sentences), SEQUENCE_LENGTH), dtype="int32")
-    for row, sentence in enumerate(sentences):
-        ids = [index.get(t, 1) for t in _PUNCTUATION.sub("", sentence.lower()).split()]
-        ids = ids[:SEQUENCE_LENGTH]
-        batch[row, : len(ids)] = ids
-    return batch
+    return TextVectorizer(tuple(vocabulary), SEQUENCE_LENGTH).transform(sentences).astype("int32")
 
 
 def save_quietly(save, path: Path) -> None:
