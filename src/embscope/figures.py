@@ -293,32 +293,24 @@ def distance_profile(
         ),
         horizontal_spacing=0.2,
     )
-    figure.add_trace(
-        trace(
-            x=table["row"],
-            y=table["euclidean"],
-            mode="markers",
-            marker={"size": size, "color": table["cosine"], "coloraxis": "coloraxis"},
-            hovertext=hover,
-            hoverinfo="text",
-            name="rows",
-        ),
-        row=1,
-        col=1,
+    panels = (  # x, colour, colour axis, column
+        (table["row"], table["cosine"], "coloraxis", 1),
+        (table["cosine"], table["norm"], "coloraxis2", 2),
     )
-    figure.add_trace(
-        trace(
-            x=table["cosine"],
-            y=table["euclidean"],
-            mode="markers",
-            marker={"size": size, "color": table["norm"], "coloraxis": "coloraxis2"},
-            hovertext=hover,
-            hoverinfo="text",
-            name="rows",
-        ),
-        row=1,
-        col=2,
-    )
+    for x, colour, axis, column in panels:
+        figure.add_trace(
+            trace(
+                x=x,
+                y=table["euclidean"],
+                mode="markers",
+                marker={"size": size, "color": colour, "coloraxis": axis},
+                hovertext=hover,
+                hoverinfo="text",
+                name="rows",
+            ),
+            row=1,
+            col=column,
+        )
     nearest = table.nsmallest(min(profile.top_k, 10), "cosine_rank")
     figure.add_trace(
         go.Scatter(
