@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 import embscope
-from embscope.train.leakage import CONTAINED_FROM, remove_overlap, sentence_key
+from embscope.train.leakage import (
+    CONTAINED_FROM,
+    overlap_groups,
+    remove_overlap,
+    sentence_key,
+    sentence_words,
+)
 
 
 def test_tokenisation_differences_are_undone():
@@ -36,7 +42,29 @@ def test_rt_polarity_loses_every_sst_dev_and_test_sentence(shared_data, sst_held
     kept_keys = [sentence_key(text) for text in kept.texts]
     held = {sentence_key(text) for text in sst_held_out}
     assert not held & set(kept_keys)
-    joined = "\n".join(kept_keys)
-    assert not [h for h in held if len(h) >= CONTAINED_FROM and h in joined]
+    # no kept text holds a long held-out sentence, word for word
+    kept_words = "\n".join(" " + " ".join(sentence_words(text)) + " " for text in kept.texts)
+    long_held = [
+        words
+        for text in sst_held_out
+        if len("".join(words := sentence_words(text))) >= CONTAINED_FROM
+    ]
+    assert not [w for w in long_held if f" {' '.join(w)} " in kept_words]
     # SST's training sentences are not held out: most of them stay findable
     assert kept.frame["label"].value_counts().min() > 4000
+
+
+def test_overlap_groups_join_sst_sentences_to_the_rt_snippets_holding_them(shared_data):
+    sst = embscope.read_texts(shared_data / "sst" / "stsa.binary.train").texts[:300]
+    rt = embscope.read_texts(shared_data / "rt_polarity").texts
+    texts = [*sst, *rt]
+    groups = overlap_groups(texts)
+    assert len(groups) == len(texts)
+    # nearly every SST training sentence was cut from an rt-polarity snippet: it shares a group
+    shared = sum(1 for i in range(len(sst)) if (groups[len(sst) :] == groups[i]).any())
+    assert shared >= 0.9 * len(sst)
+    # a text shares a group only with texts it equals, holds or is held by (or through those)
+    keys = [sentence_key(t) for t in texts]
+    for i in range(len(sst)):
+        partners = [j for j in (groups == groups[i]).nonzero()[0] if j != i]
+        assert not partners or any(keys[i] in keys[j] or keys[j] in keys[i] for j in partners)

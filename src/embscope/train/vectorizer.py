@@ -27,27 +27,60 @@ UNKNOWN = "[UNK]"
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 
 
+_MARKUP = re.compile(r"<[^<>]{0,40}>")
+_PTB_BRACKETS = re.compile(r"-[lr][rsc]b-")
+_SPLIT_NEGATION = re.compile(r"(\w) n't\b")
+_SPLIT_CLITIC = re.compile(r"(\w) '(s|re|ve|d|ll|m)\b")
+
+
 def standardize(text: str) -> str:
     """Keras' ``"lower_and_strip_punctuation"``: lowercase, punctuation deleted (so ``won't``
     becomes ``wont`` and SST's ``wo n't`` becomes ``wo nt``)."""
     return _PUNCTUATION.sub("", text.lower())
 
 
-def tokenize(text: str) -> list[str]:
+def undo_tokenization(text: str) -> str:
+    """Lowercase, without what makes one corpus spell a text unlike another: HTML tags (IMDB's
+    ``<br />``) and Penn-Treebank tokenisation (SST's ``wo n't`` and ``film 's`` joined back to
+    ``won't`` and ``film's``, ``-lrb-`` dropped)."""
+    text = _PTB_BRACKETS.sub(" ", _MARKUP.sub(" ", text.lower()))
+    return _SPLIT_CLITIC.sub(r"\1'\2", _SPLIT_NEGATION.sub(r"\1n't", text))
+
+
+def standardize_normalized(text: str) -> str:
+    """Keras' standardisation after ``undo_tokenization``, so ``won't`` and SST's ``wo n't``
+    both become ``wont``."""
+    return _PUNCTUATION.sub("", undo_tokenization(text))
+
+
+STANDARDIZERS = {"keras": standardize, "normalized": standardize_normalized}
+
+
+def tokenize(text: str, standardization: str = "keras") -> list[str]:
     """The standardised text split on whitespace."""
-    return standardize(text).split()
+    return STANDARDIZERS[standardization](text).split()
 
 
 @dataclass(frozen=True)
 class TextVectorizer:
-    """A fixed vocabulary (padding, ``[UNK]``, then tokens) and the output length."""
+    """A fixed vocabulary (padding, ``[UNK]``, then tokens), the output length and the
+    standardisation (``"keras"``, or ``"normalized"``: see ``standardize_normalized``)."""
 
     vocabulary: tuple[str, ...]
     sequence_length: int
+    standardization: str = "keras"
+
+    def __post_init__(self) -> None:
+        _check_standardization(self.standardization)
 
     @classmethod
     def fit(
-        cls, texts: Iterable[str], *, max_tokens: int = 10_000, sequence_length: int = 100
+        cls,
+        texts: Iterable[str],
+        *,
+        max_tokens: int = 10_000,
+        sequence_length: int = 100,
+        standardization: str = "keras",
     ) -> TextVectorizer:
         """The vocabulary ``TextVectorization(max_tokens).adapt(texts)`` builds.
 
@@ -59,14 +92,19 @@ class TextVectorizer:
                 f"max_tokens must be an integer of at least 3; got {max_tokens!r}"
             )
         _check_length(sequence_length)
-        counts = Counter(token for text in texts for token in tokenize(text))
+        _check_standardization(standardization)
+        counts = Counter(token for text in texts for token in tokenize(text, standardization))
         tokens = np.array(list(counts), dtype=object)
         frequencies = np.array([counts[t] for t in tokens], dtype=np.int64)
         order = np.lexsort((tokens, frequencies))[::-1][: max_tokens - 2] if len(tokens) else []
-        return cls((PADDING, UNKNOWN, *(str(t) for t in tokens[order])), sequence_length)
+        return cls(
+            (PADDING, UNKNOWN, *(str(t) for t in tokens[order])), sequence_length, standardization
+        )
 
     @classmethod
-    def load(cls, path: str | Path, *, sequence_length: int = 100) -> TextVectorizer:
+    def load(
+        cls, path: str | Path, *, sequence_length: int = 100, standardization: str = "keras"
+    ) -> TextVectorizer:
         """A vocabulary file, one token per line, as ``get_vocabulary()`` lists them (the first
         line empty for padding, the second ``[UNK]``)."""
         _check_length(sequence_length)
@@ -81,7 +119,7 @@ class TextVectorizer:
                 f"got {lines[:2]!r}",
                 line=1,
             )
-        return cls(tuple(lines), sequence_length)
+        return cls(tuple(lines), sequence_length, standardization)
 
     def save(self, path: str | Path) -> Path:
         """One token per line (atomically), the format ``load`` and Keras notebooks use."""
@@ -103,7 +141,8 @@ class TextVectorizer:
         index = self.index
         ids = np.zeros((len(texts), self.sequence_length), dtype=np.int64)
         for row, text in enumerate(texts):
-            found = [index.get(token, 1) for token in tokenize(text)][: self.sequence_length]
+            tokens = tokenize(text, self.standardization)
+            found = [index.get(token, 1) for token in tokens][: self.sequence_length]
             ids[row, : len(found)] = found
         return ids
 
@@ -116,4 +155,11 @@ def _check_length(sequence_length: object) -> None:
     ):
         raise InvalidParameterError(
             f"sequence_length must be a positive integer; got {sequence_length!r}"
+        )
+
+
+def _check_standardization(standardization: object) -> None:
+    if standardization not in STANDARDIZERS:
+        raise InvalidParameterError(
+            f"standardization must be one of {', '.join(STANDARDIZERS)}; got {standardization!r}"
         )
