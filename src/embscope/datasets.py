@@ -156,7 +156,7 @@ def read_texts(
     frame = frame.loc[~empty].reset_index(drop=True)
     names = None
     if label_column is not None:
-        frame, names = _name_labels(frame, label_column, label_names, path)
+        frame, names = name_labels(frame, label_column, label_names, path)
     elif label_names is not None:
         raise InvalidParameterError("label_names needs a label column (label=...)")
     return TextDataset(
@@ -431,12 +431,14 @@ def _column(
     )
 
 
-def _name_labels(
+def name_labels(
     frame: pd.DataFrame,
     column: str,
     label_names: str | Path | Mapping[Any, str] | Sequence[str] | None,
     path: Path,
 ) -> tuple[pd.DataFrame, dict[Any, str] | None]:
+    """``frame`` with ``column``'s values replaced by their names (the values kept in
+    ``<column>_id``) and the mapping used; an error names a value without a name."""
     values = frame[column]
     if label_names is None:
         return frame, None

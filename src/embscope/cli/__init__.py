@@ -59,6 +59,7 @@ def _register() -> None:
         separation,
         similarity,
         tour,
+        train,
     )
 
     modules = (
@@ -71,6 +72,7 @@ def _register() -> None:
         graph,
         project,
         encode,
+        train,
         separation,
         export,
     )

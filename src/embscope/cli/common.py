@@ -115,3 +115,8 @@ def score_title(frame: pd.DataFrame, what: str) -> str:
         "euclidean": "score = Euclidean distance, lower is closer",
     }[metric]
     return f"{what} of {frame.attrs.get('query')!r} in {frame.attrs.get('space')} ({meaning})"
+
+
+def position_or_name(value: str | None) -> str | int | None:
+    """A column option: digits are a 0-based position, anything else a name."""
+    return int(value) if value is not None and value.isdigit() else value

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .common import position_or_name
+
 
 @click.command()
 @click.argument("data", type=click.Path(exists=True, path_type=Path))
@@ -82,8 +84,8 @@ def encode(
         raise click.UsageError(f"--out must be a .parquet file; got {out.name!r}")
     space, report = encode_dataset_reported(
         data,
-        text=_position_or_name(text_column),
-        label=_position_or_name(label_column),
+        text=position_or_name(text_column),
+        label=position_or_name(label_column),
         model=model,
         columns=[c.strip() for c in columns.split(",")] if columns else None,
         label_names=label_names,
@@ -101,10 +103,6 @@ def encode(
     label = space.provenance.options["label_column"]
     classes = f", {space.metadata[label].nunique()} classes in {label!r}" if label else ""
     click.echo(f"wrote {out}: {len(space):,} texts x {space.dim}{classes}")
-
-
-def _position_or_name(value: str | None) -> str | int | None:
-    return int(value) if value is not None and value.isdigit() else value
 
 
 COMMANDS = [encode]

@@ -3,8 +3,9 @@
 How a source string is read, first match wins:
 
 1. a bundled alias (``minilm``, ``glove-6b-50d``; see ``embscope sources``);
-2. an existing directory: a Hugging Face checkpoint (``config.json``, ``*.safetensors``,
-   ``pytorch_model.bin``) or a TensorBoard projector export (``vectors.tsv``);
+2. an existing directory: a model ``embscope train`` saved (``embscope-train.json``), a
+   Hugging Face checkpoint (``config.json``, ``*.safetensors``, ``pytorch_model.bin``) or a
+   TensorBoard projector export (``vectors.tsv``);
 3. an existing file, by suffix: ``.safetensors``; ``.keras`` / ``.h5``; ``.npy`` / ``.npz``;
    ``.parquet`` / ``.csv``; ``vectors.tsv``; ``.bin`` (word2vec binary); ``.vec`` (fastText);
    other text (``.txt``, ``.gz``…) is word2vec text when its first line is ``<count> <dim>``,
@@ -40,6 +41,7 @@ KINDS: tuple[str, ...] = (
     "parquet",
     "csv",
     "projector",
+    "trained",
 )
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -72,6 +74,8 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
 
 def _guess_kind(path: Path, text: str) -> str:
     if path.is_dir():
+        if (path / "embscope-train.json").is_file():
+            return "trained"
         if (path / "vectors.tsv").is_file():
             return "projector"
         if any((path / name).exists() for name in _HF_MARKERS) or any(path.glob("*.safetensors")):
@@ -160,6 +164,12 @@ def _read_projector(path: Path, **options: Any) -> EmbeddingSpace:
     return load_projector(path, **options)
 
 
+def _read_trained(path: Path, **options: Any) -> EmbeddingSpace:
+    from .trained import read_trained
+
+    return read_trained(path, **options)
+
+
 _READERS = {
     "bundled": lambda path, **options: load_bundled(str(path), **options),
     "huggingface": _read_huggingface,
@@ -173,6 +183,7 @@ _READERS = {
     "parquet": _read_table,
     "csv": _read_table,
     "projector": _read_projector,
+    "trained": _read_trained,
 }
 
 

@@ -1,0 +1,262 @@
+"""``embscope.train.sentiment``: the notebook's recipe from labelled texts to a trained run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+from .data import (
+    class_numbers,
+    read_sources,
+    resolve_classes,
+    split_rows,
+    token_counts,
+)
+from .leakage import remove_overlap
+from .run import SentimentRun
+from .vectorizer import STANDARDIZERS, TextVectorizer
+
+logger = logging.getLogger(__name__)
+
+# Measured on SST-2 train + de-leaked rt-polarity + the IMDB sample, five seeds, validation
+# split by groups of copies (benchmarks/bench_train.py --pooling): see the README.
+DEFAULT_POOLING = "mean"
+DEFAULT_STANDARDIZATION = "normalized"
+
+
+def sentiment(
+    data: Any,
+    *,
+    text: str | int | None = None,
+    label: str | int | None = None,
+    label_names: Any = None,
+    classes: Sequence[Any] | None = None,
+    held_out: Any = (),
+    vocab_size: int = 10_000,
+    sequence_length: int = 100,
+    dim: int = 16,
+    hidden: int = 16,
+    pooling: str = "auto",
+    standardization: str = DEFAULT_STANDARDIZATION,
+    epochs: int = 20,
+    patience: int = 5,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    validation_split: float = 0.1,
+    random_state: int | None = 0,
+    device: str = "auto",
+    checkpoint: str | Path | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> SentimentRun:
+    """Train the notebook's sentiment model and return the run.
+
+    ``data``: a path ``embscope.read_texts`` reads (``text``/``label`` name its columns), a
+    ``TextDataset``, or a list of them, trained on together. ``label_names`` names numbered
+    labels (applied to every numbered source); the classes are then the label values: numbers
+    must be 0 and 1 for two classes (0 to K-1 for K), names are taken in sorted order, or
+    ``classes`` gives the order. Two classes train one logit with binary cross-entropy, more a
+    softmax.
+
+    ``held_out``: paths or TextDatasets your evaluation uses; every training text equal to or
+    holding one of their texts is removed first, and ``run.data`` says how many.
+
+    The model: ``TextVectorizer(vocab_size, sequence_length, standardization)`` fitted on the
+    training rows, ``Embedding(vocab, dim)`` → average (``pooling``: ``"mean"`` over every
+    position as Keras does, ``"masked"`` over the text's tokens; ``"auto"`` =
+    ``DEFAULT_POOLING``) → ``Dense(hidden, relu)`` → logits. Adam (``learning_rate``), up to
+    ``epochs`` epochs of ``batch_size``, early stopping on validation loss (``patience``, best
+    weights restored). ``validation_split`` of the rows is held out, keeping copies of one text
+    (SST's sentences inside rt-polarity's snippets) on one side.
+
+    ``random_state`` makes the split, the initial weights and the batch order reproducible
+    (None: a fresh seed, recorded in ``run.config``). ``device``: ``"auto"`` (CUDA, then Apple
+    MPS, then CPU), or a torch device name. ``checkpoint``: a directory where the best model so
+    far is saved after each improving epoch (``run.save`` writes it at the end either way).
+    ``on_epoch`` receives each epoch's history record.
+    """
+    import pandas as pd
+    import torch
+
+    from .loop import Schedule, fit
+    from .model import SentimentClassifier
+
+    _check_positive("vocab_size", vocab_size, minimum=3)
+    _check_positive("sequence_length", sequence_length)
+    _check_positive("dim", dim)
+    _check_positive("hidden", hidden)
+    _check_positive("epochs", epochs)
+    _check_positive("patience", patience)
+    _check_positive("batch_size", batch_size)
+    if not isinstance(learning_rate, int | float) or not learning_rate > 0:
+        raise InvalidParameterError(
+            f"learning_rate must be a positive number; got {learning_rate!r}"
+        )
+    if not isinstance(validation_split, int | float) or not 0 < validation_split < 1:
+        raise InvalidParameterError(
+            f"validation_split must be between 0 and 1 (exclusive); got {validation_split!r}"
+        )
+    if pooling == "auto":
+        pooling = DEFAULT_POOLING
+    if pooling not in ("mean", "masked"):
+        raise InvalidParameterError(f"pooling must be auto, mean or masked; got {pooling!r}")
+    if standardization not in STANDARDIZERS:
+        raise InvalidParameterError(
+            f"standardization must be one of {', '.join(STANDARDIZERS)}; got {standardization!r}"
+        )
+    if random_state is None:
+        random_state = int(np.random.default_rng().integers(2**31))
+    elif isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise InvalidParameterError(
+            f"random_state must be an integer or None; got {random_state!r}"
+        )
+    torch_device = _device(device)
+
+    datasets = read_sources(data, text=text, label=label, label_names=label_names)
+    report: dict[str, Any] = {"sources": []}
+    held_texts = _held_out_texts(held_out, text)
+    kept = []
+    for dataset in datasets:
+        entry = {
+            "source": dataset.source,
+            "rows": len(dataset),
+            "empty_dropped": dataset.empty_dropped,
+        }
+        if held_texts:
+            dataset, removed = remove_overlap(dataset, held_texts)
+            entry["removed_as_held_out"] = removed
+            if removed:
+                logger.warning(
+                    "%s: removed %s of %s texts that equal or hold a held-out text",
+                    Path(dataset.source).name,
+                    f"{removed:,}",
+                    f"{entry['rows']:,}",
+                )
+        report["sources"].append(entry)
+        kept.append(dataset)
+    class_names = resolve_classes(kept, classes)
+    labels = class_numbers(kept, class_names)
+    texts = [t for d in kept for t in d.texts]
+    if len(texts) < 10:
+        raise InvalidParameterError(f"{len(texts)} texts left to train on; give at least 10")
+
+    train_rows, validation_rows, groups = split_rows(texts, validation_split, random_state)
+    if len(validation_rows) == 0 or len(train_rows) == 0:
+        raise InvalidParameterError(
+            f"validation_split={validation_split} leaves an empty side of {len(texts)} texts"
+        )
+    train_texts = [texts[i] for i in train_rows]
+    vectorizer = TextVectorizer.fit(
+        train_texts,
+        max_tokens=vocab_size,
+        sequence_length=sequence_length,
+        standardization=standardization,
+    )
+    if len(vectorizer) < vocab_size:
+        logger.warning(
+            "the training texts hold %s distinct tokens: the vocabulary has %s entries "
+            "(with padding and [UNK]), not the %s asked for",
+            f"{len(vectorizer) - 2:,}",
+            f"{len(vectorizer):,}",
+            f"{vocab_size:,}",
+        )
+    report.update(
+        rows=len(texts),
+        training_rows=len(train_rows),
+        validation_rows=len(validation_rows),
+        groups_of_copies=len(texts) - groups,
+        class_counts={name: int((labels == i).sum()) for i, name in enumerate(class_names)},
+    )
+    counts = token_counts(vectorizer, train_texts)
+    ids = torch.from_numpy(vectorizer.transform(texts)).to(torch_device)
+    targets = torch.from_numpy(labels).to(torch_device)
+    train_index = torch.from_numpy(train_rows).to(torch_device)
+    validation_index = torch.from_numpy(validation_rows).to(torch_device)
+
+    torch.manual_seed(random_state)
+    model = SentimentClassifier(
+        vocab_size=len(vectorizer),
+        dim=dim,
+        hidden=hidden,
+        n_outputs=1 if len(class_names) == 2 else len(class_names),
+        pooling=pooling,
+    ).to(torch_device)
+    config = {
+        "vocab_size": len(vectorizer),
+        "dim": dim,
+        "hidden": hidden,
+        "pooling": pooling,
+        "epochs": epochs,
+        "patience": patience,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "validation_split": validation_split,
+        "random_state": int(random_state),
+        "device": str(torch_device),
+    }
+    history: list[dict[str, Any]] = []
+
+    def run_so_far() -> SentimentRun:
+        return SentimentRun(
+            model=model,
+            vectorizer=vectorizer,
+            classes=tuple(class_names),
+            history=pd.DataFrame(history),
+            config=config,
+            data=report,
+            token_counts=counts,
+            name=Path(checkpoint).name if checkpoint is not None else "sentiment",
+        )
+
+    def record(epoch: dict[str, Any]) -> None:
+        history.append(epoch)
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    fit(
+        model,
+        (ids[train_index], targets[train_index]),
+        (ids[validation_index], targets[validation_index]),
+        Schedule(epochs, patience, batch_size, learning_rate),
+        generator=torch.Generator().manual_seed(random_state),
+        on_epoch=record,
+        on_improvement=(lambda _: run_so_far().save(checkpoint))
+        if checkpoint is not None
+        else None,
+        progress=progress,
+    )
+    return run_so_far()
+
+
+def _held_out_texts(held_out: Any, text: str | int | None) -> list[str]:
+    if held_out is None or (isinstance(held_out, list | tuple) and not held_out):
+        return []
+    return [t for d in read_sources(held_out, text=text, labelled=False) for t in d.texts]
+
+
+def _check_positive(name: str, value: Any, *, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        rule = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise InvalidParameterError(f"{name} must be {rule}; got {value!r}")
+
+
+def _device(device: str) -> Any:
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+        torch.empty(0, device=chosen)
+    except (RuntimeError, AssertionError) as error:
+        raise InvalidParameterError(f"device {device!r} cannot be used here: {error}") from None
+    return chosen
