@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+
+import embscope
 
 pytest.importorskip("torch")
 
@@ -94,3 +98,27 @@ def test_refuses_an_output_directory_of_other_files_before_training(shared_data,
     assert completed.returncode == 1 and "holds other files" in completed.stderr
     assert "epoch" not in completed.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_ctrl_c_leaves_the_best_model_so_far(shared_data, tmp_path):
+    out = tmp_path / "interrupted"
+    stderr_file = tmp_path / "stderr.txt"
+    command = [
+        sys.executable, "-m", "embscope", "train", str(shared_data / "sst" / "stsa.binary.train"),
+        "--epochs", "1000", "--patience", "1000", "--out", str(out),
+    ]  # fmt: skip
+    with stderr_file.open("w") as stderr_sink:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr_sink)
+        deadline = time.monotonic() + 120
+        while "epoch    3/1000" not in stderr_file.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, stderr_file.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    stderr = stderr_file.read_text()
+    assert process.returncode == 1, stderr
+    assert "holds the best model so far" in stderr and "Traceback" not in stderr
+    saved = embscope.train.load(out)
+    assert saved.best_epoch >= 1
+    assert len(saved.history) == saved.best_epoch  # saved right after its best epoch
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

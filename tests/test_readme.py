@@ -24,8 +24,12 @@ def test_readme_has_examples():
     assert len(_blocks("pycon")) >= 2 and len(_blocks("console")) >= 2
 
 
-def test_python_examples(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the examples write files
+def test_python_examples(tmp_path, monkeypatch, shared_data):
+    # the examples write files, and read ../shared/data as from the repository's root
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "shared").symlink_to(shared_data.parent, target_is_directory=True)
+    monkeypatch.chdir(work)
     parser = doctest.DocTestParser()
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False

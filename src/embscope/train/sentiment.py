@@ -23,8 +23,9 @@ from .vectorizer import STANDARDIZERS, TextVectorizer
 
 logger = logging.getLogger(__name__)
 
-# Measured on SST-2 train + de-leaked rt-polarity + the IMDB sample, five seeds, validation
-# split by groups of copies (benchmarks/bench_train.py --pooling): see the README.
+# On SST-2 train + de-leaked rt-polarity + the IMDB sample, five seeds, mean pooling reached a
+# mean best validation loss of 0.479 and masked 0.490, lower in four seeds of five
+# (benchmarks/bench_train.py --pooling)
 DEFAULT_POOLING = "mean"
 DEFAULT_STANDARDIZATION = "normalized"
 
