@@ -82,6 +82,8 @@ def test_recipe_removed_the_held_out_texts_and_reports_it(recipe):
     assert kept == sum(e["rows"] - e["removed_as_held_out"] for e in recipe.data["sources"])
     assert recipe.data["training_rows"] + recipe.data["validation_rows"] == kept
     assert 0.09 <= recipe.data["validation_rows"] / kept <= 0.11
+    # most SST-2 training sentences sit inside an rt-polarity snippet: kept together
+    assert recipe.data["groups_of_overlapping_texts"] > 4000
 
 
 def test_recipe_space_has_the_sentiment_geometry(recipe, shared_data):

@@ -146,11 +146,11 @@ def class_numbers(datasets: Sequence[TextDataset], classes: Sequence[str]) -> np
 
 def split_rows(
     texts: Sequence[str], fraction: float, random_state: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Training and validation row numbers, and how many groups of copies there were.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training and validation row numbers, and each text's group (``overlap_groups``).
 
-    About ``fraction`` of the rows go to validation, in whole groups (``overlap_groups``: a
-    text, its copies and the texts holding it), chosen at random with ``random_state``."""
+    About ``fraction`` of the rows go to validation in whole groups (a text, its copies and
+    the texts holding it), chosen at random with ``random_state``."""
     groups = overlap_groups(texts)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     rank = np.empty(n_groups, dtype=np.int64)
@@ -158,9 +158,9 @@ def split_rows(
     order = np.argsort(rank[groups], kind="stable")
     sizes = np.bincount(groups, minlength=n_groups)[np.argsort(rank)]
     # whole groups, in their shuffled order, until the validation share is reached
-    groups_taken = int(np.searchsorted(np.cumsum(sizes), fraction * len(texts)))
+    groups_taken = max(1, int(np.searchsorted(np.cumsum(sizes), fraction * len(texts))))
     taken = int(sizes[:groups_taken].sum())
-    return np.sort(order[taken:]), np.sort(order[:taken]), n_groups
+    return np.sort(order[taken:]), np.sort(order[:taken]), groups
 
 
 def token_counts(vectorizer: TextVectorizer, texts: Sequence[str]) -> np.ndarray:

@@ -18,7 +18,7 @@ from .data import (
     token_counts,
 )
 from .leakage import remove_overlap
-from .run import SentimentRun
+from .run import SentimentRun, check_output_directory
 from .vectorizer import STANDARDIZERS, TextVectorizer
 
 logger = logging.getLogger(__name__)
@@ -118,39 +118,17 @@ def sentiment(
         )
     torch_device = _device(device)
 
-    datasets = read_sources(data, text=text, label=label, label_names=label_names)
-    report: dict[str, Any] = {"sources": []}
-    held_texts = _held_out_texts(held_out, text)
-    kept = []
-    for dataset in datasets:
-        entry = {
-            "source": dataset.source,
-            "rows": len(dataset),
-            "empty_dropped": dataset.empty_dropped,
-        }
-        if held_texts:
-            dataset, removed = remove_overlap(dataset, held_texts)
-            entry["removed_as_held_out"] = removed
-            if removed:
-                logger.warning(
-                    "%s: removed %s of %s texts that equal or hold a held-out text",
-                    Path(dataset.source).name,
-                    f"{removed:,}",
-                    f"{entry['rows']:,}",
-                )
-        report["sources"].append(entry)
-        kept.append(dataset)
-    class_names = resolve_classes(kept, classes)
-    labels = class_numbers(kept, class_names)
-    texts = [t for d in kept for t in d.texts]
-    if len(texts) < 10:
-        raise InvalidParameterError(f"{len(texts)} texts left to train on; give at least 10")
-
+    if checkpoint is not None:
+        check_output_directory(checkpoint)
+    texts, labels, class_names, report = _training_data(
+        data, text=text, label=label, label_names=label_names, classes=classes, held_out=held_out
+    )
     train_rows, validation_rows, groups = split_rows(texts, validation_split, random_state)
     if len(validation_rows) == 0 or len(train_rows) == 0:
         raise InvalidParameterError(
             f"validation_split={validation_split} leaves an empty side of {len(texts)} texts"
         )
+    group_sizes = np.bincount(groups)
     train_texts = [texts[i] for i in train_rows]
     vectorizer = TextVectorizer.fit(
         train_texts,
@@ -170,7 +148,9 @@ def sentiment(
         rows=len(texts),
         training_rows=len(train_rows),
         validation_rows=len(validation_rows),
-        groups_of_copies=len(texts) - groups,
+        # texts that equal or hold another (kept on one side of the split with it)
+        groups_of_overlapping_texts=int((group_sizes > 1).sum()),
+        texts_in_those_groups=int(group_sizes[group_sizes > 1].sum()),
         class_counts={name: int((labels == i).sum()) for i, name in enumerate(class_names)},
     )
     counts = token_counts(vectorizer, train_texts)
@@ -232,6 +212,47 @@ def sentiment(
         progress=progress,
     )
     return run_so_far()
+
+
+def _training_data(
+    data: Any,
+    *,
+    text: str | int | None,
+    label: str | int | None,
+    label_names: Any,
+    classes: Sequence[Any] | None,
+    held_out: Any,
+) -> tuple[list[str], np.ndarray, list[str], dict[str, Any]]:
+    """The texts, their class numbers, the class names and a report of what was read and
+    removed."""
+    datasets = read_sources(data, text=text, label=label, label_names=label_names)
+    held_texts = _held_out_texts(held_out, text)
+    report: dict[str, Any] = {"sources": []}
+    kept = []
+    for dataset in datasets:
+        entry = {
+            "source": dataset.source,
+            "rows": len(dataset),
+            "empty_dropped": dataset.empty_dropped,
+        }
+        if held_texts:
+            dataset, removed = remove_overlap(dataset, held_texts)
+            entry["removed_as_held_out"] = removed
+            if removed:
+                logger.warning(
+                    "%s: removed %s of %s texts that equal or hold a held-out text",
+                    Path(dataset.source).name,
+                    f"{removed:,}",
+                    f"{entry['rows']:,}",
+                )
+        report["sources"].append(entry)
+        kept.append(dataset)
+    class_names = resolve_classes(kept, classes)
+    labels = class_numbers(kept, class_names)
+    texts = [t for d in kept for t in d.texts]
+    if len(texts) < 10:
+        raise InvalidParameterError(f"{len(texts)} texts left to train on; give at least 10")
+    return texts, labels, class_names, report
 
 
 def _held_out_texts(held_out: Any, text: str | int | None) -> list[str]:
