@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import embscope
-from embscope.errors import InvalidParameterError
+from embscope.errors import InvalidParameterError, MalformedFileError
 from embscope.train import TextVectorizer
 from embscope.train.vectorizer import tokenize
 
@@ -281,3 +281,14 @@ def test_string_labels_sort_and_empty_texts_are_counted(tmp_path, caplog):
     # 30 distinct numbers and 4 words: far fewer tokens than the 10,000 asked for, and said so
     assert len(run.vectorizer) == 2 + 34
     assert "not the 10,000 asked for" in caplog.text
+
+
+def test_a_damaged_saved_run_is_named_not_a_traceback(small, tmp_path):
+    out = small.save(tmp_path / "run")
+    config = json.loads((out / "embscope-train.json").read_text())
+    (out / "embscope-train.json").write_text(json.dumps({**config, "dim": 8}))
+    with pytest.raises(MalformedFileError, match=re.escape("size mismatch for embedding.weight")):
+        embscope.train.load(out)
+    (out / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(MalformedFileError, match=re.escape("model.safetensors")):
+        embscope.load(out)

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import SourceError
 from ..space import EmbeddingSpace
 from .bundled import BUNDLED, bundled_sources, load_bundled
+from .trained import is_trained_model
 
 KINDS: tuple[str, ...] = (
     "bundled",
@@ -74,7 +75,7 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
 
 def _guess_kind(path: Path, text: str) -> str:
     if path.is_dir():
-        if (path / "embscope-train.json").is_file():
+        if is_trained_model(path):
             return "trained"
         if (path / "vectors.tsv").is_file():
             return "projector"

@@ -27,6 +27,7 @@ EMBEDDING_WEIGHT = "embedding.weight"
 
 
 def is_trained_model(path: Path) -> bool:
+    """Whether ``path`` is a directory ``embscope train`` (or ``SentimentRun.save``) wrote."""
     return (path / CONFIG_FILE).is_file()
 
 

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, MalformedFileError
 from ..sources.trained import (
     CONFIG_FILE,
     FORMAT,
     VOCABULARY_FILE,
     WEIGHTS_FILE,
+    is_trained_model,
     read_config,
     trained_space,
 )
@@ -198,17 +199,13 @@ class SentimentRun:
         }
 
 
-def is_saved_run(directory: Path) -> bool:
-    return (directory / CONFIG_FILE).is_file()
-
-
 def check_output_directory(directory: str | Path) -> Path:
     """``directory`` if a run may be saved there: new, empty, or holding a saved run (which
     saving replaces); otherwise an error, so nothing of the user's is overwritten."""
     directory = Path(directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise InvalidParameterError(f"{directory} is a file; give a directory to save into")
-    if directory.is_dir() and any(directory.iterdir()) and not is_saved_run(directory):
+    if directory.is_dir() and any(directory.iterdir()) and not is_trained_model(directory):
         raise InvalidParameterError(
             f"{directory} holds other files; save into a new or empty directory"
         )
@@ -219,18 +216,21 @@ def load(directory: str | Path, *, device: str = "cpu") -> SentimentRun:
     """A run ``SentimentRun.save`` wrote, ready to predict (needs torch)."""
     import pandas as pd
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from .model import SentimentClassifier
 
     directory = Path(directory).expanduser()
     config = read_config(directory)
+    missing = [key for key in _NEEDED_TO_PREDICT if key not in config]
+    if missing:
+        raise MalformedFileError(directory / CONFIG_FILE, f"no {', '.join(missing)}")
     vectorizer = TextVectorizer.load(
         directory / VOCABULARY_FILE,
         sequence_length=config["sequence_length"],
         standardization=config["standardization"],
     )
-    weights = load_file(directory / WEIGHTS_FILE)
     classes = tuple(config["classes"])
     model = SentimentClassifier(
         vocab_size=len(vectorizer),
@@ -239,7 +239,15 @@ def load(directory: str | Path, *, device: str = "cpu") -> SentimentRun:
         n_outputs=1 if len(classes) == 2 else len(classes),
         pooling=config["pooling"],
     )
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+    except (RuntimeError, SafetensorError) as error:
+        # torch's message starts with a header line; the first problem is on the next
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        problem = lines[1] if len(lines) > 1 else lines[0]
+        raise MalformedFileError(
+            directory / WEIGHTS_FILE, f"does not fit the configured model ({problem[:200]})"
+        ) from None
     model.to(torch.device(device)).eval()
     settings = {k: config[k] for k in _SETTINGS if k in config}
     return SentimentRun(
@@ -254,6 +262,7 @@ def load(directory: str | Path, *, device: str = "cpu") -> SentimentRun:
     )
 
 
+_NEEDED_TO_PREDICT = ("classes", "dim", "hidden", "pooling", "sequence_length", "standardization")
 # the settings a run records (besides the vectorizer's, which it keeps itself)
 _SETTINGS = (
     "vocab_size",
