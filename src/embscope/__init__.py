@@ -32,7 +32,7 @@ __version__ = "0.1.0"
 
 # submodules reached as attributes (``embscope.figures.distance_profile``) without importing
 # plotly and friends at ``import embscope``
-_LAZY_SUBMODULES = ("figures", "train")
+_LAZY_SUBMODULES = ("figures", "tokens", "train")
 
 
 def __getattr__(name: str):

@@ -242,6 +242,16 @@ def read_tokenizer(directory: str | Path) -> TokenizerVocabulary | None:
     return vocabulary
 
 
+def read_tokenizer_file(path: str | Path) -> TokenizerVocabulary:
+    """One tokenizer file on its own: a ``tokenizer.json`` or a ``*.tiktoken`` rank file."""
+    path = Path(path)
+    if path.suffix == ".tiktoken":
+        return _from_tiktoken(path, {})
+    if path.suffix == ".json":
+        return _from_tokenizer_json(path)
+    raise SourceError(f"{path}: not a tokenizer file (tokenizer.json or *.tiktoken)")
+
+
 def token_table(vocabulary: TokenizerVocabulary | None, n_rows: int) -> TokenTable:
     """Keys, labels and metadata for ``n_rows`` matrix rows.
 

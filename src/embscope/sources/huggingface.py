@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
-from .hf_tokenizer import read_tokenizer, token_table
+from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, token_table
 
 logger = logging.getLogger(__name__)
 
@@ -110,15 +110,10 @@ def load_huggingface(
     """
     if matrix not in MATRICES:
         raise InvalidParameterError(f"matrix must be 'input' or 'output'; got {matrix!r}")
-    source = os.fspath(source)
-    directory, only_file, origin = _locate(source, revision)
-    config, config_digest = _read_config(directory)
-    vocabulary = read_tokenizer(directory)
-    tensors, missing_files, weights_digest = _open_weights(directory, only_file)
-    embedding, head = _choose_tensors(
-        tensors, config, vocabulary.size if vocabulary else None, missing_files, directory
-    )
-    tied, tied_basis = _tie_state(embedding, head, _config_tie(config))
+    parts = read_checkpoint(source, revision=revision)
+    directory, embedding, head, tied = parts.directory, parts.embedding, parts.head, parts.tied
+    vocabulary, tied_basis, origin = parts.vocabulary, parts.tied_basis, parts.origin
+    config_digest, weights_digest = parts.config_digest, parts.weights_digest
     if matrix == "input" or tied:
         selected = embedding
     elif head is not None:
@@ -126,7 +121,7 @@ def load_huggingface(
     else:
         raise SourceError(
             f"{directory}: config.json unties the output matrix (tie_word_embeddings=false) but "
-            f"no output tensor was found; 2-D tensors seen: {_listing(tensors)}"
+            f"no output tensor was found; 2-D tensors seen: {_listing(parts.tensors)}"
         )
     logger.info(
         "%s: %s matrix is %s (tied=%s: %s)", source, matrix, selected.describe(), tied, tied_basis
@@ -165,6 +160,78 @@ def load_huggingface(
         name=name or source,
         tokenize=table.tokenize,
     )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The weights and tokenizer of a checkpoint, located and opened but not read: the input
+    embedding, the output head tensor (None when none is stored; equal to the input when
+    ``tied``), the head's bias, and the tokenizer's vocabulary."""
+
+    directory: Path
+    config: dict[str, Any]
+    vocabulary: TokenizerVocabulary | None
+    tensors: Mapping[str, WeightTensor]
+    embedding: WeightTensor
+    head: WeightTensor | None
+    bias: WeightTensor | None
+    tied: bool
+    tied_basis: str
+    origin: dict[str, str]
+    config_digest: str
+    weights_digest: str
+
+    def matrix(self, which: str) -> np.ndarray:
+        """``"input"`` or ``"output"`` rows as float32/float16 (F32 and F16 memory-mapped)."""
+        tensor = self.embedding if which == "input" or self.tied else self.head
+        if tensor is None:
+            raise SourceError(f"{self.directory}: no output matrix is stored")
+        return _float_matrix(tensor)
+
+    def bias_vector(self) -> np.ndarray | None:
+        if self.bias is None:
+            return None
+        return np.asarray(_float_matrix(self.bias), dtype=np.float32).reshape(-1)
+
+
+def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -> Checkpoint:
+    """Locate (or download the embedding files of) a checkpoint and open its tensors."""
+    source = os.fspath(source)
+    directory, only_file, origin = _locate(source, revision)
+    config, config_digest = _read_config(directory)
+    vocabulary = read_tokenizer(directory)
+    tensors, missing_files, weights_digest = _open_weights(directory, only_file)
+    embedding, head = _choose_tensors(
+        tensors, config, vocabulary.size if vocabulary else None, missing_files, directory
+    )
+    tied, tied_basis = _tie_state(embedding, head, _config_tie(config))
+    return Checkpoint(
+        directory=directory,
+        config=config,
+        vocabulary=vocabulary,
+        tensors=tensors,
+        embedding=embedding,
+        head=head,
+        bias=_head_bias(tensors, embedding.shape[0]),
+        tied=tied,
+        tied_basis=tied_basis,
+        origin=origin,
+        config_digest=config_digest,
+        weights_digest=weights_digest,
+    )
+
+
+# the output layer's bias, where a model has one (BERT's MLM head, BART's final_logits_bias)
+_BIAS_NAMES = ("lm_head.bias", "cls.predictions.bias", "final_logits_bias", "embed_out.bias")
+
+
+def _head_bias(tensors: Mapping[str, WeightTensor], rows: int) -> WeightTensor | None:
+    for name, tensor in tensors.items():
+        if any(name == n or name.endswith("." + n) for n in _BIAS_NAMES) and (
+            tensor.dtype in _STORAGE and int(np.prod(tensor.shape)) == rows
+        ):
+            return tensor
+    return None
 
 
 # ---- where the files are ---------------------------------------------------------------------
@@ -624,8 +691,10 @@ def _float_matrix(tensor: WeightTensor) -> np.ndarray:
 
 __all__ = [
     "MATRICES",
+    "Checkpoint",
     "WeightTensor",
     "load_huggingface",
+    "read_checkpoint",
     "read_safetensors_header",
     "read_torch_weights",
 ]

@@ -1,0 +1,165 @@
+"""Indicators of under-trained tokens, computed from the weights in blocks of rows.
+
+For every indicator a LOW value is suspicious (the token's row moved little from where training
+started, or sits with rows that were never trained):
+
+- ``input_norm``: the length of the input-embedding row, ‖E_i‖ (needs no reference tokens);
+- ``output_cosine``: Land & Bartolo's main indicator: with U the output matrix (E when tied),
+  the first principal component of U (fit on all of U) removed from every row, the cosine
+  distance of each row to the mean of the reference (never-trained) rows;
+- ``output_l2``: the Euclidean distance of each row of U to the mean reference row;
+- ``output_bias``: the LM head's bias, where the model has one;
+- ``centroid_distance``: the Euclidean distance of each input row to the centroid of all of
+  them: Rumbelow & Watkins found "SolidGoldMagikarp" and its kin nearest the centroid. Both
+  ends are worth a look; the near end is the suspicious one.
+
+Matrices are read in blocks of ``BLOCK_ROWS`` rows, widened to float32 one block at a time, so a
+memory-mapped float16 vocabulary of 128k x 4096 is never copied whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..progress import progress_bar
+
+BLOCK_ROWS = 8192
+# subspace iteration for the first principal component: block size and passes over the matrix
+_PCA_BLOCK = 8
+_PCA_PASSES = 6
+
+DESCRIPTIONS = {
+    "input_norm": "length of the input-embedding row",
+    "output_cosine": "cosine distance of the output row to the mean reference row, "
+    "first principal component removed",
+    "output_l2": "Euclidean distance of the output row to the mean reference row",
+    "output_bias": "the LM head's bias",
+    "centroid_distance": "Euclidean distance of the input row to the centroid of all rows",
+}
+NEEDS_REFERENCES = ("output_cosine", "output_l2")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """What a checkpoint holds: the input matrix, the output matrix (None when it is the input
+    one, i.e. tied), and the output bias (None without one)."""
+
+    input: np.ndarray
+    output: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+    @property
+    def unembedding(self) -> np.ndarray:
+        return self.input if self.output is None else self.output
+
+
+def compute(
+    weights: Weights, references: np.ndarray | None, *, progress: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(indicator name → one value per row, indicator name → why it was not computed)."""
+    values: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    passes = 2 + (_PCA_PASSES + 2 if references is not None else 0)
+    rows = len(weights.input)
+    with progress_bar(passes * rows, "token indicators", enabled=progress) as advance:
+        values["input_norm"], centroid = _norms_and_mean(weights.input, advance)
+        values["centroid_distance"] = _distances_to(weights.input, centroid, advance)
+        if references is None:
+            for name in NEEDS_REFERENCES:
+                skipped[name] = "no reference tokens (pass references=[...] to compute it)"
+        else:
+            values["output_cosine"], values["output_l2"] = _unembedding_indicators(
+                weights.unembedding, references, advance
+            )
+    if weights.bias is not None:
+        values["output_bias"] = np.asarray(weights.bias, dtype=np.float32)
+    else:
+        skipped["output_bias"] = "the output layer has no bias"
+    return values, skipped
+
+
+def blocks(matrix: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, float32 block) over ``matrix``."""
+    for start in range(0, len(matrix), BLOCK_ROWS):
+        yield start, np.asarray(matrix[start : start + BLOCK_ROWS], dtype=np.float32)
+
+
+def _norms_and_mean(matrix: np.ndarray, advance) -> tuple[np.ndarray, np.ndarray]:
+    norms = np.empty(len(matrix), dtype=np.float32)
+    total = np.zeros(matrix.shape[1], dtype=np.float64)
+    for start, block in blocks(matrix):
+        norms[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        total += block.sum(axis=0, dtype=np.float64)
+        advance(len(block))
+    return norms, (total / max(1, len(matrix))).astype(np.float32)
+
+
+def _distances_to(matrix: np.ndarray, point: np.ndarray, advance) -> np.ndarray:
+    distances = np.empty(len(matrix), dtype=np.float32)
+    for start, block in blocks(matrix):
+        difference = block - point
+        distances[start : start + len(block)] = np.sqrt(
+            np.einsum("ij,ij->i", difference, difference)
+        )
+        advance(len(block))
+    return distances
+
+
+def first_principal_component(
+    matrix: np.ndarray, mean: np.ndarray, *, seed: int = 0, advance=lambda n: None
+) -> np.ndarray:
+    """The unit first principal component of ``matrix`` (centred on ``mean``), by subspace
+    iteration: each pass multiplies the centred matrix and its transpose into a block of
+    vectors, so the cost is a few reads of the matrix, never its covariance."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((matrix.shape[1], _PCA_BLOCK)))[0]
+    for _ in range(_PCA_PASSES):
+        product = np.zeros_like(basis)
+        shift = mean @ basis
+        for _start, block in blocks(matrix):
+            projected = block @ basis - shift  # centred block times basis
+            product += block.T @ projected - np.outer(mean, projected.sum(axis=0))
+            advance(len(block))
+        basis = np.linalg.qr(product)[0]
+    # the block's best direction: the top eigenvector of the covariance restricted to it
+    restricted = np.zeros((_PCA_BLOCK, _PCA_BLOCK))
+    shift = mean @ basis
+    for _start, block in blocks(matrix):
+        projected = block @ basis - shift
+        restricted += projected.T @ projected
+        advance(len(block))
+    top = np.linalg.eigh(restricted)[1][:, -1]
+    component = basis @ top
+    return (component / np.linalg.norm(component)).astype(np.float32)
+
+
+def _unembedding_indicators(
+    matrix: np.ndarray, references: np.ndarray, advance
+) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.zeros(matrix.shape[1], dtype=np.float64)
+    for _start, block in blocks(matrix):
+        mean += block.sum(axis=0, dtype=np.float64)
+    mean = (mean / len(matrix)).astype(np.float32)
+    component = first_principal_component(matrix, mean, advance=advance)
+    reference = np.asarray(matrix[np.sort(references)], dtype=np.float32)
+    reference_mean = reference.mean(axis=0)
+    # the reference mean and every row with the component taken out, as the paper does
+    reference_without = reference_mean - (reference_mean @ component) * component
+    reference_norm = max(float(np.linalg.norm(reference_without)), 1e-12)
+    cosine = np.empty(len(matrix), dtype=np.float32)
+    l2 = np.empty(len(matrix), dtype=np.float32)
+    for start, block in blocks(matrix):
+        along = block @ component
+        squared = np.einsum("ij,ij->i", block, block)
+        # |r - (r.c)c|^2 = |r|^2 - (r.c)^2, and (r - (r.c)c).u' = r.u' since u'.c = 0
+        norms_without = np.sqrt(np.maximum(squared - along**2, 0)).clip(min=1e-6)
+        cosine[start : start + len(block)] = 1 - (block @ reference_without) / (
+            norms_without * reference_norm
+        )
+        difference = block - reference_mean
+        l2[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+        advance(len(block))
+    return cosine, l2

@@ -1,0 +1,213 @@
+"""The result of a token scan: a table with one row per token, the candidates, a summary, a
+figure, and files to keep."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..errors import InvalidParameterError
+from .audit import CATEGORIES
+from .indicators import DESCRIPTIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+REPORT_SUFFIXES = (".parquet", ".csv", ".html")
+
+
+@dataclass
+class TokenReport:
+    """What ``embscope.tokens.scan`` found.
+
+    ``table``: one row per token: ``token_id``, ``key``, ``label``, ``category`` (the tokenizer
+    audit), ``reference`` (a never-trained reference token), each indicator's value and its
+    ``rank_<indicator>`` (1 = most suspicious), ``rank`` and ``percentile`` on the main
+    indicator among the tokens that can be candidates, and ``candidate``.
+    """
+
+    name: str
+    table: pd.DataFrame = field(repr=False)
+    indicator: str | None
+    threshold: float
+    threshold_value: float | None
+    details: dict[str, Any] = field(repr=False)
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        """The likely under-trained tokens, most likely first."""
+        chosen = self.table[self.table["candidate"]]
+        return chosen.sort_values("rank").reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per category, the indicators computed (and why others were not), the main
+        indicator and its threshold, the reference tokens, the matrices that were read, and
+        the tokens at both ends of the centroid distance."""
+        table = self.table
+        counts = table["category"].value_counts()
+        summary: dict[str, Any] = {
+            "source": self.name,
+            "tokens": len(table),
+            "categories": {c: int(counts[c]) for c in CATEGORIES if c in counts},
+            **self.details,
+            "main_indicator": self.indicator,
+            "threshold_percentile": self.threshold * 100,
+            "threshold_value": self.threshold_value,
+            "candidates": int(table["candidate"].sum()),
+        }
+        if "centroid_distance" in table:
+            order = table["centroid_distance"].sort_values(kind="stable")
+            summary["nearest_centroid"] = table.loc[order.index[:10], "label"].tolist()
+            summary["farthest_from_centroid"] = table.loc[order.index[::-1][:10], "label"].tolist()
+        return summary
+
+    def __str__(self) -> str:
+        summary = self.summary()
+        lines = [f"token scan of {self.name}: {summary['tokens']:,} tokens"]
+        lines.append(
+            "categories: " + ", ".join(f"{k} {v:,}" for k, v in summary["categories"].items())
+        )
+        lines.append(f"matrices: {summary.get('matrices', 'none (tokenizer only)')}")
+        lines.append(f"references: {summary.get('references') or 'none'}")
+        for name, why in summary.get("not_computed", {}).items():
+            lines.append(f"not computed: {name}: {why}")
+        if self.indicator is not None:
+            lines.append(
+                f"candidates: {summary['candidates']:,} tokens in the lowest "
+                f"{summary['threshold_percentile']:g}% of {self.indicator} "
+                f"(at most {self.threshold_value:.4g}) among reachable, decodable tokens"
+            )
+        if "nearest_centroid" in summary:
+            lines.append("nearest the centroid: " + ", ".join(summary["nearest_centroid"]))
+            lines.append("farthest from it: " + ", ".join(summary["farthest_from_centroid"]))
+        lines.append(f"verification: {summary.get('verification', 'not run')}")
+        return "\n".join(lines)
+
+    def figure(self) -> go.Figure:
+        """The main indicator's histogram and its value against token id, candidates in red."""
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        if self.indicator is None:
+            raise InvalidParameterError(
+                f"{self.name}: no indicator was computed (a tokenizer without weights)"
+            )
+        table = self.table
+        eligible = table[table["rank"].notna()]
+        figure = make_subplots(
+            rows=1,
+            cols=2,
+            column_widths=[0.4, 0.6],
+            subplot_titles=(
+                f"{self.indicator}: tokens that can be candidates",
+                f"{self.indicator} by token id",
+            ),
+        )
+        figure.add_trace(
+            go.Histogram(
+                x=eligible[self.indicator], nbinsx=120, name="tokens", marker_color="#4c78a8"
+            ),
+            row=1,
+            col=1,
+        )
+        if self.threshold_value is not None:
+            figure.add_vline(
+                x=self.threshold_value, line_color="#d62728", line_dash="dash", row=1, col=1
+            )
+        values = table[self.indicator]
+        groups = [
+            ("reachable tokens", ~table["candidate"] & table["rank"].notna(), "#4c78a8", 3),
+            ("other categories", table["rank"].isna() & ~table["reference"], "#bbbbbb", 3),
+            ("reference tokens", table["reference"], "#2ca02c", 4),
+            ("candidates", table["candidate"], "#d62728", 6),
+        ]
+        for name, mask, colour, size in groups:
+            part = table[mask & values.notna()]
+            figure.add_trace(
+                go.Scattergl(
+                    x=part["token_id"],
+                    y=part[self.indicator],
+                    mode="markers",
+                    name=name,
+                    marker={"color": colour, "size": size},
+                    text=part["label"],
+                    hovertemplate="%{text}<br>id %{x}<br>%{y:.4g}<extra></extra>",
+                ),
+                row=1,
+                col=2,
+            )
+        figure.update_layout(
+            title=f"Under-trained token candidates in {self.name}: {int(table['candidate'].sum())}",
+            bargap=0.02,
+            template="plotly_white",
+        )
+        figure.update_xaxes(title_text=self.indicator, row=1, col=1)
+        figure.update_xaxes(title_text="token id", row=1, col=2)
+        figure.update_yaxes(title_text=self.indicator, row=1, col=2)
+        return figure
+
+    def save(self, path: str | Path, *, top: int = 200) -> Path:
+        """``.parquet`` / ``.csv``: the whole table; ``.html``: a self-contained page with the
+        summary, the figure (when there is an indicator) and the ``top`` candidates."""
+        path = check_report_path(path)
+        suffix = path.suffix.lower()
+        with atomic_path(path) as temporary:
+            if suffix == ".parquet":
+                self.table.to_parquet(temporary, index=False)
+            elif suffix == ".csv":
+                self.table.to_csv(temporary, index=False)
+            else:
+                temporary.write_text(self._html(top), encoding="utf-8")
+        return path
+
+    def _html(self, top: int) -> str:
+        parts = [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            f"<title>Token scan: {html.escape(self.name)}</title></head><body>",
+            f"<h1>Token scan: {html.escape(self.name)}</h1>",
+            f"<pre>{html.escape(str(self))}</pre>",
+        ]
+        if self.indicator is not None:
+            parts.append(
+                self.figure().to_html(
+                    include_plotlyjs=True, full_html=False, config={"displaylogo": False}
+                )
+            )
+            shown = self.candidates.head(top)
+            parts.append(f"<h2>Candidates ({len(self.candidates):,}; first {len(shown)})</h2>")
+            parts.append(shown.drop(columns=["key"]).to_html(index=False, float_format="%.4g"))
+        parts.append(
+            "<h2>Summary (JSON)</h2><pre>"
+            + html.escape(json.dumps(self.summary(), indent=1, default=str, ensure_ascii=False))
+            + "</pre></body></html>"
+        )
+        return "\n".join(parts)
+
+
+def check_report_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise InvalidParameterError(
+            f"a token report is written as {', '.join(REPORT_SUFFIXES)}; got {path.name!r}"
+        )
+    return path
+
+
+def rank_low_first(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """1 for the lowest eligible value, 2 for the next…; NaN where not eligible."""
+    ranks = np.full(len(values), np.nan)
+    rows = np.flatnonzero(eligible & np.isfinite(values))
+    order = rows[np.argsort(values[rows], kind="stable")]
+    ranks[order] = np.arange(1, len(order) + 1)
+    return ranks
+
+
+def describe_indicators(names: list[str]) -> dict[str, str]:
+    return {name: DESCRIPTIONS[name] for name in names}

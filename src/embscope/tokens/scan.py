@@ -1,0 +1,197 @@
+"""``scan``: find the under-trained and glitch tokens of a vocabulary, with whatever the source
+allows: weights and tokenizer (a checkpoint), weights only (word vectors, arrays), or a
+tokenizer only (``tokenizer.json``, ``*.tiktoken``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+from ..space import EmbeddingSpace
+from .audit import audit_tokenizer
+from .indicators import NEEDS_REFERENCES, Weights, compute
+from .references import References, find_references
+from .report import TokenReport, describe_indicators, rank_low_first
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.02
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def scan(
+    source: str | Path | EmbeddingSpace,
+    *,
+    references: Sequence[int | str] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    indicator: str = "auto",
+    revision: str | None = None,
+    progress: bool = True,
+) -> TokenReport:
+    """Scan a vocabulary for under-trained tokens (Land & Bartolo 2024) and glitch tokens.
+
+    ``source``: a bundled name, a Hugging Face checkpoint (directory or hub id), any other
+    source ``embscope.load`` reads (weights only), an EmbeddingSpace, or a tokenizer file or
+    folder without weights (the audit alone). ``references``: ids or token strings known never
+    to be trained (default: the registry's, see ``embscope.tokens.references``). Candidates are
+    the reachable, decodable tokens at or below the ``threshold`` quantile (0.02: 2%) of the main
+    ``indicator`` (``"auto"``: ``output_cosine`` when there are reference tokens, else
+    ``input_norm``).
+    """
+    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        raise InvalidParameterError(f"threshold must be between 0 and 1; got {threshold!r}")
+    name, vocabulary, weights, details = _open(source, revision)
+    n_rows = len(weights.input) if weights is not None else vocabulary.size
+    audit = audit_tokenizer(vocabulary, n_rows, progress=progress) if vocabulary else None
+    keys, labels = _keys_and_labels(source, vocabulary, n_rows)
+    padding = (
+        np.array([i not in vocabulary.tokens for i in range(n_rows)])
+        if vocabulary
+        else (np.zeros(n_rows, dtype=bool))
+    )
+    byte_values = audit.token_bytes if audit else [None] * n_rows
+    found = find_references(keys, byte_values, padding, references)
+    categories = audit.categories if audit else np.full(n_rows, "ok", dtype=object)
+    if audit is not None and not audit.checked:
+        details["audit"] = "decoded only: no tokenizer library to re-encode with here"
+    values, skipped = (
+        compute(weights, found.ids if found else None, progress=progress)
+        if (weights is not None)
+        else ({}, {"all": "no weights: tokenizer audit only"})
+    )
+    details["references"] = _describe_references(found)
+    details["indicators"] = describe_indicators(list(values))
+    if skipped:
+        details["not_computed"] = skipped
+    details["verification"] = "not run (TokenReport.verify() prompts a causal LM)"
+    return _report(name, keys, labels, categories, found, values, indicator, threshold, details)
+
+
+def _open(
+    source: str | Path | EmbeddingSpace, revision: str | None
+) -> tuple[str, Any, Weights | None, dict[str, Any]]:
+    """(name, tokenizer vocabulary or None, weights or None, what was read)."""
+    from ..sources import load
+    from ..sources.hf_tokenizer import read_tokenizer, read_tokenizer_file
+    from ..sources.huggingface import read_checkpoint
+
+    if not isinstance(source, EmbeddingSpace):
+        path = Path(str(source)).expanduser()
+        if path.is_file() and (path.suffix == ".tiktoken" or path.name == "tokenizer.json"):
+            return path.name, read_tokenizer_file(path), None, {"matrices": "none"}
+        if path.is_dir() and not _has_weights(path):
+            vocabulary = read_tokenizer(path)
+            if vocabulary is not None:
+                return path.name, vocabulary, None, {"matrices": "none"}
+        space = load(source, revision=revision) if revision else load(source)
+    else:
+        space = source
+    if space.provenance is not None and space.provenance.kind == "huggingface":
+        checkpoint = read_checkpoint(space.provenance.source, revision=revision)
+        output = None if checkpoint.tied else checkpoint.matrix("output")
+        bias = checkpoint.bias_vector()
+        matrices = (
+            f"input {checkpoint.embedding.describe()}; output "
+            + ("tied to the input" if checkpoint.tied else checkpoint.head.describe())
+            + (f"; bias {checkpoint.bias.name}" if bias is not None else "; no output bias")
+        )
+        weights = Weights(space.vectors, output, bias)
+        return space.name, checkpoint.vocabulary, weights, {"matrices": matrices}
+    matrices = f"input {space.shape[0]:,} x {space.dim} (no output matrix, no tokenizer)"
+    return space.name, None, Weights(space.vectors), {"matrices": matrices, "_space": space}
+
+
+def _has_weights(directory: Path) -> bool:
+    return any(p.suffix in _WEIGHT_SUFFIXES for p in directory.iterdir())
+
+
+def _keys_and_labels(source: Any, vocabulary: Any, n_rows: int) -> tuple[list[str], list[str]]:
+    from ..sources.hf_tokenizer import token_table
+
+    if vocabulary is not None:
+        table = token_table(vocabulary, n_rows)
+        return table.keys, table.labels
+    if isinstance(source, EmbeddingSpace):
+        return source.keys, source.labels
+    from ..sources import load
+
+    space = load(source)
+    return space.keys, space.labels
+
+
+def _describe_references(found: References | None) -> str:
+    if found is None:
+        return (
+            "none found: the indicators that need them (output_cosine, output_l2) were not "
+            "computed; pass references=[...] (ids or token strings) to add them"
+        )
+    return f"{len(found):,}: {found.found_by}"
+
+
+def _report(
+    name: str,
+    keys: list[str],
+    labels: list[str],
+    categories: np.ndarray,
+    found: References | None,
+    values: dict[str, np.ndarray],
+    indicator: str,
+    threshold: float,
+    details: dict[str, Any],
+) -> TokenReport:
+    import pandas as pd
+
+    n_rows = len(keys)
+    is_reference = np.zeros(n_rows, dtype=bool)
+    if found is not None:
+        is_reference[found.ids] = True
+    table = pd.DataFrame(
+        {
+            "token_id": np.arange(n_rows, dtype=np.int64),
+            "key": keys,
+            "label": labels,
+            "category": categories,
+            "reference": is_reference,
+        }
+    )
+    has_token = categories != "padding_row"
+    for name_, column in values.items():
+        table[name_] = column
+        # reference tokens are what these indicators measure against: rank the others
+        eligible = has_token & ~is_reference if name_ in NEEDS_REFERENCES else has_token
+        table[f"rank_{name_}"] = rank_low_first(column, eligible)
+    main = _main_indicator(indicator, values)
+    details.pop("_space", None)
+    candidates_possible = (categories == "ok") & ~is_reference
+    if main is None:
+        table["rank"] = np.nan
+        table["percentile"] = np.nan
+        table["candidate"] = False
+        return TokenReport(name, table, None, threshold, None, details)
+    column = values[main]
+    ranks = rank_low_first(column, candidates_possible)
+    eligible_values = column[~np.isnan(ranks)]
+    cut = float(np.quantile(eligible_values, threshold)) if len(eligible_values) else None
+    table["rank"] = ranks
+    table["percentile"] = ranks / max(1, len(eligible_values)) * 100
+    table["candidate"] = ~np.isnan(ranks) & (column <= cut if cut is not None else False)
+    return TokenReport(name, table, main, threshold, cut, details)
+
+
+def _main_indicator(indicator: str, values: dict[str, np.ndarray]) -> str | None:
+    if indicator == "auto":
+        for preferred in ("output_cosine", "input_norm"):
+            if preferred in values:
+                return preferred
+        return None
+    if indicator not in values:
+        raise InvalidParameterError(
+            f"indicator {indicator!r} was not computed here; computed: "
+            f"{', '.join(values) or 'none'}"
+        )
+    return indicator

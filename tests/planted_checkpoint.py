@@ -1,0 +1,209 @@
+"""A small, really trained GPT-2 style checkpoint with a known answer for glitch-token tests.
+
+Detecting under-trained ("glitch") tokens can only be tested honestly on a model whose training
+left some embedding rows untouched, and with a known list of which ones. Real checkpoints are too
+large for the suite and their answer is not known, while random matrices have no trained rows at
+all. This helper trains a byte-level BPE tokenizer and a tiny causal LM on the real sentiment
+sentences in ``shared/data`` for a few seconds, and keeps two kinds of rows at their
+initialisation:
+
+* ``planted_ids``: ordinary word tokens that do occur in the text, whose gradient rows in both the
+  input embedding and the untied output head are zeroed on every step, so they stay bit-identical
+  to their initial values although the model sees them;
+* ``unused_byte_ids``: the single-byte tokens for 0xF5..0xFF, which the byte-level alphabet holds
+  but valid UTF-8 never produces, so the input embedding never receives a gradient for them.
+
+The directory is an ordinary Hugging Face checkpoint (``config.json``, ``model.safetensors``,
+``tokenizer.json``, ``tokenizer_config.json``) that ``transformers`` and ``embscope.load`` open
+offline. torch, transformers and tokenizers are imported inside the builder so that collecting
+the tests needs none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TEXT_FILES = (
+    SHARED_DATA / "sst" / "stsa.binary.train",
+    SHARED_DATA / "rt_polarity" / "rt-polarity.pos",
+    SHARED_DATA / "rt_polarity" / "rt-polarity.neg",
+)
+
+EOS = "<|endoftext|>"
+VOCAB_SIZE = 1000
+PLANTED_COUNT = 20
+# Bytes that UTF-8 never uses: their tokens exist only because the alphabet holds all 256 bytes.
+UNUSED_BYTES = range(0xF5, 0x100)
+
+CONTEXT = 64
+WIDTH = 32
+BATCH = 16
+STEPS = 300
+LEARNING_RATE = 3e-3
+# A planted token must occur often enough that, unplanted, its row would certainly be trained.
+MIN_PLANTED_OCCURRENCES = 50
+
+
+@dataclass(frozen=True)
+class PlantedCheckpoint:
+    directory: Path
+    planted_ids: tuple[int, ...]
+    unused_byte_ids: tuple[int, ...]
+    vocab_size: int
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte-to-character table: the character that stands for each byte in the vocab."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    mapping = {b: chr(b) for b in printable}
+    shift = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + shift)
+            shift += 1
+    return mapping
+
+
+def read_sentences(files: tuple[Path, ...] = TEXT_FILES) -> list[str]:
+    sentences: list[str] = []
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"the shared data set file is missing: {path}")
+        # the SST files start each line with its label; the rt-polarity ones have none
+        labelled = path.name.startswith("stsa.")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if labelled:
+                line = line.partition(" ")[2]
+            line = line.strip()
+            if line:
+                sentences.append(line)
+    return sentences
+
+
+def build_planted_checkpoint(directory: Path, *, seed: int = 0) -> PlantedCheckpoint:
+    """Train a tokenizer and a tiny GPT-2 on real text in ``directory`` (a few seconds on CPU),
+    leaving ``planted_ids`` and ``unused_byte_ids`` untrained; see the module docstring."""
+    import torch
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    sentences = read_sentences()
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[EOS],
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(sentences, trainer=trainer)
+    tokenizer.save(str(directory / "tokenizer.json"))
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": EOS,
+        "eos_token": EOS,
+        "unk_token": EOS,
+        "model_max_length": CONTEXT,
+    }
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps(tokenizer_config, indent=2), encoding="utf-8"
+    )
+
+    vocab = tokenizer.get_vocab()
+    vocab_size = tokenizer.get_vocab_size()
+    eos_id = vocab[EOS]
+    byte_chars = bytes_to_unicode()
+    unused_byte_ids = tuple(vocab[byte_chars[b]] for b in UNUSED_BYTES)
+
+    # One stream of documents separated by the end-of-text token, as GPT-2 was trained.
+    stream: list[int] = []
+    for encoding in tokenizer.encode_batch(sentences):
+        stream.extend(encoding.ids)
+        stream.append(eos_id)
+    counts = Counter(stream)
+    if set(unused_byte_ids) & counts.keys():
+        raise RuntimeError("a byte UTF-8 never uses occurs in the tokenised text")
+
+    # Whole words (with or without their leading space) that the model sees often: untouched
+    # rows for these can only come from the planting, not from a lack of data.
+    candidates = sorted(
+        token_id
+        for token, token_id in vocab.items()
+        if counts[token_id] >= MIN_PLANTED_OCCURRENCES
+        and len(word := tokenizer.decode([token_id]).strip()) >= 3
+        and word.isalpha()
+    )
+    if len(candidates) < PLANTED_COUNT:
+        raise RuntimeError(f"only {len(candidates)} frequent word tokens to plant")
+    planted_ids = tuple(sorted(random.Random(seed).sample(candidates, PLANTED_COUNT)))
+
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=CONTEXT,
+        n_embd=WIDTH,
+        n_layer=2,
+        n_head=2,
+        tie_word_embeddings=False,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+    )
+    model = GPT2LMHeadModel(config)
+    embedding = model.transformer.wte.weight
+    head = model.lm_head.weight
+    if embedding.data_ptr() == head.data_ptr():
+        raise RuntimeError("the input embedding and the output head are tied")
+    planted = torch.tensor(planted_ids)
+    initial_embedding = embedding.detach()[planted].clone()
+    initial_head = head.detach()[planted].clone()
+
+    # weight_decay=0: decoupled decay would shrink the planted rows even with zero gradients.
+    # With gradients zeroed from the first step their Adam moments stay exactly zero, so each
+    # update is 0 / (sqrt(0) + eps) = 0 and the rows never move by a single bit.
+    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
+    data = torch.tensor(stream)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(STEPS):
+        starts = torch.randint(0, len(data) - CONTEXT, (BATCH,), generator=generator)
+        batch = torch.stack([data[s : s + CONTEXT] for s in starts.tolist()])
+        loss = model(input_ids=batch, labels=batch).loss
+        optimiser.zero_grad(set_to_none=False)
+        loss.backward()
+        embedding.grad[planted] = 0.0
+        head.grad[planted] = 0.0
+        optimiser.step()
+    model.eval()
+
+    model.save_pretrained(directory)
+    saved = load_file(str(directory / "model.safetensors"))
+    for name, initial in (
+        ("transformer.wte.weight", initial_embedding),
+        ("lm_head.weight", initial_head),
+    ):
+        if name not in saved:
+            raise RuntimeError(f"{name} missing from the saved checkpoint: {sorted(saved)}")
+        if not torch.equal(saved[name][planted], initial):
+            raise RuntimeError(f"training moved the planted rows of {name}")
+
+    return PlantedCheckpoint(
+        directory=directory,
+        planted_ids=planted_ids,
+        unused_byte_ids=unused_byte_ids,
+        vocab_size=vocab_size,
+    )
