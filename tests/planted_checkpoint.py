@@ -139,14 +139,17 @@ def build_planted_checkpoint(directory: Path, *, seed: int = 0) -> PlantedCheckp
     if set(unused_byte_ids) & counts.keys():
         raise RuntimeError("a byte UTF-8 never uses occurs in the tokenised text")
 
-    # Whole words (with or without their leading space) that the model sees often: untouched
-    # rows for these can only come from the planting, not from a lack of data.
+    # Whole words after a space (" film", " never") that the model sees often: untouched rows
+    # for these can only come from the planting, not from a lack of data.
+    space = byte_chars[ord(" ")]
     candidates = sorted(
         token_id
         for token, token_id in vocab.items()
         if counts[token_id] >= MIN_PLANTED_OCCURRENCES
-        and len(word := tokenizer.decode([token_id]).strip()) >= 3
-        and word.isalpha()
+        and token.startswith(space)
+        and len(token) > 3
+        and token[1:].isascii()
+        and token[1:].isalpha()
     )
     if len(candidates) < PLANTED_COUNT:
         raise RuntimeError(f"only {len(candidates)} frequent word tokens to plant")
@@ -178,17 +181,24 @@ def build_planted_checkpoint(directory: Path, *, seed: int = 0) -> PlantedCheckp
     optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
     data = torch.tensor(stream)
     generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(STEPS):
-        starts = torch.randint(0, len(data) - CONTEXT, (BATCH,), generator=generator)
-        batch = torch.stack([data[s : s + CONTEXT] for s in starts.tolist()])
-        loss = model(input_ids=batch, labels=batch).loss
-        optimiser.zero_grad(set_to_none=False)
-        loss.backward()
-        embedding.grad[planted] = 0.0
-        head.grad[planted] = 0.0
-        optimiser.step()
-    model.eval()
+    # Ops this small gain nothing from intra-op threads, and on a busy two-core machine (the
+    # suite's other workers) the thread hand-offs made each step ten times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.train()
+        for _ in range(STEPS):
+            starts = torch.randint(0, len(data) - CONTEXT, (BATCH,), generator=generator)
+            batch = torch.stack([data[s : s + CONTEXT] for s in starts.tolist()])
+            loss = model(input_ids=batch, labels=batch).loss
+            optimiser.zero_grad(set_to_none=False)
+            loss.backward()
+            embedding.grad[planted] = 0.0
+            head.grad[planted] = 0.0
+            optimiser.step()
+        model.eval()
+    finally:
+        torch.set_num_threads(threads)
 
     model.save_pretrained(directory)
     saved = load_file(str(directory / "model.safetensors"))

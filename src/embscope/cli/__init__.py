@@ -58,6 +58,7 @@ def _register() -> None:
         project,
         separation,
         similarity,
+        tokens,
         tour,
         train,
     )
@@ -73,6 +74,7 @@ def _register() -> None:
         project,
         encode,
         train,
+        tokens,
         separation,
         export,
     )
