@@ -155,3 +155,31 @@ def test_cli(tmp_path):
     bad = runner.invoke(main, ["tokens", "minilm", "--out", str(tmp_path / "r.txt")])
     assert bad.exit_code == 1 and "a token report is written as" in bad.output
     assert not (tmp_path / "r.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from planted_checkpoint import build_planted_checkpoint
+
+    return build_planted_checkpoint(tmp_path_factory.mktemp("planted") / "checkpoint")
+
+
+def test_planted_rows_come_first_on_every_indicator(planted):
+    report = embscope.tokens.scan(planted.directory, progress=False)
+    table = report.table
+    counts = np.array(planted.token_counts)
+    trained = np.flatnonzero(counts >= 50)  # rows the training really moved
+    rank_columns = [c for c in table.columns if c.startswith("rank_")]
+    assert {c.removeprefix("rank_") for c in rank_columns} == {
+        "input_norm", "centroid_distance", "output_cosine", "output_l2",
+    }  # fmt: skip
+    for column in rank_columns:
+        planted_ranks = table.loc[list(planted.planted_ids), column]
+        assert planted_ranks.max() < table.loc[trained, column].min(), column
+    # the registry found the unused bytes as references without being told
+    assert sorted(table.index[table["reference"]]) == sorted(planted.unused_byte_ids)
+    assert "lm_head.weight" in report.summary()["matrices"]
+    # candidates are drawn from untrained rows only
+    assert (counts[report.candidates["token_id"]] < 50).all()
+    assert set(planted.planted_ids) & set(report.candidates["token_id"])

@@ -6,7 +6,11 @@ started, or sits with rows that were never trained):
 - ``input_norm``: the length of the input-embedding row, ‖E_i‖ (needs no reference tokens);
 - ``output_cosine``: Land & Bartolo's main indicator: with U the output matrix (E when tied),
   the first principal component of U (fit on all of U) removed from every row, the cosine
-  distance of each row to the mean of the reference (never-trained) rows;
+  distance of each row to the mean of the reference (never-trained) rows. In a trained LLM that
+  component is a direction all tokens share, which hides the unused one; when the reference
+  mean lies along it instead (``|cos| > ALIGNED``: untrained tokens are so many, as in a small
+  vocabulary, that their direction is the first component), removing it would remove the signal,
+  so it is kept, and the notes say so;
 - ``output_l2``: the Euclidean distance of each row of U to the mean reference row;
 - ``output_bias``: the LM head's bias, where the model has one;
 - ``centroid_distance``: the Euclidean distance of each input row to the centroid of all of
@@ -30,6 +34,7 @@ BLOCK_ROWS = 8192
 # subspace iteration for the first principal component: block size and passes over the matrix
 _PCA_BLOCK = 8
 _PCA_PASSES = 6
+ALIGNED = 0.9
 
 DESCRIPTIONS = {
     "input_norm": "length of the input-embedding row",
@@ -58,10 +63,12 @@ class Weights:
 
 def compute(
     weights: Weights, references: np.ndarray | None, *, progress: bool = True
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(indicator name → one value per row, indicator name → why it was not computed)."""
+) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
+    """(indicator name → one value per row, indicator name → why it was not computed,
+    indicator name → how it was computed where that was a choice)."""
     values: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
+    notes: dict[str, str] = {}
     passes = 2 + (_PCA_PASSES + 2 if references is not None else 0)
     rows = len(weights.input)
     with progress_bar(passes * rows, "token indicators", enabled=progress) as advance:
@@ -71,14 +78,14 @@ def compute(
             for name in NEEDS_REFERENCES:
                 skipped[name] = "no reference tokens (pass references=[...] to compute it)"
         else:
-            values["output_cosine"], values["output_l2"] = _unembedding_indicators(
-                weights.unembedding, references, advance
+            values["output_cosine"], values["output_l2"], notes["output_cosine"] = (
+                _unembedding_indicators(weights.unembedding, references, advance)
             )
     if weights.bias is not None:
         values["output_bias"] = np.asarray(weights.bias, dtype=np.float32)
     else:
         skipped["output_bias"] = "the output layer has no bias"
-    return values, skipped
+    return values, skipped, notes
 
 
 def blocks(matrix: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -138,7 +145,7 @@ def first_principal_component(
 
 def _unembedding_indicators(
     matrix: np.ndarray, references: np.ndarray, advance
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, str]:
     mean = np.zeros(matrix.shape[1], dtype=np.float64)
     for _start, block in blocks(matrix):
         mean += block.sum(axis=0, dtype=np.float64)
@@ -146,6 +153,17 @@ def _unembedding_indicators(
     component = first_principal_component(matrix, mean, advance=advance)
     reference = np.asarray(matrix[np.sort(references)], dtype=np.float32)
     reference_mean = reference.mean(axis=0)
+    alignment = abs(float(reference_mean @ component)) / max(
+        float(np.linalg.norm(reference_mean)), 1e-12
+    )
+    if alignment > ALIGNED:
+        component = np.zeros_like(component)
+        note = (
+            f"first principal component kept: the reference rows lie along it "
+            f"(|cos| {alignment:.2f}), so it is the unused direction itself"
+        )
+    else:
+        note = f"first principal component removed (|cos| with the reference mean {alignment:.2f})"
     # the reference mean and every row with the component taken out, as the paper does
     reference_without = reference_mean - (reference_mean @ component) * component
     reference_norm = max(float(np.linalg.norm(reference_without)), 1e-12)
@@ -162,4 +180,4 @@ def _unembedding_indicators(
         difference = block - reference_mean
         l2[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
         advance(len(block))
-    return cosine, l2
+    return cosine, l2, note

@@ -78,6 +78,8 @@ class TokenReport:
         lines.append(f"references: {summary.get('references') or 'none'}")
         for name, why in summary.get("not_computed", {}).items():
             lines.append(f"not computed: {name}: {why}")
+        for name, note in summary.get("notes", {}).items():
+            lines.append(f"{name}: {note}")
         if self.indicator is not None:
             lines.append(
                 f"candidates: {summary['candidates']:,} tokens in the lowest "

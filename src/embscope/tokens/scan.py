@@ -59,15 +59,17 @@ def scan(
     categories = audit.categories if audit else np.full(n_rows, "ok", dtype=object)
     if audit is not None and not audit.checked:
         details["audit"] = "decoded only: no tokenizer library to re-encode with here"
-    values, skipped = (
+    values, skipped, notes = (
         compute(weights, found.ids if found else None, progress=progress)
         if (weights is not None)
-        else ({}, {"all": "no weights: tokenizer audit only"})
+        else ({}, {"all": "no weights: tokenizer audit only"}, {})
     )
     details["references"] = _describe_references(found)
     details["indicators"] = describe_indicators(list(values))
     if skipped:
         details["not_computed"] = skipped
+    if notes:
+        details["notes"] = notes
     details["verification"] = "not run (TokenReport.verify() prompts a causal LM)"
     return _report(name, keys, labels, categories, found, values, indicator, threshold, details)
 
