@@ -166,7 +166,8 @@ def build_planted_checkpoint(directory: Path, *, seed: int = 0) -> PlantedCheckp
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=vocab_size,
-        n_positions=CONTEXT,
+        # room for the verification prompts, which run to a few hundred tokens
+        n_positions=512,
         n_embd=WIDTH,
         n_layer=2,
         n_head=2,

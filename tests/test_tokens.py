@@ -183,3 +183,29 @@ def test_planted_rows_come_first_on_every_indicator(planted):
     # candidates are drawn from untrained rows only
     assert (counts[report.candidates["token_id"]] < 50).all()
     assert set(planted.planted_ids) & set(report.candidates["token_id"])
+
+
+def test_verification_by_prompting_tells_planted_from_trained(planted):
+    from embscope.tokens.verify import max_probabilities
+
+    counts = np.array(planted.token_counts)
+    frequent = np.argsort(-counts)[:10].tolist()
+    probabilities = max_probabilities(
+        planted.directory, frequent + list(planted.planted_ids), progress=False
+    )
+    trained, untrained = probabilities[:10], probabilities[10:]
+    assert (untrained < 0.01).all()  # the model cannot repeat a token it never saw
+    assert np.median(trained) > 100 * untrained.max()
+    report = embscope.tokens.scan(planted.directory, progress=False).verify(top=5, progress=False)
+    verified = report.candidates.head(5)
+    assert verified["max_probability"].notna().all() and verified["verified"].all()
+    assert report.candidates["max_probability"].iloc[5:].isna().all()
+    assert report.summary()["verification"].startswith("5 of 5 candidates verified")
+
+
+def test_verification_says_why_it_cannot_run(minilm_report):
+    report = embscope.tokens.scan("minilm", progress=False).verify()
+    assert report.summary()["verification"] == (
+        "not verified: not a causal language model (architectures: BertModel)"
+    )
+    assert "max_probability" not in report.table

@@ -36,6 +36,13 @@ from .common import echo_json, echo_json_records, echo_table
     help="The main indicator: auto, input_norm, output_cosine, output_l2, output_bias, "
     "centroid_distance.",
 )
+@click.option(
+    "--verify",
+    "verify_top",
+    type=click.IntRange(min=1),
+    help="Prompt a causal LM checkpoint to repeat its first N candidates (needs torch and "
+    "transformers).",
+)
 @click.option("--revision", help="Branch, tag or commit of a hub id.")
 @click.option("--json", "as_json", is_flag=True, help="The summary and candidates as JSON lines.")
 def tokens(
@@ -45,6 +52,7 @@ def tokens(
     references: str | None,
     threshold: float,
     indicator: str,
+    verify_top: int | None,
     revision: str | None,
     as_json: bool,
 ) -> None:
@@ -62,12 +70,15 @@ def tokens(
         indicator=indicator,
         revision=revision,
     )
+    if verify_top is not None:
+        report.verify(top=verify_top)
     table = report.table
     if report.indicator is not None:
         shown = report.candidates.head(top).astype({"rank": "int64"})
         indicators = [report.indicator, *(c for c in _INDICATOR_ORDER if c != report.indicator)]
         columns = ["rank", "token_id", "label", "category"]
         columns += [c for c in indicators if c in table.columns]
+        columns += [c for c in ("max_probability", "verified") if c in table.columns]
         title = f"Candidates, most likely first ({len(shown)} of {len(report.candidates):,})"
     else:  # a tokenizer alone: the tokens its audit flags
         flagged = table[~table["category"].isin(["ok", "special"])]

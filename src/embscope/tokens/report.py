@@ -39,6 +39,9 @@ class TokenReport:
     threshold: float
     threshold_value: float | None
     details: dict[str, Any] = field(repr=False)
+    # the checkpoint and its config.json, for verification by prompting (None otherwise)
+    checkpoint: Path | None = field(default=None, repr=False)
+    model_config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def candidates(self) -> pd.DataFrame:
@@ -91,6 +94,31 @@ class TokenReport:
             lines.append("farthest from it: " + ", ".join(summary["farthest_from_centroid"]))
         lines.append(f"verification: {summary.get('verification', 'not run')}")
         return "\n".join(lines)
+
+    def verify(self, *, top: int = 50, device: str = "cpu", progress: bool = True) -> TokenReport:
+        """Prompt the model to repeat each of the ``top`` candidates (``embscope.tokens.verify``)
+        and record, per token, ``max_probability`` and ``verified`` (below 1%: the model cannot
+        repeat it, so it is under-trained). Needs a causal LM checkpoint, torch and
+        transformers; otherwise the summary says why nothing was verified."""
+        from .verify import VERIFIED_BELOW, causal_lm_problem, max_probabilities
+
+        problem = causal_lm_problem(self.checkpoint, self.model_config)
+        if problem is not None:
+            self.details["verification"] = f"not verified: {problem}"
+            return self
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise InvalidParameterError(f"top must be a positive integer; got {top!r}")
+        chosen = self.candidates.head(top)["token_id"].tolist()
+        probabilities = max_probabilities(self.checkpoint, chosen, device=device, progress=progress)
+        self.table["max_probability"] = np.nan
+        self.table.loc[chosen, "max_probability"] = probabilities
+        self.table["verified"] = pd_na_booleans(self.table["max_probability"], VERIFIED_BELOW)
+        verified = int((probabilities < VERIFIED_BELOW).sum())
+        self.details["verification"] = (
+            f"{verified} of {len(chosen)} candidates verified under-trained: the model gives "
+            f"them under {VERIFIED_BELOW:.0%} probability when asked to repeat them"
+        )
+        return self
 
     def figure(self) -> go.Figure:
         """The main indicator's histogram and its value against token id, candidates in red."""
@@ -191,6 +219,11 @@ class TokenReport:
             + "</pre></body></html>"
         )
         return "\n".join(parts)
+
+
+def pd_na_booleans(values: pd.Series, below: float) -> pd.Series:
+    """True below ``below``, False at or above it, missing where there is no value."""
+    return (values < below).astype("boolean").mask(values.isna())
 
 
 def check_report_path(path: str | Path) -> Path:

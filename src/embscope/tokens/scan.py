@@ -46,6 +46,7 @@ def scan(
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         raise InvalidParameterError(f"threshold must be between 0 and 1; got {threshold!r}")
     name, vocabulary, weights, details = _open(source, revision)
+    checkpoint, model_config = details.pop("_checkpoint", (None, None))
     n_rows = len(weights.input) if weights is not None else vocabulary.size
     audit = audit_tokenizer(vocabulary, n_rows, progress=progress) if vocabulary else None
     keys, labels = _keys_and_labels(source, vocabulary, n_rows)
@@ -71,7 +72,9 @@ def scan(
     if notes:
         details["notes"] = notes
     details["verification"] = "not run (TokenReport.verify() prompts a causal LM)"
-    return _report(name, keys, labels, categories, found, values, indicator, threshold, details)
+    report = _report(name, keys, labels, categories, found, values, indicator, threshold, details)
+    report.checkpoint, report.model_config = checkpoint, model_config
+    return report
 
 
 def _open(
@@ -103,7 +106,8 @@ def _open(
             + (f"; bias {checkpoint.bias.name}" if bias is not None else "; no output bias")
         )
         weights = Weights(space.vectors, output, bias)
-        return space.name, checkpoint.vocabulary, weights, {"matrices": matrices}
+        details = {"matrices": matrices, "_checkpoint": (checkpoint.directory, checkpoint.config)}
+        return space.name, checkpoint.vocabulary, weights, details
     matrices = f"input {space.shape[0]:,} x {space.dim} (no output matrix, no tokenizer)"
     return space.name, None, Weights(space.vectors), {"matrices": matrices, "_space": space}
 
