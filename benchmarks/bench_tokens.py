@@ -29,7 +29,7 @@ space = embscope.load({path!r})
 report = embscope.tokens.scan(space, references=list(range(1000, 1500)), progress=False)
 table = report.table
 planted = set(range(64_000, 64_500))
-first = set(table.nsmallest(500, "output_cosine").index)
+first = set(table.index[table["rank_output_cosine"] <= 500])
 print("BENCH_EXTRA " + __import__("json").dumps({{"planted_first": len(first & planted) / 500}}))
 """
 
