@@ -136,7 +136,7 @@ def _describe_references(found: References | None) -> str:
             "none found: the indicators that need them (output_cosine, output_l2) were not "
             "computed; pass references=[...] (ids or token strings) to add them"
         )
-    return f"{len(found):,}: {found.found_by}"
+    return found.found_by
 
 
 def _report(
