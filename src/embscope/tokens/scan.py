@@ -4,21 +4,20 @@ tokenizer only (``tokenizer.json``, ``*.tiktoken``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidParameterError
+from ..sources.hf_tokenizer import TokenizerVocabulary, token_table
 from ..space import EmbeddingSpace
 from .audit import audit_tokenizer
 from .indicators import NEEDS_REFERENCES, Weights, compute
 from .references import References, find_references
 from .report import TokenReport, describe_indicators, rank_low_first
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.02
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -45,11 +44,15 @@ def scan(
     """
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         raise InvalidParameterError(f"threshold must be between 0 and 1; got {threshold!r}")
-    name, vocabulary, weights, details = _open(source, revision)
-    checkpoint, model_config = details.pop("_checkpoint", (None, None))
+    opened = _open(source, revision)
+    vocabulary, weights, details = opened.vocabulary, opened.weights, opened.details
     n_rows = len(weights.input) if weights is not None else vocabulary.size
     audit = audit_tokenizer(vocabulary, n_rows, progress=progress) if vocabulary else None
-    keys, labels = _keys_and_labels(source, vocabulary, n_rows)
+    if vocabulary is not None:
+        table = token_table(vocabulary, n_rows)
+        keys, labels = table.keys, table.labels
+    else:
+        keys, labels = opened.space.keys, opened.space.labels
     padding = (
         np.array([i not in vocabulary.tokens for i in range(n_rows)])
         if vocabulary
@@ -72,15 +75,29 @@ def scan(
     if notes:
         details["notes"] = notes
     details["verification"] = "not run (TokenReport.verify() prompts a causal LM)"
-    report = _report(name, keys, labels, categories, found, values, indicator, threshold, details)
-    report.checkpoint, report.model_config = checkpoint, model_config
+    report = _report(
+        opened.name, keys, labels, categories, found, values, indicator, threshold, details
+    )
+    report.checkpoint, report.model_config = opened.checkpoint, opened.model_config
     return report
 
 
-def _open(
-    source: str | Path | EmbeddingSpace, revision: str | None
-) -> tuple[str, Any, Weights | None, dict[str, Any]]:
-    """(name, tokenizer vocabulary or None, weights or None, what was read)."""
+@dataclass
+class _Opened:
+    """What a source holds: a tokenizer vocabulary, weights and the space they came from (each
+    None where absent), the checkpoint directory and config.json (for verification), and a
+    description of what was read."""
+
+    name: str
+    vocabulary: TokenizerVocabulary | None
+    weights: Weights | None
+    space: EmbeddingSpace | None
+    details: dict[str, Any]
+    checkpoint: Path | None = None
+    model_config: dict[str, Any] | None = None
+
+
+def _open(source: str | Path | EmbeddingSpace, revision: str | None) -> _Opened:
     from ..sources import load
     from ..sources.hf_tokenizer import read_tokenizer, read_tokenizer_file
     from ..sources.huggingface import read_checkpoint
@@ -88,11 +105,11 @@ def _open(
     if not isinstance(source, EmbeddingSpace):
         path = Path(str(source)).expanduser()
         if path.is_file() and (path.suffix == ".tiktoken" or path.name == "tokenizer.json"):
-            return path.name, read_tokenizer_file(path), None, {"matrices": "none"}
+            return _Opened(path.name, read_tokenizer_file(path), None, None, {"matrices": "none"})
         if path.is_dir() and not _has_weights(path):
             vocabulary = read_tokenizer(path)
             if vocabulary is not None:
-                return path.name, vocabulary, None, {"matrices": "none"}
+                return _Opened(path.name, vocabulary, None, None, {"matrices": "none"})
         space = load(source, revision=revision) if revision else load(source)
     else:
         space = source
@@ -105,29 +122,21 @@ def _open(
             + ("tied to the input" if checkpoint.tied else checkpoint.head.describe())
             + (f"; bias {checkpoint.bias.name}" if bias is not None else "; no output bias")
         )
-        weights = Weights(space.vectors, output, bias)
-        details = {"matrices": matrices, "_checkpoint": (checkpoint.directory, checkpoint.config)}
-        return space.name, checkpoint.vocabulary, weights, details
+        return _Opened(
+            space.name,
+            checkpoint.vocabulary,
+            Weights(space.vectors, output, bias),
+            space,
+            {"matrices": matrices},
+            checkpoint.directory,
+            checkpoint.config,
+        )
     matrices = f"input {space.shape[0]:,} x {space.dim} (no output matrix, no tokenizer)"
-    return space.name, None, Weights(space.vectors), {"matrices": matrices, "_space": space}
+    return _Opened(space.name, None, Weights(space.vectors), space, {"matrices": matrices})
 
 
 def _has_weights(directory: Path) -> bool:
     return any(p.suffix in _WEIGHT_SUFFIXES for p in directory.iterdir())
-
-
-def _keys_and_labels(source: Any, vocabulary: Any, n_rows: int) -> tuple[list[str], list[str]]:
-    from ..sources.hf_tokenizer import token_table
-
-    if vocabulary is not None:
-        table = token_table(vocabulary, n_rows)
-        return table.keys, table.labels
-    if isinstance(source, EmbeddingSpace):
-        return source.keys, source.labels
-    from ..sources import load
-
-    space = load(source)
-    return space.keys, space.labels
 
 
 def _describe_references(found: References | None) -> str:
@@ -172,7 +181,6 @@ def _report(
         eligible = has_token & ~is_reference if name_ in NEEDS_REFERENCES else has_token
         table[f"rank_{name_}"] = rank_low_first(column, eligible)
     main = _main_indicator(indicator, values)
-    details.pop("_space", None)
     candidates_possible = (categories == "ok") & ~is_reference
     if main is None:
         table["rank"] = np.nan
