@@ -209,3 +209,13 @@ def test_verification_says_why_it_cannot_run(minilm_report):
         "not verified: not a causal language model (architectures: BertModel)"
     )
     assert "max_probability" not in report.table
+
+
+def test_cli_on_a_tokenizer_file_lists_the_tokens_it_cannot_produce(shared_data):
+    runner = CliRunner()
+    tiktoken_file = shared_data / "gpt2_tokenizer" / "gpt2.tiktoken"
+    result = runner.invoke(main, ["tokens", str(tiktoken_file), "--top", "13"])
+    assert result.exit_code == 0, result.output
+    assert "no weights: tokenizer audit only" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.endswith("│ unused_byte")]
+    assert len(rows) == 13 and "<0xC0>" in rows[0] and "<0xFF>" in rows[-1]
