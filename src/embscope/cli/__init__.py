@@ -57,6 +57,7 @@ def _register() -> None:
         neighbors,
         project,
         separation,
+        serve,
         similarity,
         tokens,
         tour,
@@ -77,6 +78,7 @@ def _register() -> None:
         tokens,
         separation,
         export,
+        serve,
     )
     for module in modules:
         for command in module.COMMANDS:

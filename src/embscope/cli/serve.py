@@ -1,0 +1,50 @@
+"""``embscope serve``: the web explorer's server on this machine."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; anything but loopback exposes the spaces to the network.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="0: any free one.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the browser.")
+def serve(sources: tuple[str, ...], host: str, port: int, open_browser: bool) -> None:
+    """Serve SOURCES (default: minilm) to the web explorer: the API under /api, its OpenAPI
+    description at /docs. Only these sources can be read through it."""
+    import socket
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from ..server import create_app
+
+    app = create_app(list(sources) or ["minilm"])
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    address = f"http://{host if ':' not in host else f'[{host}]'}:{listener.getsockname()[1]}/"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    click.echo(f"serving {', '.join(sources) or 'minilm'} on {address} (Ctrl-C stops)")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(address,)).start()
+    server.run(sockets=[listener])
+
+
+COMMANDS = [serve]

@@ -1,0 +1,374 @@
+"""The web explorer's HTTP API: ``create_app(sources)`` serves the spaces it was started with and
+nothing else (no path from a request reaches the filesystem).
+
+Routes live under ``/api``; a built front end, when the package holds one, is mounted last at
+``/``. Coordinates travel as Arrow IPC streams (typed columns), not JSON lists of floats. User
+errors answer 4xx with a message (an unknown word: 404 with the closest vocabulary matches);
+projections run as background jobs that every client asking for the same one shares.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..errors import EmbscopeError, InvalidParameterError, UnknownKeyError
+from ..space import EmbeddingSpace
+from .jobs import JobRunner
+
+MAX_TOP_K = 1000
+MAX_QUERY_CHARACTERS = 200
+MAX_COMPLETIONS = 50
+STATIC = Path(__file__).with_name("static")
+_SOURCE_ID = re.compile(r"[^a-z0-9]+")
+
+
+class SourceInfo(BaseModel):
+    id: str
+    name: str
+    rows: int
+    dim: int
+    metric: str
+    kind: str
+    columns: list[str] = Field(description="metadata columns, for colouring and filtering")
+
+
+class Hit(BaseModel):
+    rank: int
+    row: int
+    key: str
+    label: str
+    score: float
+
+
+class NeighborsAnswer(BaseModel):
+    source: str
+    query: str
+    query_keys: list[str]
+    metric: str
+    opposite: bool
+    hits: list[Hit]
+
+
+class SimilarityAnswer(BaseModel):
+    source: str
+    a: str
+    b: str
+    metric: str
+    score: float
+
+
+class ProfileAnswer(BaseModel):
+    source: str
+    query: str
+    rank_correlation: float = Field(
+        description="Spearman correlation of the cosine and the Euclidean rankings"
+    )
+    overlap: int = Field(description="keys in both top-k lists")
+    rows: list[dict[str, Any]] = Field(description="the top_k rows by cosine")
+
+
+class ProjectionRequest(BaseModel):
+    method: Literal["pca", "tsne", "umap"] = "pca"
+    n_components: Literal[2, 3] = 3
+    neighborhood: str | None = Field(
+        default=None,
+        max_length=MAX_QUERY_CHARACTERS,
+        description="project only this word's similar and opposite rows",
+    )
+    similar: int = Field(default=30, ge=1, le=MAX_TOP_K)
+    opposite: int = Field(default=30, ge=0, le=MAX_TOP_K)
+    perplexity: float | None = Field(default=None, gt=0)
+    n_neighbors: int | None = Field(default=None, ge=2, le=200)
+    random_state: int = 0
+
+
+class JobAnswer(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done", "failed"]
+    description: str
+    seconds: float | None = None
+    error: str | None = None
+    rows: int | None = None
+    quality: dict[str, float] | None = None
+
+
+class _Spaces:
+    """The sources the server was started with, loaded on first use (loading a checkpoint
+    takes a moment; a server with several should start at once)."""
+
+    def __init__(self, sources: Sequence[str | EmbeddingSpace]) -> None:
+        self._given: dict[str, str | EmbeddingSpace] = {}
+        for source in sources:
+            name = source.name if isinstance(source, EmbeddingSpace) else str(source)
+            base = _SOURCE_ID.sub("-", Path(name).name.lower()).strip("-") or "source"
+            source_id, number = base, 2
+            while source_id in self._given:
+                source_id, number = f"{base}-{number}", number + 1
+            self._given[source_id] = source
+        self._loaded: dict[str, EmbeddingSpace] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._given)
+
+    def get(self, source_id: str) -> EmbeddingSpace:
+        if source_id not in self._given:
+            raise HTTPException(
+                404, f"no source {source_id!r}; this server has {', '.join(self._given)}"
+            )
+        with self._lock:
+            if source_id not in self._loaded:
+                given = self._given[source_id]
+                if isinstance(given, EmbeddingSpace):
+                    self._loaded[source_id] = given
+                else:
+                    from ..sources import load
+
+                    self._loaded[source_id] = load(given)
+            return self._loaded[source_id]
+
+
+def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> FastAPI:
+    """The explorer's app for ``sources`` (names, paths or hub ids as ``embscope.load`` takes
+    them, or spaces); ``workers`` background threads compute projections."""
+    if not sources:
+        raise InvalidParameterError("give at least one source to serve")
+    spaces = _Spaces(sources)
+    jobs = JobRunner(workers)
+    app = FastAPI(
+        title="embscope",
+        version=__version__,
+        description="Explore embedding spaces: neighbours, opposites, projections.",
+    )
+    app.state.spaces, app.state.jobs = spaces, jobs
+
+    @app.exception_handler(UnknownKeyError)
+    async def unknown_word(_request: Request, error: UnknownKeyError) -> JSONResponse:
+        return JSONResponse(
+            status_code=404,
+            content={
+                "detail": str(error),
+                "suggestions": error.suggestions,
+                "pieces": error.pieces,
+            },
+        )
+
+    @app.exception_handler(EmbscopeError)
+    async def user_error(_request: Request, error: EmbscopeError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(error)})
+
+    @app.get("/api/sources", response_model=list[SourceInfo])
+    def list_sources() -> list[SourceInfo]:
+        return [_info(source_id, spaces.get(source_id)) for source_id in spaces.ids]
+
+    @app.get("/api/sources/{source}/complete", response_model=list[str])
+    def complete(
+        source: str,
+        prefix: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        limit: int = Query(10, ge=1, le=MAX_COMPLETIONS),
+    ) -> list[str]:
+        """Vocabulary keys starting with ``prefix`` (case-insensitive), most frequent first
+        (the source's row order)."""
+        space = spaces.get(source)
+        lowered = prefix.lower()
+        found = []
+        for key in space.keys:
+            if key.lower().startswith(lowered):
+                found.append(key)
+                if len(found) == limit:
+                    break
+        return found
+
+    @app.get("/api/sources/{source}/neighbors", response_model=NeighborsAnswer)
+    def neighbors(
+        source: str,
+        query: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        top_k: int = Query(10, ge=1, le=MAX_TOP_K),
+        metric: Literal["cosine", "euclidean", "dot"] | None = None,
+        opposite: bool = False,
+        restrict_vocab: int | None = Query(None, ge=1),
+    ) -> NeighborsAnswer:
+        space = spaces.get(source)
+        ask = space.opposites if opposite else space.neighbors
+        options: dict[str, Any] = {"top_k": top_k, "metric": metric, "pieces": "mean"}
+        if restrict_vocab is not None:
+            options["restrict_vocab"] = restrict_vocab
+        frame = ask(query, **options)
+        rows = [space.row(key) for key in frame["key"]]
+        return NeighborsAnswer(
+            source=source,
+            query=query,
+            query_keys=list(frame.attrs.get("query_keys", [])),
+            metric=metric or space.metric,
+            opposite=opposite,
+            hits=[
+                Hit(rank=int(r), row=row, key=k, label=str(lab), score=float(s))
+                for r, row, k, lab, s in zip(
+                    frame["rank"], rows, frame["key"], frame["label"], frame["score"], strict=True
+                )
+            ],
+        )
+
+    @app.get("/api/sources/{source}/similarity", response_model=SimilarityAnswer)
+    def similarity(
+        source: str,
+        a: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        b: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        metric: Literal["cosine", "euclidean", "dot"] | None = None,
+    ) -> SimilarityAnswer:
+        space = spaces.get(source)
+        score = space.similarity(a, b, metric=metric, pieces="mean")
+        return SimilarityAnswer(
+            source=source, a=a, b=b, metric=metric or space.metric, score=float(score)
+        )
+
+    @app.get("/api/sources/{source}/profile", response_model=ProfileAnswer)
+    def profile(
+        source: str,
+        query: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        top_k: int = Query(15, ge=1, le=MAX_TOP_K),
+    ) -> ProfileAnswer:
+        """The BERT lecture's profile: every row's Euclidean distance to the query against its
+        cosine similarity (the ``top_k`` of each shown by key)."""
+        space = spaces.get(source)
+        result = space.distance_profile(query, top_k=top_k, pieces="mean")
+        return ProfileAnswer(
+            source=source,
+            query=query,
+            rank_correlation=float(result.rank_correlation),
+            overlap=int(result.overlap),
+            rows=_records(result.table.head(top_k)),
+        )
+
+    @app.post("/api/sources/{source}/projections", response_model=JobAnswer, status_code=202)
+    def start_projection(source: str, request: ProjectionRequest) -> JobAnswer:
+        """Start (or join) a projection job; poll ``/api/jobs/{id}``, then fetch
+        ``/api/jobs/{id}/points`` (Arrow IPC)."""
+        space = spaces.get(source)
+        if request.neighborhood is not None:
+            space.resolve(request.neighborhood, pieces="mean")  # an unknown word: 404 now
+        options: dict[str, Any] = {"n_components": request.n_components}
+        if request.method != "pca":
+            options["random_state"] = request.random_state
+        if request.perplexity is not None:
+            options["perplexity"] = request.perplexity
+        if request.n_neighbors is not None:
+            options["n_neighbors"] = request.n_neighbors
+
+        def work() -> Any:
+            target = space
+            if request.neighborhood is not None:
+                target = space.neighborhood(
+                    request.neighborhood, similar=request.similar, opposite=request.opposite
+                )
+            projection = target.project(request.method, progress=False, **options)
+            _ = projection.quality  # measured here, in the job, not in a status request
+            return projection
+
+        key = (source, request.model_dump_json())
+        what = f"{request.method} {request.n_components}D of {source}"
+        if request.neighborhood:
+            what += f" around {request.neighborhood!r}"
+        return _job_answer(jobs.submit(key, what, work))
+
+    @app.get("/api/jobs/{job_id}", response_model=JobAnswer)
+    def job_state(job_id: str) -> JobAnswer:
+        return _job_answer(_job(jobs, job_id))
+
+    @app.get("/api/jobs/{job_id}/points", response_class=Response)
+    def job_points(job_id: str) -> Response:
+        """The projection as an Arrow IPC stream: ``row`` (in the source), ``key``, ``label``,
+        ``x``, ``y`` (and ``z``) as float32, plus the metadata columns."""
+        job = _job(jobs, job_id)
+        if job.state != "done":
+            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        return Response(_arrow_stream(job.result.coords), media_type=ARROW_MEDIA_TYPE)
+
+    if (STATIC / "index.html").is_file():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="front-end")
+    return app
+
+
+ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
+
+
+def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
+    kind = space.provenance.kind if space.provenance is not None else "array"
+    return SourceInfo(
+        id=source_id,
+        name=space.name,
+        rows=len(space),
+        dim=space.dim,
+        metric=space.metric,
+        kind=kind,
+        columns=[str(c) for c in space.metadata.columns],
+    )
+
+
+def _job(jobs: JobRunner, job_id: str):
+    job = jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while)")
+    return job
+
+
+def _job_answer(job) -> JobAnswer:
+    rows = quality = None
+    if job.state == "done":
+        rows = len(job.result.coords)
+        quality = {k: float(v) for k, v in _quality(job.result).items()}
+    return JobAnswer(
+        id=job.id,
+        state=job.state,
+        description=job.description,
+        seconds=job.seconds,
+        error=job.error,
+        rows=rows,
+        quality=quality,
+    )
+
+
+def _quality(projection: Any) -> Mapping[str, float]:
+    quality = projection.quality
+    return {
+        name: getattr(quality, name)
+        for name in ("trustworthiness", "knn_recall")
+        if isinstance(getattr(quality, name, None), int | float)
+    }
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _arrow_stream(frame: Any) -> bytes:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if name in ("x", "y", "z"):
+            column = column.cast(pa.float32())
+        columns[name] = column
+    table = pa.table(columns)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()

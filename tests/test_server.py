@@ -1,0 +1,167 @@
+"""The web explorer's API, with the real app and the bundled spaces."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+import embscope
+from embscope.server import create_app
+
+
+@pytest.fixture(scope="module")
+def client(glove):
+    app = create_app(["minilm", glove])
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def wait_for(client, job_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/jobs/{job_id}").json()
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {state['state']} after {timeout} s")
+
+
+def test_sources_are_the_ones_given(client):
+    sources = client.get("/api/sources").json()
+    assert [s["id"] for s in sources] == ["minilm", "glove-6b-50d"]
+    assert sources[0]["rows"] == 30522 and sources[0]["dim"] == 384
+    assert "token_id" in sources[0]["columns"]
+    assert client.get("/api/sources/etc-passwd/neighbors", params={"query": "a"}).status_code == 404
+
+
+def test_neighbors_match_the_library(client, glove):
+    answer = client.get(
+        "/api/sources/glove-6b-50d/neighbors", params={"query": "beauty", "top_k": 5}
+    ).json()
+    expected = glove.neighbors("beauty", top_k=5)
+    assert [h["key"] for h in answer["hits"]] == expected["key"].tolist()
+    assert np.allclose([h["score"] for h in answer["hits"]], expected["score"], atol=1e-6)
+    assert answer["metric"] == "cosine" and not answer["opposite"]
+    assert [h["row"] for h in answer["hits"]] == [glove.row(k) for k in expected["key"]]
+
+
+def test_metric_switch_and_opposites(client, glove):
+    euclidean = client.get(
+        "/api/sources/glove-6b-50d/neighbors",
+        params={"query": "good", "metric": "euclidean", "top_k": 3},
+    ).json()
+    assert [h["key"] for h in euclidean["hits"]] == glove.neighbors(
+        "good", metric="euclidean", top_k=3
+    )["key"].tolist()
+    opposite = client.get(
+        "/api/sources/glove-6b-50d/neighbors", params={"query": "good", "opposite": True}
+    ).json()
+    assert opposite["opposite"] and opposite["hits"][0]["score"] < 0
+
+
+def test_unknown_word_is_404_with_suggestions(client):
+    response = client.get("/api/sources/glove-6b-50d/neighbors", params={"query": "beautyy"})
+    assert response.status_code == 404
+    body = response.json()
+    assert "beauty" in body["suggestions"] and "beautyy" in body["detail"]
+
+
+def test_requests_are_bounded(client):
+    too_many = client.get(
+        "/api/sources/glove-6b-50d/neighbors", params={"query": "good", "top_k": 100_000}
+    )
+    assert too_many.status_code == 422
+    too_long = client.get("/api/sources/glove-6b-50d/neighbors", params={"query": "a" * 500})
+    assert too_long.status_code == 422
+
+
+def test_similarity_complete_and_profile(client, glove):
+    answer = client.get(
+        "/api/sources/glove-6b-50d/similarity", params={"a": "good", "b": "bad"}
+    ).json()
+    assert answer["score"] == pytest.approx(glove.similarity("good", "bad"), abs=1e-6)
+    completions = client.get(
+        "/api/sources/glove-6b-50d/complete", params={"prefix": "beaut", "limit": 5}
+    ).json()
+    assert completions[0] == "beautiful" and all(c.startswith("beaut") for c in completions)
+    profile = client.get("/api/sources/minilm/profile", params={"query": "beauty"}).json()
+    assert len(profile["rows"]) == 15 and -1 <= profile["rank_correlation"] <= 1
+    assert profile["rows"][0]["cosine"] >= profile["rows"][-1]["cosine"]
+
+
+def test_projection_job_is_shared_and_sends_arrow(client):
+    request = {"method": "pca", "n_components": 3, "neighborhood": "terrible"}
+    first = client.post("/api/sources/glove-6b-50d/projections", json=request)
+    second = client.post("/api/sources/glove-6b-50d/projections", json=request)
+    assert first.status_code == 202 and first.json()["id"] == second.json()["id"]
+    state = wait_for(client, first.json()["id"])
+    assert state["state"] == "done" and state["rows"] == 61
+    assert 0 < state["quality"]["trustworthiness"] <= 1
+    points = client.get(f"/api/jobs/{state['id']}/points")
+    assert points.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    table = pa.ipc.open_stream(points.content).read_all()
+    assert table.num_rows == 61
+    assert table.schema.field("x").type == pa.float32()
+    assert {"key", "label", "x", "y", "z"} <= set(table.column_names)
+    assert "terrible" in table.column("key").to_pylist()
+
+
+def test_a_failed_job_does_not_take_the_server_down(client):
+    # perplexity above the neighbourhood's size fails inside the job
+    request = {"method": "tsne", "neighborhood": "terrible", "similar": 5, "opposite": 5,
+               "perplexity": 50}  # fmt: skip
+    job = client.post("/api/sources/glove-6b-50d/projections", json=request).json()
+    state = wait_for(client, job["id"])
+    assert state["state"] == "failed" and "perplexity" in state["error"]
+    assert client.get(f"/api/jobs/{job['id']}/points").status_code == 409
+    assert client.get("/api/sources").status_code == 200
+    unknown = client.post("/api/sources/glove-6b-50d/projections", json={"neighborhood": "beautyy"})
+    assert unknown.status_code == 404 and "beauty" in unknown.json()["suggestions"]
+
+
+def test_openapi_describes_the_api(client):
+    schema = client.get("/openapi.json").json()
+    assert "/api/sources/{source}/neighbors" in schema["paths"]
+    assert "NeighborsAnswer" in schema["components"]["schemas"]
+
+
+def test_no_sources_is_an_error():
+    with pytest.raises(embscope.InvalidParameterError, match="at least one source"):
+        create_app([])
+
+
+def test_serve_listens_on_loopback_and_a_free_port():
+    import json
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    command = [sys.executable, "-m", "embscope", "serve", "glove-6b-50d", "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            line = process.stdout.readline()
+            address = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            assert address and int(address.group(1)) > 0, line
+            url = f"{address.group(0)}api/sources/glove-6b-50d/neighbors?query=beauty&top_k=2"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as response:
+                        hits = json.load(response)["hits"]
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and process.poll() is None
+                    time.sleep(0.2)
+            assert [h["key"] for h in hits] == ["beautiful", "glamour"]
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr
