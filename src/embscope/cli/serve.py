@@ -37,6 +37,9 @@ def serve(sources: tuple[str, ...], host: str, port: int, open_browser: bool) ->
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
+        # listening before the address is printed: a client that reads it and connects at
+        # once waits in the queue instead of being refused while the app starts
+        listener.listen(2048)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     address = f"http://{host if ':' not in host else f'[{host}]'}:{listener.getsockname()[1]}/"
