@@ -1,0 +1,154 @@
+// Typed calls to the embscope server (src/embscope/server/app.py). Paths are relative so the
+// page keeps working when a reverse proxy mounts the server under a sub-path.
+
+import { tableFromIPC, type Table } from "apache-arrow";
+
+export type Metric = "cosine" | "euclidean" | "dot";
+export const METRICS: readonly Metric[] = ["cosine", "euclidean", "dot"];
+
+export interface Source {
+  id: string;
+  name: string;
+  rows: number;
+  dim: number;
+  metric: string;
+  kind: string;
+  columns: string[];
+}
+
+export interface Hit {
+  rank: number;
+  row: number;
+  key: string;
+  label: string;
+  score: number;
+}
+
+export interface Neighbors {
+  source: string;
+  query: string;
+  query_keys: string[];
+  metric: Metric;
+  opposite: boolean;
+  hits: Hit[];
+}
+
+export interface Similarity {
+  source: string;
+  a: string;
+  b: string;
+  metric: Metric;
+  score: number;
+}
+
+export type Method = "pca" | "tsne" | "umap";
+
+export interface ProjectionRequest {
+  method: Method;
+  n_components: 2 | 3;
+  neighborhood?: string;
+  similar?: number;
+  opposite?: number;
+  perplexity?: number;
+  n_neighbors?: number;
+  random_state?: number;
+}
+
+export interface Job {
+  id: string;
+  state: "queued" | "running" | "done" | "failed";
+  description: string;
+  seconds: number | null;
+  error: string | null;
+  rows: number | null;
+  quality: Record<string, number> | null;
+}
+
+/** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly suggestions: string[] = [],
+    readonly pieces: string[] = [],
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get unknownWord(): boolean {
+    return this.status === 404 && this.suggestions.length + this.pieces.length > 0;
+  }
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let detail = `${response.status} ${response.statusText}`;
+  let suggestions: string[] = [];
+  let pieces: string[] = [];
+  try {
+    const body: unknown = await response.json();
+    if (body && typeof body === "object") {
+      const { detail: d, suggestions: s, pieces: p } = body as Record<string, unknown>;
+      if (typeof d === "string") detail = d;
+      // FastAPI's validation errors are a list of {loc, msg, ...}
+      else if (Array.isArray(d)) detail = d.map((e) => (e as { msg?: string }).msg ?? "").join("; ");
+      if (Array.isArray(s)) suggestions = s.map(String);
+      if (Array.isArray(p)) pieces = p.map(String);
+    }
+  } catch {
+    // not JSON (a proxy's error page): the status line is all there is
+  }
+  return new ApiError(response.status, detail, suggestions, pieces);
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(path, init);
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as T;
+}
+
+function query(params: Record<string, string | number | boolean>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) search.set(name, String(value));
+  return search.toString();
+}
+
+const sourcePath = (source: string) => `api/sources/${encodeURIComponent(source)}`;
+
+export const listSources = () => call<Source[]>("api/sources");
+
+export const complete = (source: string, prefix: string, limit = 10) =>
+  call<string[]>(`${sourcePath(source)}/complete?${query({ prefix, limit })}`);
+
+export const neighbors = (
+  source: string,
+  word: string,
+  options: { topK: number; metric: Metric; opposite: boolean },
+) =>
+  call<Neighbors>(
+    `${sourcePath(source)}/neighbors?${query({
+      query: word,
+      top_k: options.topK,
+      metric: options.metric,
+      opposite: options.opposite,
+    })}`,
+  );
+
+export const similarity = (source: string, a: string, b: string, metric: Metric) =>
+  call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric })}`);
+
+export const startProjection = (source: string, request: ProjectionRequest) =>
+  call<Job>(`${sourcePath(source)}/projections`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+
+export const job = (id: string) => call<Job>(`api/jobs/${encodeURIComponent(id)}`);
+
+/** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
+export async function points(id: string): Promise<Table> {
+  const response = await fetch(`api/jobs/${encodeURIComponent(id)}/points`);
+  if (!response.ok) throw await errorOf(response);
+  return tableFromIPC(new Uint8Array(await response.arrayBuffer()));
+}

@@ -1,0 +1,356 @@
+// The point cloud: one deck.gl instance whose view is an OrbitView for 3D projections and an
+// OrthographicView for 2D ones. Every point is in one binary ScatterplotLayer (typed arrays
+// only); what the current query says (scores, the listed neighbours, the hovered row) is drawn
+// by small layers on top, so a new query rebuilds a few hundred markers, not the whole cloud.
+
+import {
+  Deck,
+  OrbitView,
+  OrthographicView,
+  type Layer,
+  type OrbitViewState,
+  type OrthographicViewState,
+  type PickingInfo,
+} from "@deck.gl/core";
+import { ScatterplotLayer, TextLayer } from "@deck.gl/layers";
+import { HOVER, QUERY, type RGBA } from "./colors";
+import type { PointSet } from "./points";
+
+export interface Marker {
+  index: number;
+  position: [number, number, number];
+  label: string;
+  color: RGBA;
+  score?: number;
+}
+
+export interface Highlight {
+  /** every point the query has a score for, coloured by it, strongest last (drawn on top) */
+  scored: Marker[];
+  /** the listed neighbours: larger and outlined */
+  marked: Marker[];
+  query: Marker | null;
+  /** the points to name in the cloud, most important first; those whose names would overlap
+   * a more important one stay unnamed until zooming in separates them */
+  labelled: Marker[];
+}
+
+export interface CloudEvents {
+  onPick(index: number): void;
+  onHover(index: number | null): void;
+  /** the first frame with a new projection's points has been drawn */
+  onDrawn(count: number): void;
+  onError(error: Error): void;
+}
+
+const NO_HIGHLIGHT: Highlight = { scored: [], marked: [], query: null, labelled: [] };
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+
+// Deck diffs layer props by reference: accessors defined once never look changed.
+const positionOf = (m: Marker) => m.position;
+const colorOf = (m: Marker) => m.color;
+// some vocabularies hold 60-character runs of one letter; a name longer than this is cut
+const NAME_LENGTH = 24;
+const nameOf = (m: Marker) =>
+  m.label.length > NAME_LENGTH ? `${m.label.slice(0, NAME_LENGTH - 1)}…` : m.label;
+
+type CloudView = OrbitView | OrthographicView;
+
+type BinaryPoints = {
+  length: number;
+  attributes: {
+    getPosition: { value: Float32Array; size: 3 };
+    getFillColor: { value: Uint8ClampedArray; size: 4; type: "unorm8" };
+  };
+};
+
+export class Cloud {
+  private readonly deck: Deck<CloudView>;
+  private points: PointSet | null = null;
+  private positions: BinaryPoints["attributes"]["getPosition"] | null = null;
+  private data: BinaryPoints | null = null;
+  private highlight: Highlight = NO_HIGHLIGHT;
+  private byIndex = new Map<number, Marker>();
+  private hover: Marker | null = null;
+  private labels: Marker[] = [];
+  private labelSignature = "";
+  private pendingDrawn: number | null = null;
+  private radius = 3;
+
+  constructor(
+    private readonly container: HTMLDivElement,
+    private readonly events: CloudEvents,
+  ) {
+    this.deck = new Deck({
+      parent: container,
+      style: { position: "absolute", inset: "0" },
+      views: orbitView(),
+      initialViewState: { target: [0, 0, 0], zoom: 0, rotationOrbit: 30, rotationX: 25 },
+      layers: [],
+      // PNG export and screenshots read the canvas after the frame was presented
+      deviceProps: { type: "webgl", webgl: { preserveDrawingBuffer: true } },
+      getTooltip: (info) => this.tooltip(info),
+      onClick: (info) => {
+        const index = this.indexOf(info);
+        if (index !== null) this.events.onPick(index);
+      },
+      onHover: (info) => this.events.onHover(this.indexOf(info)),
+      onAfterRender: () => {
+        this.placeLabels();
+        if (this.pendingDrawn !== null) {
+          const count = this.pendingDrawn;
+          this.pendingDrawn = null;
+          this.events.onDrawn(count);
+        }
+      },
+      onError: (error) => this.events.onError(error),
+    });
+  }
+
+  /** Draws a new projection, framed to its points, with the given per-point RGBA colours. */
+  show(points: PointSet, colors: Uint8ClampedArray): void {
+    this.points = points;
+    this.positions = { value: points.positions, size: 3 };
+    this.highlight = NO_HIGHLIGHT;
+    this.byIndex.clear();
+    this.hover = null;
+    this.labels = [];
+    this.labelSignature = "";
+    const n = points.length;
+    // fewer, larger points for a neighbourhood; tiny ones where 400k of them overlap anyway
+    this.radius = n > 100_000 ? 1.5 : n > 20_000 ? 2 : n > 2_000 ? 3 : 5;
+    this.setColors(colors, false);
+    this.pendingDrawn = n;
+    this.deck.setProps({
+      views: points.dims === 3 ? orbitView() : planeView(),
+      initialViewState: this.framing(points),
+      layers: this.layers(),
+    });
+  }
+
+  clear(): void {
+    this.points = null;
+    this.data = this.positions = null;
+    this.highlight = NO_HIGHLIGHT;
+    this.byIndex.clear();
+    this.hover = null;
+    this.labels = [];
+    this.labelSignature = "";
+    this.deck.setProps({ layers: [] });
+  }
+
+  setColors(colors: Uint8ClampedArray, redraw = true): void {
+    if (!this.points || !this.positions) return;
+    if (this.data?.attributes.getFillColor.value === colors) return;
+    // a new data object re-reads every attribute; the positions wrapper is the same object,
+    // so deck.gl skips re-uploading them
+    this.data = {
+      length: this.points.length,
+      attributes: {
+        getPosition: this.positions,
+        getFillColor: { value: colors, size: 4, type: "unorm8" },
+      },
+    };
+    if (redraw) this.deck.setProps({ layers: this.layers() });
+  }
+
+  setHighlight(highlight: Highlight): void {
+    this.highlight = highlight;
+    this.byIndex = new Map(highlight.scored.map((m) => [m.index, m]));
+    if (highlight.query) this.byIndex.set(highlight.query.index, highlight.query);
+    this.deck.setProps({ layers: this.layers() });
+  }
+
+  /** Rings one point (a hovered list row), or none. */
+  setHover(index: number | null): void {
+    const points = this.points;
+    if (index === this.hover?.index) return;
+    this.hover =
+      points && index !== null
+        ? (this.byIndex.get(index) ?? {
+            index,
+            position: points.position(index),
+            label: points.label(index),
+            color: HOVER,
+          })
+        : null;
+    this.deck.setProps({ layers: this.layers() });
+  }
+
+  /** The canvas as a PNG on the page's background (the WebGL canvas itself is transparent). */
+  async png(background: string): Promise<Blob> {
+    const canvas = this.deck.getCanvas();
+    if (!canvas) throw new Error("the cloud has not been drawn yet");
+    const out = document.createElement("canvas");
+    out.width = canvas.width;
+    out.height = canvas.height;
+    const context = out.getContext("2d");
+    if (!context) throw new Error("this browser cannot draw a 2D canvas");
+    context.fillStyle = background;
+    context.fillRect(0, 0, out.width, out.height);
+    context.drawImage(canvas, 0, 0);
+    return new Promise((resolve, reject) =>
+      out.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png"),
+    );
+  }
+
+  /** Chooses the names that fit without overlapping, in the order of importance, for the view
+   * just drawn; redraws only when that choice changes (so it settles after one more frame). */
+  private placeLabels(): void {
+    const viewport = this.deck.getViewports()[0];
+    if (!viewport || !this.data) return;
+    const candidates = this.hover
+      ? [this.hover, ...this.highlight.labelled.filter((m) => m.index !== this.hover?.index)]
+      : this.highlight.labelled;
+    const boxes: [number, number, number, number][] = [];
+    const shown: Marker[] = [];
+    const lift = this.radius + 8;
+    for (const marker of candidates) {
+      const [x = NaN, y = NaN] = viewport.project(marker.position);
+      // system-ui at 12px, semi-bold: about 7px a character, plus the background's padding
+      const half = (nameOf(marker).length * 7 + 8) / 2;
+      const box: [number, number, number, number] = [x - half, y - lift - 16, x + half, y - lift];
+      const visible = box[2] > 0 && box[0] < viewport.width && box[3] > 0 && box[1] < viewport.height;
+      const overlaps = boxes.some(
+        (b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3],
+      );
+      if (!Number.isFinite(x) || !visible || overlaps) continue;
+      boxes.push(box);
+      shown.push(marker);
+    }
+    const signature = shown.map((m) => `${m.index}:${m.label}`).join("|");
+    if (signature === this.labelSignature) return;
+    this.labelSignature = signature;
+    this.labels = shown;
+    this.deck.setProps({ layers: this.layers() });
+  }
+
+  private indexOf(info: PickingInfo): number | null {
+    if (!info.layer || info.index < 0) return null;
+    if (info.layer.id === "points") return info.index;
+    const marker = info.object as Marker | undefined;
+    return marker ? marker.index : null;
+  }
+
+  private tooltip(info: PickingInfo) {
+    const index = this.indexOf(info);
+    if (index === null || !this.points) return null;
+    const score = this.byIndex.get(index)?.score;
+    const text = this.points.label(index) + (score === undefined ? "" : `  ${score.toFixed(3)}`);
+    return { text, className: "cloud-tip", style: TIP_STYLE };
+  }
+
+  private framing(points: PointSet): OrbitViewState | OrthographicViewState {
+    const { width, height } = this.container.getBoundingClientRect();
+    // a rotated 3D box shows up to its diagonal; a 2D one shows its sides
+    const extent = points.span * (points.dims === 3 ? 1.3 : 1.1);
+    const zoom = Math.log2(Math.max(50, Math.min(width, height)) / extent);
+    const bounds = { minZoom: zoom - 4, maxZoom: zoom + 14 };
+    return points.dims === 3
+      ? { target: points.center, zoom, rotationOrbit: 30, rotationX: 25, ...bounds }
+      : { target: [points.center[0], points.center[1], 0], zoom, ...bounds };
+  }
+
+  private layers(): Layer[] {
+    if (!this.data) return [];
+    const r = this.radius;
+    const { scored, marked, query } = this.highlight;
+    // markers are never hidden behind the cloud, whatever way it is turned
+    const onTop = { parameters: { depthCompare: "always" as const } };
+    const pixels = { radiusUnits: "pixels" as const, billboard: true };
+    const hover = this.hover ? [this.hover] : [];
+    const layers: Layer[] = [
+      new ScatterplotLayer({
+        id: "points",
+        data: this.data,
+        ...pixels,
+        getRadius: r,
+        pickable: true,
+        autoHighlight: true,
+        highlightColor: HOVER,
+      }),
+      new ScatterplotLayer<Marker>({
+        id: "scored",
+        data: scored,
+        ...pixels,
+        ...onTop,
+        getPosition: positionOf,
+        getFillColor: colorOf,
+        getRadius: r + 1,
+        pickable: true,
+      }),
+      new ScatterplotLayer<Marker>({
+        id: "marked",
+        data: query ? [...marked, query] : marked,
+        ...pixels,
+        ...onTop,
+        getPosition: positionOf,
+        getFillColor: colorOf,
+        getRadius: (m: Marker) => (m === query ? r + 6 : r + 3),
+        updateTriggers: { getRadius: [query, r], getLineColor: [query] },
+        stroked: true,
+        lineWidthUnits: "pixels",
+        getLineWidth: 1.5,
+        getLineColor: (m: Marker) => (m === query ? [255, 255, 255, 255] : [25, 25, 30, 230]),
+        pickable: true,
+      }),
+      new ScatterplotLayer<Marker>({
+        id: "hover",
+        data: hover,
+        ...pixels,
+        ...onTop,
+        getPosition: positionOf,
+        getRadius: r + 9,
+        filled: false,
+        stroked: true,
+        lineWidthUnits: "pixels",
+        getLineWidth: 2.5,
+        getLineColor: HOVER,
+      }),
+    ];
+    // no text layer without text: an empty font atlas makes WebGL complain about its texture
+    if (this.labels.length === 0) return layers;
+    layers.push(
+      new TextLayer<Marker>({
+        id: "labels",
+        data: this.labels,
+        ...onTop,
+        getPosition: positionOf,
+        getText: nameOf,
+        getSize: 12,
+        getColor: (m: Marker) => (m === query ? QUERY : [40, 40, 48, 255]),
+        fontFamily: FONT,
+        fontWeight: 600,
+        characterSet: "auto",
+        getTextAnchor: "middle",
+        getAlignmentBaseline: "bottom",
+        getPixelOffset: [0, -(r + 8)],
+        background: true,
+        getBackgroundColor: [255, 255, 255, 200],
+        backgroundPadding: [3, 1],
+        billboard: true,
+      }),
+    );
+    return layers;
+  }
+}
+
+const TIP_STYLE: Partial<CSSStyleDeclaration> = {
+  backgroundColor: "rgba(20, 22, 28, 0.9)",
+  color: "#fff",
+  padding: "3px 7px",
+  borderRadius: "3px",
+  fontSize: "12px",
+  whiteSpace: "pre",
+};
+
+function orbitView(): CloudView {
+  // orthographic: a point's size and a label's say nothing about its depth, and a
+  // perspective camera would make near ones look important
+  return new OrbitView({ id: "orbit", orthographic: true, controller: true });
+}
+
+function planeView(): CloudView {
+  // y up, as in every plot of a projection
+  return new OrthographicView({ id: "plane", flipY: false, controller: true });
+}

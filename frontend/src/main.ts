@@ -1,0 +1,563 @@
+// The explorer page: a query's neighbours and opposites, the similarity of two words, and a
+// projection of the space (or of the query's neighbourhood) as a point cloud.
+
+import "./style.css";
+import * as api from "./api";
+import { ApiError, type Hit, type Metric } from "./api";
+import { Cloud, type Highlight, type Marker } from "./cloud";
+import { GROUPS, NEUTRAL, PLAIN, ScoreScale, css, type RGBA } from "./colors";
+import { PointSet, tableToCsv } from "./points";
+
+/** rows shown in each list */
+const LIST_K = 15;
+/** rows asked for on each side: enough to colour the whole of a neighbourhood projection and
+ * the query's surroundings in a full one, still a small answer */
+const COLOUR_K = 300;
+/** opposites offered a name in the cloud (after the query and the listed neighbours) */
+const LABELLED_OPPOSITES = 5;
+const NEIGHBOURHOOD = { similar: 30, opposite: 30 };
+const POLL_MS = 300;
+const FIRST_WORDS = ["good", "king", "the"];
+const BACKGROUND = "#fbfbfd";
+const METRIC_NAMES: Record<Metric, string> = {
+  cosine: "cosine similarity",
+  euclidean: "euclidean distance",
+  dot: "dot product",
+};
+
+function byTestId<T extends HTMLElement>(id: string): T {
+  const element = document.querySelector<T>(`[data-testid="${id}"]`);
+  if (!element) throw new Error(`the page has no [data-testid="${id}"]`);
+  return element;
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id) as T | null;
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+
+const ui = {
+  source: byTestId<HTMLSelectElement>("source"),
+  sourceInfo: byId<HTMLElement>("source-info"),
+  searchForm: byId<HTMLFormElement>("search-form"),
+  query: byTestId<HTMLInputElement>("query"),
+  metric: byTestId<HTMLSelectElement>("metric"),
+  message: byTestId<HTMLElement>("message"),
+  neighbors: byTestId<HTMLOListElement>("neighbors"),
+  opposites: byTestId<HTMLOListElement>("opposites"),
+  simForm: byId<HTMLFormElement>("sim-form"),
+  simA: byTestId<HTMLInputElement>("sim-a"),
+  simB: byTestId<HTMLInputElement>("sim-b"),
+  simResult: byTestId<HTMLElement>("sim-result"),
+  projectionForm: byId<HTMLFormElement>("projection-form"),
+  method: byTestId<HTMLSelectElement>("method"),
+  dims: byTestId<HTMLSelectElement>("dims"),
+  neighborhood: byTestId<HTMLInputElement>("neighborhood"),
+  status: byTestId<HTMLElement>("projection-status"),
+  cloud: byTestId<HTMLDivElement>("cloud"),
+  exportCsv: byTestId<HTMLButtonElement>("export-csv"),
+  exportPng: byTestId<HTMLButtonElement>("export-png"),
+  completions: byId<HTMLDataListElement>("completions"),
+};
+
+/** One query's answer: what the lists show and the cloud is coloured by. */
+interface Answer {
+  query: string;
+  keys: string[];
+  metric: Metric;
+  similar: Hit[];
+  opposite: Hit[];
+  scale: ScoreScale;
+}
+
+interface Projection {
+  source: string;
+  request: api.ProjectionRequest;
+  job: api.Job;
+  points: PointSet;
+}
+
+const state = {
+  sources: [] as api.Source[],
+  source: null as api.Source | null,
+  answer: null as Answer | null,
+  projection: null as Projection | null,
+  // every request bumps its counter; an answer that comes back after a newer request started
+  // is dropped instead of overwriting the newer one
+  searchSeq: 0,
+  projectSeq: 0,
+  similaritySeq: 0,
+  completeSeq: 0,
+};
+
+const cloud = new Cloud(ui.cloud, {
+  onPick: (index) => {
+    const points = state.projection?.points;
+    if (points) void search(points.key(index));
+  },
+  onHover: (index) => {
+    const points = state.projection?.points;
+    markRows(index === null || !points ? null : points.key(index));
+  },
+  onDrawn: (count) => {
+    document.body.dataset.points = String(count);
+  },
+  onError: (error) => showMessage(`drawing failed: ${error.message}`, "error"),
+});
+
+// ---- messages -------------------------------------------------------------------------------
+
+function showMessage(text: string, kind: "error" | "notice" = "notice"): void {
+  ui.message.replaceChildren(text);
+  ui.message.dataset.kind = kind;
+}
+
+function clearMessage(): void {
+  ui.message.replaceChildren();
+  delete ui.message.dataset.kind;
+}
+
+/** The server's answer to an unknown word: the closest keys, each a button that searches it. */
+function showUnknown(word: string, error: ApiError): void {
+  // the server names the word it could not find (similarity has two candidates)
+  const named = /^(['"])(.*)\1 is not in/.exec(error.message)?.[2] ?? word;
+  const parts: (string | Node)[] = [`no word "${named}"`];
+  if (error.suggestions.length > 0) {
+    parts.push("; did you mean: ");
+    error.suggestions.forEach((suggestion, i) => {
+      if (i > 0) parts.push(", ");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = suggestion;
+      button.addEventListener("click", () => void search(suggestion));
+      parts.push(button);
+    });
+    parts.push(", …");
+  } else if (error.pieces.length > 0) {
+    parts.push(`; its pieces: ${error.pieces.join(", ")}`);
+  }
+  ui.message.replaceChildren(...parts);
+  ui.message.dataset.kind = "error";
+}
+
+function report(error: unknown, word = ""): void {
+  if (error instanceof ApiError && error.unknownWord) showUnknown(word, error);
+  else if (error instanceof ApiError) showMessage(error.message, "error");
+  else if (error instanceof TypeError) showMessage("the server did not answer", "error");
+  else showMessage(error instanceof Error ? error.message : String(error), "error");
+}
+
+// ---- sources --------------------------------------------------------------------------------
+
+async function loadSources(): Promise<void> {
+  try {
+    state.sources = await api.listSources();
+  } catch (error) {
+    report(error);
+    return;
+  }
+  ui.source.replaceChildren(
+    ...state.sources.map((source) => new Option(`${source.name} (${source.kind})`, source.id)),
+  );
+  document.body.dataset.ready = "1";
+  if (state.sources[0]) await selectSource(state.sources[0].id);
+  else showMessage("this server has no sources", "error");
+}
+
+async function selectSource(id: string): Promise<void> {
+  const source = state.sources.find((s) => s.id === id);
+  if (!source) return;
+  state.source = source;
+  ui.source.value = id;
+  ui.sourceInfo.textContent = `${source.rows.toLocaleString("en")} rows · ${source.dim} dims`;
+  if ((api.METRICS as readonly string[]).includes(source.metric)) ui.metric.value = source.metric;
+  state.answer = null;
+  state.projection = null;
+  state.projectSeq++;
+  cloud.clear();
+  delete document.body.dataset.points;
+  renderLists();
+  ui.simResult.textContent = "";
+  clearMessage();
+  ui.exportCsv.disabled = ui.exportPng.disabled = true;
+  const word = await firstWord(source, ui.query.value.trim());
+  if (state.source !== source) return;
+  if (word) await search(word);
+  if (state.source === source) void project();
+}
+
+/** The word on screen if this source has it too, else a common word, else the first key of
+ * the vocabulary. Asked through completion, because a search for a missing word answers 404,
+ * which the browser logs as an error. */
+async function firstWord(source: api.Source, current: string): Promise<string | null> {
+  const has = async (word: string) =>
+    (await api.complete(source.id, word, 50).catch(() => [] as string[])).includes(word);
+  for (const word of [current, ...FIRST_WORDS]) {
+    if (word && (await has(word))) return word;
+  }
+  for (const prefix of ["a", "e", "s", "t", "d", "1", "0", "#", "["]) {
+    const [first] = await api.complete(source.id, prefix, 1).catch(() => [] as string[]);
+    if (first) return first;
+  }
+  return null;
+}
+
+// ---- neighbours and opposites ---------------------------------------------------------------
+
+async function search(word: string): Promise<boolean> {
+  const source = state.source;
+  word = word.trim();
+  if (!source) return false;
+  const seq = ++state.searchSeq;
+  if (!word) {
+    // an empty search clears the query, and the cloud goes back to its groups
+    state.answer = null;
+    delete document.body.dataset.query;
+    renderLists();
+    recolour();
+    return true;
+  }
+  const metric = ui.metric.value as Metric;
+  ui.query.value = word;
+  document.body.classList.add("searching");
+  try {
+    const ask = (opposite: boolean) =>
+      api.neighbors(source.id, word, { topK: COLOUR_K, metric, opposite });
+    const [similar, opposite] = await Promise.all([ask(false), ask(true)]);
+    if (seq !== state.searchSeq) return false;
+    state.answer = {
+      query: word,
+      keys: similar.query_keys,
+      metric,
+      similar: similar.hits,
+      opposite: opposite.hits,
+      scale: new ScoreScale(
+        [...similar.hits, ...opposite.hits].map((h) => h.score),
+        metric,
+      ),
+    };
+    renderLists();
+    recolour();
+    const keys = similar.query_keys;
+    if (keys.length > 1 || (keys[0] !== undefined && keys[0] !== word)) {
+      showMessage(`"${word}" is not one key here: it stands for the mean of ${keys.join(" + ")}`);
+    } else {
+      clearMessage();
+    }
+    document.body.dataset.query = word;
+    return true;
+  } catch (error) {
+    if (seq !== state.searchSeq) return false;
+    report(error, word);
+    return false;
+  } finally {
+    if (seq === state.searchSeq) document.body.classList.remove("searching");
+  }
+}
+
+function renderLists(): void {
+  const answer = state.answer;
+  // the hovered row is about to go, and a removed element gets no mouseleave
+  cloud.setHover(null);
+  ui.neighbors.replaceChildren(...(answer ? answer.similar.slice(0, LIST_K).map(hitRow) : []));
+  ui.opposites.replaceChildren(...(answer ? answer.opposite.slice(0, LIST_K).map(hitRow) : []));
+}
+
+function hitRow(hit: Hit): HTMLLIElement {
+  const scale = state.answer?.scale;
+  const row = document.createElement("li");
+  row.dataset.testid = "hit";
+  row.dataset.key = hit.key;
+  row.tabIndex = 0;
+  row.title = `${hit.label}: make it the query`;
+  const cell = (className: string, text: string) => {
+    const span = document.createElement("span");
+    span.className = className;
+    span.textContent = text;
+    return span;
+  };
+  const bar = cell("bar", "");
+  const fill = document.createElement("span");
+  const width = scale ? (100 * Math.abs(hit.score)) / scale.magnitude : 0;
+  fill.style.width = `${Math.max(1, width).toFixed(1)}%`;
+  fill.style.background = scale ? css(scale.color(hit.score)) : "";
+  bar.append(fill);
+  row.append(cell("rank", String(hit.rank)), cell("label", hit.label), cell("score", formatScore(hit.score)), bar);
+  // keyboard focus points at the cloud as the mouse does
+  for (const enter of ["mouseenter", "focus"]) row.addEventListener(enter, () => hoverKey(hit.key));
+  for (const leave of ["mouseleave", "blur"]) row.addEventListener(leave, () => hoverKey(null));
+  row.addEventListener("click", () => void search(hit.key));
+  row.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") void search(hit.key);
+  });
+  return row;
+}
+
+const formatScore = (score: number) =>
+  Math.abs(score) >= 100 ? score.toFixed(1) : score.toFixed(3);
+
+function hoverKey(key: string | null): void {
+  markRows(key);
+  const index = key === null ? undefined : state.projection?.points.indexOf(key);
+  cloud.setHover(index ?? null);
+}
+
+/** Marks the list rows of a key (the one hovered in the cloud or in a list). */
+function markRows(key: string | null): void {
+  for (const row of document.querySelectorAll("li.hot")) row.classList.remove("hot");
+  if (key === null) return;
+  for (const row of document.querySelectorAll(`li[data-key="${CSS.escape(key)}"]`)) {
+    row.classList.add("hot");
+  }
+}
+
+// ---- colouring the cloud --------------------------------------------------------------------
+
+let baseColours: { points: PointSet; queried: boolean; colours: Uint8ClampedArray } | null = null;
+
+/** Every point's colour: neutral under a query (its scored points are drawn over them), else
+ * the neighbourhood's groups, else one colour. Rebuilt only when that choice changes. */
+function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
+  if (baseColours?.points === points && baseColours.queried === queried) return baseColours.colours;
+  const colours = new Uint8ClampedArray(points.length * 4);
+  const paint = (i: number, c: RGBA) => colours.set(c, 4 * i);
+  for (let i = 0; i < points.length; i++) {
+    if (queried) paint(i, NEUTRAL);
+    else if (points.groups) paint(i, GROUPS[points.group(i) ?? ""] ?? NEUTRAL);
+    else paint(i, PLAIN);
+  }
+  baseColours = { points, queried, colours };
+  return colours;
+}
+
+function recolour(): void {
+  const points = state.projection?.points;
+  if (!points) return;
+  const answer = state.answer;
+  cloud.setColors(coloursOf(points, answer !== null));
+  if (!answer) {
+    cloud.setHighlight({ scored: [], marked: [], query: null, labelled: [] });
+    return;
+  }
+  const marker = (index: number, score: number): Marker => ({
+    index,
+    position: points.position(index),
+    label: points.label(index),
+    color: answer.scale.color(score),
+    score,
+  });
+  const highlight: Highlight = { scored: [], marked: [], query: null, labelled: [] };
+  answer.similar.forEach((hit, rank) => {
+    const index = points.indexOf(hit.key);
+    if (index === undefined) return;
+    const m = marker(index, hit.score);
+    highlight.scored.push(m);
+    if (rank < LIST_K) {
+      highlight.marked.push(m);
+      highlight.labelled.push(m);
+    }
+  });
+  answer.opposite.forEach((hit, rank) => {
+    const index = points.indexOf(hit.key);
+    if (index === undefined) return;
+    const m = marker(index, hit.score);
+    highlight.scored.push(m);
+    if (rank < LABELLED_OPPOSITES) highlight.labelled.push(m);
+  });
+  const t = (m: Marker) => Math.abs(answer.scale.t(m.score ?? 0));
+  highlight.scored.sort((a, b) => t(a) - t(b));
+  const only = answer.keys.length === 1 ? answer.keys[0] : undefined;
+  const queryIndex = only === undefined ? undefined : points.indexOf(only);
+  if (queryIndex !== undefined) {
+    highlight.query = {
+      index: queryIndex,
+      position: points.position(queryIndex),
+      label: points.label(queryIndex),
+      color: [20, 20, 24, 255],
+    };
+    highlight.labelled.unshift(highlight.query);
+  }
+  cloud.setHighlight(highlight);
+}
+
+// ---- similarity of two words ----------------------------------------------------------------
+
+async function compare(): Promise<void> {
+  const source = state.source;
+  const a = ui.simA.value.trim();
+  const b = ui.simB.value.trim();
+  if (!source) return;
+  if (!a || !b) {
+    ui.simResult.textContent = "type two words";
+    return;
+  }
+  const metric = ui.metric.value as Metric;
+  const seq = ++state.similaritySeq;
+  ui.simResult.textContent = "…";
+  try {
+    const answer = await api.similarity(source.id, a, b, metric);
+    if (seq !== state.similaritySeq) return;
+    ui.simResult.textContent = `${METRIC_NAMES[metric]} ${answer.score.toFixed(4)}`;
+  } catch (error) {
+    if (seq !== state.similaritySeq) return;
+    ui.simResult.textContent = "—";
+    report(error, a);
+  }
+}
+
+// ---- projections ----------------------------------------------------------------------------
+
+function setStatus(text: string, kind: "error" | "" = ""): void {
+  ui.status.textContent = text;
+  ui.status.dataset.kind = kind;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function project(): Promise<void> {
+  const source = state.source;
+  if (!source) return;
+  const request: api.ProjectionRequest = {
+    method: ui.method.value as api.Method,
+    n_components: ui.dims.value === "2" ? 2 : 3,
+  };
+  if (ui.neighborhood.checked) {
+    const word = state.answer?.query ?? ui.query.value.trim();
+    if (!word) {
+      setStatus("search a word first: the neighbourhood is the query's", "error");
+      return;
+    }
+    Object.assign(request, { neighborhood: word, ...NEIGHBOURHOOD });
+  }
+  const seq = ++state.projectSeq;
+  delete document.body.dataset.points;
+  const started = performance.now();
+  const elapsed = () => ((performance.now() - started) / 1000).toFixed(1);
+  setStatus("starting…");
+  try {
+    let job = await api.startProjection(source.id, request);
+    while (job.state === "queued" || job.state === "running") {
+      if (seq !== state.projectSeq) return;
+      setStatus(`${job.state}… ${elapsed()} s · ${job.description}`);
+      await sleep(POLL_MS);
+      if (seq !== state.projectSeq) return;
+      job = await api.job(job.id);
+    }
+    if (job.state === "failed") {
+      setStatus(`failed: ${job.error ?? "unknown error"}`, "error");
+      return;
+    }
+    setStatus(`loading ${job.rows ?? ""} points…`);
+    const table = await api.points(job.id);
+    if (seq !== state.projectSeq) return;
+    const points = new PointSet(table);
+    state.projection = { source: source.id, request, job, points };
+    cloud.show(points, coloursOf(points, state.answer !== null));
+    recolour();
+    setStatus(summary(points, job));
+    ui.exportCsv.disabled = ui.exportPng.disabled = false;
+  } catch (error) {
+    if (seq !== state.projectSeq) return;
+    setStatus("failed", "error");
+    report(error, request.neighborhood);
+  }
+}
+
+function summary(points: PointSet, job: api.Job): string {
+  const parts = [`${points.length} points`];
+  const quality = job.quality ?? {};
+  if (quality.trustworthiness !== undefined) {
+    parts[0] += `, trustworthiness ${quality.trustworthiness.toFixed(2)}`;
+  }
+  if (quality.knn_recall !== undefined) parts.push(`kNN recall ${quality.knn_recall.toFixed(2)}`);
+  // a projection found in the cache takes no time; "0.0 s" would read as a glitch
+  if (job.seconds !== null && job.seconds >= 0.05) parts.push(`${job.seconds.toFixed(1)} s`);
+  return parts.join(" · ");
+}
+
+// ---- export ---------------------------------------------------------------------------------
+
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // revoking at once can cancel the download in some browsers
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function exportName(extension: string): string {
+  const projection = state.projection;
+  if (!projection) return `embscope.${extension}`;
+  const { method, n_components: dims, neighborhood } = projection.request;
+  const around = neighborhood ? `-${neighborhood.replace(/[^\p{L}\p{N}_-]+/gu, "_")}` : "";
+  return `embscope-${projection.source}-${method}-${dims}d${around}.${extension}`;
+}
+
+// ---- autocomplete ---------------------------------------------------------------------------
+
+/** Fills the shared datalist with the vocabulary keys that start with what is typed. */
+function attachCompletion(input: HTMLInputElement, onPicked?: (word: string) => void): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  input.addEventListener("input", (event) => {
+    clearTimeout(timer);
+    const prefix = input.value.trim();
+    // Chromium reports picking an entry of the list as a replacement, not as typing
+    const replaced = !(event instanceof InputEvent) || event.inputType === "insertReplacementText";
+    const offered = [...ui.completions.options].some((o) => o.value === input.value);
+    if (onPicked && replaced && offered) {
+      onPicked(input.value);
+      return;
+    }
+    const source = state.source;
+    if (!prefix || !source) return;
+    timer = setTimeout(async () => {
+      const seq = ++state.completeSeq;
+      const keys = await api.complete(source.id, prefix, 10).catch(() => [] as string[]);
+      if (seq !== state.completeSeq || input.value.trim() !== prefix) return;
+      ui.completions.replaceChildren(...keys.map((key) => new Option(key, key)));
+    }, 120);
+  });
+}
+
+// ---- wiring ---------------------------------------------------------------------------------
+
+ui.searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void search(ui.query.value);
+});
+ui.source.addEventListener("change", () => void selectSource(ui.source.value));
+ui.metric.addEventListener("change", () => {
+  if (state.answer) void search(state.answer.query);
+  const shown = ui.simResult.textContent ?? "";
+  if (ui.simA.value.trim() && ui.simB.value.trim() && shown && shown !== "—") void compare();
+});
+ui.simForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void compare();
+});
+ui.projectionForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void project();
+});
+ui.exportCsv.addEventListener("click", () => {
+  const projection = state.projection;
+  if (projection) download(tableToCsv(projection.points.table), exportName("csv"));
+});
+ui.exportPng.addEventListener("click", () => {
+  cloud
+    .png(BACKGROUND)
+    .then((blob) => download(blob, exportName("png")))
+    .catch((error: unknown) => report(error));
+});
+attachCompletion(ui.query, (word) => void search(word));
+attachCompletion(ui.simA);
+attachCompletion(ui.simB);
+window.addEventListener("unhandledrejection", (event) => report(event.reason));
+
+void loadSources();

@@ -1,0 +1,189 @@
+// A projection's points as the renderer wants them: one interleaved Float32Array of positions
+// (no per-point JS objects, so hundreds of thousands of points cost a few MB), with keys and
+// labels read from the Arrow columns only when asked for.
+
+import { DataType, type Table, type Vector } from "apache-arrow";
+
+type Numbers = ArrayLike<number>;
+
+export class PointSet {
+  readonly length: number;
+  readonly dims: 2 | 3;
+  /** x, y, z per point (z = 0 in 2D): deck.gl's positions attribute as is */
+  readonly positions: Float32Array;
+  /** the centre and the size of the bulk of the points (outliers left out), to frame the view */
+  readonly center: [number, number, number];
+  readonly span: number;
+  readonly groups: Vector | null;
+  private readonly keys: Vector | null;
+  private readonly labels: Vector | null;
+  private keyIndex: Map<string, number> | null = null;
+
+  constructor(readonly table: Table) {
+    this.length = table.numRows;
+    const x = column(table, "x");
+    const y = column(table, "y");
+    const z = table.getChild("z") ? column(table, "z") : null;
+    if (!x || !y) throw new Error("the projection has no x and y columns");
+    this.dims = z ? 3 : 2;
+    this.positions = new Float32Array(this.length * 3);
+    for (let i = 0; i < this.length; i++) {
+      this.positions[3 * i] = x[i] ?? 0;
+      this.positions[3 * i + 1] = y[i] ?? 0;
+      this.positions[3 * i + 2] = z ? (z[i] ?? 0) : 0;
+    }
+    this.keys = table.getChild("key");
+    this.labels = table.getChild("label") ?? this.keys;
+    this.groups = table.getChild("group");
+    const lows: number[] = [];
+    const highs: number[] = [];
+    for (const axis of z ? [x, y, z] : [x, y]) {
+      const [low, high] = bulk(axis);
+      lows.push(low);
+      highs.push(high);
+    }
+    this.center = [0, 1, 2].map((a) => ((lows[a] ?? 0) + (highs[a] ?? 0)) / 2) as [
+      number,
+      number,
+      number,
+    ];
+    this.span = Math.max(1e-9, ...lows.map((low, a) => (highs[a] ?? low) - low));
+  }
+
+  key(index: number): string {
+    return String(this.keys?.get(index) ?? index);
+  }
+
+  label(index: number): string {
+    return String(this.labels?.get(index) ?? this.key(index));
+  }
+
+  group(index: number): string | null {
+    const value: unknown = this.groups?.get(index);
+    return value == null ? null : String(value);
+  }
+
+  position(index: number): [number, number, number] {
+    const p = this.positions;
+    return [p[3 * index] ?? 0, p[3 * index + 1] ?? 0, p[3 * index + 2] ?? 0];
+  }
+
+  /** The point of a vocabulary key, if the projection holds it (a neighbourhood holds few). */
+  indexOf(key: string): number | undefined {
+    if (!this.keyIndex) {
+      const index = new Map<string, number>();
+      const keys = this.keys ? strings(this.keys) : [];
+      keys.forEach((k, i) => {
+        if (k !== null && !index.has(k)) index.set(k, i);
+      });
+      this.keyIndex = index;
+    }
+    return this.keyIndex.get(key);
+  }
+}
+
+function column(table: Table, name: string): Numbers | null {
+  const vector = table.getChild(name);
+  if (!vector) return null;
+  // float32 columns of one record batch come back as a view on the IPC buffer, without a copy
+  return vector.toArray() as Numbers;
+}
+
+const utf8 = new TextDecoder();
+
+/** Every value of a string column. One decode of each chunk's whole buffer, cut at the
+ * offsets, instead of one decode a value: for 400k keys that is a fraction of the time. */
+function strings(vector: Vector): (string | null)[] {
+  const out: (string | null)[] = [];
+  const text = DataType.isUtf8(vector.type) || DataType.isLargeUtf8(vector.type);
+  for (const data of vector.data) {
+    const offsets = data.valueOffsets as ArrayLike<number | bigint> | undefined;
+    const bytes: unknown = data.values;
+    if (!text || !offsets || !(bytes instanceof Uint8Array)) {
+      for (let r = 0; r < data.length; r++) {
+        const value: unknown = vector.get(out.length);
+        out.push(value == null ? null : String(value));
+      }
+      continue;
+    }
+    // large (64-bit) offsets are bigints
+    const first = Number(offsets[0] ?? 0);
+    const decoded = utf8.decode(bytes.subarray(first, Number(offsets[data.length] ?? first)));
+    let unit = 0;
+    let at = first;
+    for (let r = 0; r < data.length; r++) {
+      const start = unit;
+      for (const stop = Number(offsets[r + 1] ?? at); at < stop; at++) {
+        // a character starts at every byte but a continuation byte (10xxxxxx); the 4-byte
+        // ones are two UTF-16 units in a JS string
+        const b = bytes[at] ?? 0;
+        if ((b & 0xc0) !== 0x80) unit += b >= 0xf0 ? 2 : 1;
+      }
+      out.push(data.getValid(r) ? decoded.slice(start, unit) : null);
+    }
+  }
+  return out;
+}
+
+/** The 0.5th and 99.5th percentiles of a sample: a few far-out rows (PCA of a big vocabulary
+ * has them) would otherwise shrink everything else to a dot. */
+function bulk(values: Numbers): [number, number] {
+  const n = values.length;
+  if (n === 0) return [0, 1];
+  const step = Math.max(1, Math.floor(n / 20000));
+  const sample: number[] = [];
+  for (let i = 0; i < n; i += step) {
+    const v = values[i];
+    if (v !== undefined && Number.isFinite(v)) sample.push(v);
+  }
+  if (sample.length === 0) return [0, 1];
+  sample.sort((a, b) => a - b);
+  const cut = sample.length > 1000 ? 0.005 : 0;
+  const at = (q: number) => sample[Math.min(sample.length - 1, Math.round(q * (sample.length - 1)))] ?? 0;
+  return [at(cut), at(1 - cut)];
+}
+
+/** The table as CSV (RFC 4180 quoting), every column in the order the server sent them. */
+export function tableToCsv(table: Table): Blob {
+  const fields = table.schema.fields;
+  const writers = fields.map((field) => cellWriter(table.getChild(field.name), field.type));
+  const parts: string[] = [fields.map((f) => quote(f.name)).join(",") + "\n"];
+  const chunk = 10000; // rows per string: big enough to be quick, small enough to not spike memory
+  for (let start = 0; start < table.numRows; start += chunk) {
+    const lines: string[] = [];
+    const end = Math.min(table.numRows, start + chunk);
+    for (let i = start; i < end; i++) lines.push(writers.map((write) => write(i)).join(","));
+    parts.push(lines.join("\n") + "\n");
+  }
+  return new Blob(parts, { type: "text/csv" });
+}
+
+function cellWriter(vector: Vector | null, type: DataType): (i: number) => string {
+  if (!vector) return () => "";
+  if (DataType.isFloat(type)) {
+    const values = vector.toArray() as Numbers;
+    const single = type.precision !== 2; // Precision.DOUBLE = 2
+    const complete = vector.nullCount === 0;
+    return (i) => {
+      if (!complete && !vector.isValid(i)) return "";
+      const v = values[i] ?? NaN;
+      // float32 printed as a double reads 0.12429000437259674; 7 digits are what it holds
+      return single ? String(Number(v.toPrecision(7))) : String(v);
+    };
+  }
+  if (DataType.isInt(type) || DataType.isBool(type)) {
+    return (i) => {
+      const v: unknown = vector.get(i);
+      return v == null ? "" : String(v);
+    };
+  }
+  const values = strings(vector);
+  return (i) => {
+    const v = values[i];
+    return v == null ? "" : quote(v);
+  };
+}
+
+function quote(text: string): string {
+  return /[",\n\r]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
+}

@@ -1,0 +1,202 @@
+"""The web explorer end to end: the real server in its own process, the built page in headless
+Chromium (Debian's, driven by Playwright), every request outside the server refused.
+
+Set EMBSCOPE_SCREENSHOT=docs/explorer.png to keep the screenshot this test takes (the README's).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+STATIC = Path(__file__).resolve().parents[1] / "src" / "embscope" / "server" / "static"
+pytestmark = pytest.mark.skipif(
+    not (STATIC / "index.html").is_file(), reason="the front end is not built"
+)
+
+
+@pytest.fixture(scope="module")
+def server(glove, tmp_path_factory):
+    """``embscope serve`` on the 20,000 most frequent GloVe words (a Parquet space)."""
+    import embscope
+
+    folder = tmp_path_factory.mktemp("explorer")
+    source = folder / "glove-20k.parquet"
+    embscope.export(glove.subset(glove.keys[:20_000]), source, format="parquet")
+    command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        line = process.stdout.readline()
+        address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert address, line + process.stderr.read()
+        try:
+            yield address.group(0)
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr, stderr
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    page.refused, page.errors = [], []
+
+    def only_the_server(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            page.refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(server)
+    page.wait_for_selector('body[data-ready="1"]', timeout=60_000)
+    page.wait_for_selector('body[data-points="20000"]', timeout=120_000)
+    yield page
+    context.close()
+
+
+def by_id(page, test_id):
+    return page.locator(f'[data-testid="{test_id}"]')
+
+
+def hit_keys(page, list_id):
+    return (
+        by_id(page, list_id)
+        .locator('[data-testid="hit"]')
+        .evaluate_all("rows => rows.map(row => row.dataset.key)")
+    )
+
+
+def cloud_pixels(page):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(by_id(page, "cloud").screenshot())).convert("RGB")
+    return np.asarray(image).astype(int)
+
+
+def reds(pixels):
+    """Pixels of the colour scale's red end (similar rows): red well above green and blue."""
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return (r > 120) & (r - np.maximum(g, b) > 50)
+
+
+def blues(pixels):
+    """Pixels of its blue end (opposite rows): blue well above red."""
+    r, b = pixels[..., 0], pixels[..., 2]
+    return (b > 110) & (b - r > 50)
+
+
+def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
+    # search a word: its neighbours and opposites, as ranked lists
+    by_id(page, "query").fill("beauty")
+    by_id(page, "query").press("Enter")
+    page.wait_for_selector('body[data-query="beauty"]')
+    assert "beautiful" in hit_keys(page, "neighbors")[:3]
+    assert len(hit_keys(page, "opposites")) > 0
+
+    # switch metric: the list now ranks by Euclidean distance
+    by_id(page, "metric").select_option("euclidean")
+    # (cosines are at most 1; these GloVe distances are 2 and more)
+    page.wait_for_function(
+        "() => Number(document.querySelector("
+        "'[data-testid=neighbors] [data-testid=hit] .score')?.textContent) > 1.5"
+    )
+    by_id(page, "metric").select_option("cosine")
+
+    # an unknown word: a message with the closest vocabulary matches
+    by_id(page, "query").fill("beautyy")
+    by_id(page, "query").press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=message]').textContent.includes('beauty')"
+    )
+
+    # the similarity of two typed words
+    by_id(page, "sim-a").fill("king")
+    by_id(page, "sim-b").fill("queen")
+    by_id(page, "sim-go").click()
+    page.wait_for_function(
+        "() => /0\\.78/.test(document.querySelector('[data-testid=sim-result]').textContent)"
+    )
+
+    # a 2D t-SNE of the query's neighbourhood, computed on the server
+    by_id(page, "query").fill("terrible")
+    by_id(page, "query").press("Enter")
+    page.wait_for_selector('body[data-query="terrible"]')
+    by_id(page, "method").select_option("tsne")
+    by_id(page, "dims").select_option("2")
+    by_id(page, "neighborhood").check()
+    by_id(page, "project").click()
+    page.wait_for_selector('body[data-points="61"]', timeout=120_000)
+    assert "61 points" in by_id(page, "projection-status").text_content()
+
+    # the drawn cloud holds the colour scale's red (similar) and blue (opposite) points
+    pixels = cloud_pixels(page)
+    red, blue = reds(pixels), blues(pixels)
+    assert red.sum() > 50 and blue.sum() > 50
+
+    # click a point: hover red pixels until one shows its label, click it, it becomes the query
+    box = by_id(page, "cloud").bounding_box()
+    rows, columns = np.nonzero(red)
+    clicked = None
+    tooltip = page.locator(".cloud-tip")
+    for index in np.linspace(0, len(rows) - 1, 40).astype(int):
+        x, y = box["x"] + float(columns[index]), box["y"] + float(rows[index])
+        page.mouse.move(x, y)
+        try:  # deck.gl picks on the next frame
+            page.wait_for_function(
+                "() => { const t = document.querySelector('.cloud-tip');"
+                " return t && t.style.display !== 'none' && t.textContent.trim(); }",
+                timeout=1000,
+            )
+        except Exception:  # no point under this pixel: a label's outline, say
+            continue
+        label = tooltip.first.text_content().split()[0]
+        if label != "terrible":
+            page.mouse.click(x, y)
+            clicked = label
+            break
+    assert clicked is not None, "no point answered a hover"
+    page.wait_for_selector(f'body[data-query="{clicked}"]')
+
+    # export the coordinates: the projection's 61 rows as CSV
+    with page.expect_download() as download:
+        by_id(page, "export-csv").click()
+    saved = tmp_path / "coordinates.csv"
+    download.value.save_as(saved)
+    rows_read = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert len(rows_read) == 61 and {"key", "x", "y"} <= set(rows_read[0])
+    assert "terrible" in {row["key"] for row in rows_read}
+
+    screenshot = tmp_path / "explorer.png"
+    page.screenshot(path=str(screenshot))
+    if os.environ.get("EMBSCOPE_SCREENSHOT"):
+        shutil.copyfile(screenshot, os.environ["EMBSCOPE_SCREENSHOT"])
+
+    assert page.refused == []  # nothing outside the server: it works offline
+    # the browser logs the deliberate unknown word's 404; nothing else may fail
+    assert [e for e in page.errors if "404" not in e] == []
+
+
+def test_the_page_is_served_only_from_the_package(server):
+    import urllib.request
+
+    with urllib.request.urlopen(server, timeout=30) as response:
+        page = response.read().decode()
+    assert "<script" in page and "http://" not in page.replace(server, "")
+    assert "https://" not in page
