@@ -138,7 +138,10 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     by_id(page, "query").fill("terrible")
     by_id(page, "query").press("Enter")
     page.wait_for_selector('body[data-query="terrible"]')
+    assert by_id(page, "parameter-label").is_hidden()  # PCA has nothing to set
     by_id(page, "method").select_option("tsne")
+    assert by_id(page, "parameter-label").is_visible()
+    by_id(page, "parameter").fill("10")  # perplexity
     by_id(page, "dims").select_option("2")
     by_id(page, "neighborhood").check()
     by_id(page, "project").click()

@@ -53,6 +53,9 @@ const ui = {
   projectionForm: byId<HTMLFormElement>("projection-form"),
   method: byTestId<HTMLSelectElement>("method"),
   dims: byTestId<HTMLSelectElement>("dims"),
+  parameterLabel: byTestId<HTMLLabelElement>("parameter-label"),
+  parameterName: byId<HTMLElement>("parameter-name"),
+  parameter: byTestId<HTMLInputElement>("parameter"),
   neighborhood: byTestId<HTMLInputElement>("neighborhood"),
   status: byTestId<HTMLElement>("projection-status"),
   cloud: byTestId<HTMLDivElement>("cloud"),
@@ -423,6 +426,12 @@ async function project(): Promise<void> {
     method: ui.method.value as api.Method,
     n_components: ui.dims.value === "2" ? 2 : 3,
   };
+  // t-SNE's perplexity or UMAP's neighbour count; left empty, the server chooses
+  const parameter = Number.parseInt(ui.parameter.value, 10);
+  if (Number.isFinite(parameter) && parameter >= 2) {
+    if (request.method === "tsne") request.perplexity = parameter;
+    if (request.method === "umap") request.n_neighbors = parameter;
+  }
   if (ui.neighborhood.checked) {
     const word = state.answer?.query ?? ui.query.value.trim();
     if (!word) {
@@ -532,6 +541,14 @@ ui.searchForm.addEventListener("submit", (event) => {
   void search(ui.query.value);
 });
 ui.source.addEventListener("change", () => void selectSource(ui.source.value));
+ui.method.addEventListener("change", showParameter);
+
+/** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count. */
+function showParameter(): void {
+  const method = ui.method.value;
+  ui.parameterLabel.hidden = method === "pca";
+  ui.parameterName.textContent = method === "umap" ? "neighbours" : "perplexity";
+}
 ui.metric.addEventListener("change", () => {
   if (state.answer) void search(state.answer.query);
   const shown = ui.simResult.textContent ?? "";
