@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import quote
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def main() -> None:
                 started = time.perf_counter()
                 try:
                     connection.request(
-                        "GET", f"/api/sources/glove-6b-50d/neighbors?query={word}&top_k=10"
+                        "GET",
+                        f"/api/sources/glove-6b-50d/neighbors?query={quote(word)}&top_k=10",
                     )
                     response = connection.getresponse()
                     body = response.read()
