@@ -153,6 +153,24 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     red, blue = reds(pixels), blues(pixels)
     assert red.sum() > 50 and blue.sum() > 50
 
+    # colour by a metadata column: the neighbourhood's groups as categories, with a legend
+    colours = by_id(page, "color").locator("option").all_text_contents()
+    assert {"group", "score"} <= set(colours)
+    by_id(page, "color").select_option("group")
+    legend = by_id(page, "legend")
+    legend.wait_for(state="visible")
+    assert "similar" in legend.text_content() and "opposite" in legend.text_content()
+    pixels = cloud_pixels(page)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    orange = (r > 200) & (g > 110) & (g < 175) & (b < 90)  # the second category's colour
+    assert orange.sum() > 20
+    by_id(page, "color").select_option("score")  # numeric: a ramp from lowest to highest
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=legend]').textContent.includes('lowest')"
+    )
+    by_id(page, "color").select_option("")
+    legend.wait_for(state="hidden")
+
     # click a point: hover red pixels until one shows its label, click it, it becomes the query
     box = by_id(page, "cloud").bounding_box()
     rows, columns = np.nonzero(red)

@@ -72,3 +72,34 @@ export class ScoreScale {
     return diverging(this.t(score), alpha);
   }
 }
+
+/** Categories of a metadata column: Tableau's ten, then repeated a shade darker. */
+const CATEGORY_BASE: [number, number, number][] = [
+  [78, 121, 167], [242, 142, 43], [225, 87, 89], [118, 183, 178], [89, 161, 79],
+  [237, 201, 72], [176, 122, 161], [255, 157, 167], [156, 117, 95], [186, 176, 172],
+];
+
+export function categorical(index: number, alpha = 230): RGBA {
+  const [r, g, b] = CATEGORY_BASE[index % CATEGORY_BASE.length] ?? [0, 0, 0];
+  const shade = Math.floor(index / CATEGORY_BASE.length) % 3;
+  const f = 1 - 0.25 * shade;
+  return [Math.round(r * f), Math.round(g * f), Math.round(b * f), alpha];
+}
+
+/** A numeric column's value at t in [0, 1]: pale yellow through orange to dark purple. */
+const RAMP = [
+  [252, 225, 164],
+  [245, 140, 60],
+  [200, 50, 90],
+  [90, 20, 110],
+];
+
+export function sequential(t: number, alpha = 230): RGBA {
+  const u = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(u));
+  const f = u - i;
+  const from = RAMP[i] ?? [0, 0, 0];
+  const to = RAMP[i + 1] ?? [0, 0, 0];
+  const mix = (c: number) => Math.round((from[c] ?? 0) + ((to[c] ?? 0) - (from[c] ?? 0)) * f);
+  return [mix(0), mix(1), mix(2), alpha];
+}

@@ -5,7 +5,16 @@ import "./style.css";
 import * as api from "./api";
 import { ApiError, type Hit, type Metric } from "./api";
 import { Cloud, type Highlight, type Marker } from "./cloud";
-import { GROUPS, NEUTRAL, PLAIN, ScoreScale, css, type RGBA } from "./colors";
+import {
+  GROUPS,
+  NEUTRAL,
+  PLAIN,
+  ScoreScale,
+  categorical,
+  css,
+  sequential,
+  type RGBA,
+} from "./colors";
 import { PointSet, tableToCsv } from "./points";
 
 /** rows shown in each list */
@@ -59,6 +68,8 @@ const ui = {
   neighborhood: byTestId<HTMLInputElement>("neighborhood"),
   status: byTestId<HTMLElement>("projection-status"),
   cloud: byTestId<HTMLDivElement>("cloud"),
+  colour: byTestId<HTMLSelectElement>("color"),
+  legend: byTestId<HTMLElement>("legend"),
   exportCsv: byTestId<HTMLButtonElement>("export-csv"),
   exportPng: byTestId<HTMLButtonElement>("export-png"),
   completions: byId<HTMLDataListElement>("completions"),
@@ -318,21 +329,82 @@ function markRows(key: string | null): void {
 
 // ---- colouring the cloud --------------------------------------------------------------------
 
-let baseColours: { points: PointSet; queried: boolean; colours: Uint8ClampedArray } | null = null;
+let baseColours: {
+  points: PointSet;
+  queried: boolean;
+  column: string;
+  colours: Uint8ClampedArray;
+} | null = null;
 
-/** Every point's colour: neutral under a query (its scored points are drawn over them), else
- * the neighbourhood's groups, else one colour. Rebuilt only when that choice changes. */
+/** Every point's colour: by the chosen metadata column; else neutral under a query (its scored
+ * points are drawn over them), else the neighbourhood's groups, else one colour. Rebuilt only
+ * when that choice changes. */
 function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
-  if (baseColours?.points === points && baseColours.queried === queried) return baseColours.colours;
+  const column = ui.colour.value;
+  if (
+    baseColours?.points === points &&
+    baseColours.queried === queried &&
+    baseColours.column === column
+  )
+    return baseColours.colours;
   const colours = new Uint8ClampedArray(points.length * 4);
   const paint = (i: number, c: RGBA) => colours.set(c, 4 * i);
-  for (let i = 0; i < points.length; i++) {
-    if (queried) paint(i, NEUTRAL);
-    else if (points.groups) paint(i, GROUPS[points.group(i) ?? ""] ?? NEUTRAL);
-    else paint(i, PLAIN);
+  if (column && points.colourColumns.includes(column)) {
+    paintByColumn(points, column, paint);
+  } else {
+    ui.legend.hidden = true;
+    for (let i = 0; i < points.length; i++) {
+      if (queried) paint(i, NEUTRAL);
+      else if (points.groups) paint(i, GROUPS[points.group(i) ?? ""] ?? NEUTRAL);
+      else paint(i, PLAIN);
+    }
   }
-  baseColours = { points, queried, colours };
+  baseColours = { points, queried, column, colours };
   return colours;
+}
+
+/** Colours from a metadata column (categories or a numeric ramp by rank), with a legend. */
+function paintByColumn(points: PointSet, column: string, paint: (i: number, c: RGBA) => void): void {
+  const found = points.colourValues(column);
+  const entries: [string, RGBA][] = [];
+  if (found.kind === "categories") {
+    for (let i = 0; i < points.length; i++) paint(i, categorical(found.codes[i] ?? 0));
+    found.names.slice(0, 12).forEach((name, code) => entries.push([name, categorical(code)]));
+    if (found.names.length > 12) entries.push([`… ${found.names.length - 12} more`, NEUTRAL]);
+  } else {
+    // by rank, so a few extreme values don't wash the rest out
+    const order = Array.from(found.values.keys()).sort(
+      (a, b) => (found.values[a] ?? 0) - (found.values[b] ?? 0),
+    );
+    const last = Math.max(1, order.length - 1);
+    order.forEach((index, rank) => paint(index, sequential(rank / last)));
+    const low = found.values[order[0] ?? 0] ?? 0;
+    const high = found.values[order[order.length - 1] ?? 0] ?? 0;
+    entries.push([`${low.toPrecision(3)} (lowest)`, sequential(0)]);
+    entries.push([`${high.toPrecision(3)} (highest)`, sequential(1)]);
+  }
+  const swatches = entries.map(([name, colour]) => {
+    const entry = document.createElement("span");
+    entry.className = "entry";
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = css(colour);
+    entry.append(swatch, name);
+    return entry;
+  });
+  const title = document.createElement("strong");
+  title.textContent = `${column}: `;
+  ui.legend.replaceChildren(title, ...swatches);
+  ui.legend.hidden = false;
+}
+
+/** The colour menu offers the drawn projection's metadata columns. */
+function offerColourColumns(points: PointSet): void {
+  const chosen = ui.colour.value;
+  const options = [new Option("similarity to the query", "")];
+  for (const name of points.colourColumns) options.push(new Option(name, name));
+  ui.colour.replaceChildren(...options);
+  ui.colour.value = points.colourColumns.includes(chosen) ? chosen : "";
 }
 
 function recolour(): void {
@@ -340,7 +412,7 @@ function recolour(): void {
   if (!points) return;
   const answer = state.answer;
   cloud.setColors(coloursOf(points, answer !== null));
-  if (!answer) {
+  if (!answer || ui.colour.value) {
     cloud.setHighlight({ scored: [], marked: [], query: null, labelled: [] });
     return;
   }
@@ -463,6 +535,7 @@ async function project(): Promise<void> {
     if (seq !== state.projectSeq) return;
     const points = new PointSet(table);
     state.projection = { source: source.id, request, job, points };
+    offerColourColumns(points);
     cloud.show(points, coloursOf(points, state.answer !== null));
     recolour();
     setStatus(summary(points, job));
@@ -542,6 +615,7 @@ ui.searchForm.addEventListener("submit", (event) => {
 });
 ui.source.addEventListener("change", () => void selectSource(ui.source.value));
 ui.method.addEventListener("change", showParameter);
+ui.colour.addEventListener("change", recolour);
 
 /** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count. */
 function showParameter(): void {

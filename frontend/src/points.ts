@@ -50,6 +50,43 @@ export class PointSet {
     this.span = Math.max(1e-9, ...lows.map((low, a) => (highs[a] ?? low) - low));
   }
 
+  /** Metadata columns a user may colour by: everything but the coordinates and the names. */
+  get colourColumns(): string[] {
+    const skip = new Set(["x", "y", "z", "key", "label", "row"]);
+    return this.table.schema.fields.map((f) => f.name).filter((name) => !skip.has(name));
+  }
+
+  /** A column's values as a numeric array (NaN where missing) when it is numeric with many
+   * distinct values, else as category numbers with the categories' names, in order of first
+   * appearance. */
+  colourValues(
+    name: string,
+  ): { kind: "numeric"; values: Float64Array } | { kind: "categories"; codes: Int32Array; names: string[] } {
+    const vector = this.table.getChild(name);
+    const codes = new Int32Array(this.length);
+    const names: string[] = [];
+    const seen = new Map<string, number>();
+    const numbers = new Float64Array(this.length);
+    let numeric = true;
+    for (let i = 0; i < this.length; i++) {
+      const value: unknown = vector?.get(i);
+      const number = typeof value === "bigint" ? Number(value) : value;
+      numbers[i] = typeof number === "number" ? number : Number.NaN;
+      if (typeof number !== "number") numeric = false;
+      const text = value === null || value === undefined ? "(none)" : String(value);
+      let code = seen.get(text);
+      if (code === undefined) {
+        code = names.length;
+        seen.set(text, code);
+        names.push(text);
+      }
+      codes[i] = code;
+    }
+    // a handful of distinct numbers (labels 0/1, classes 1-4) read better as categories
+    if (numeric && names.length > 12) return { kind: "numeric", values: numbers };
+    return { kind: "categories", codes, names };
+  }
+
   key(index: number): string {
     return String(this.keys?.get(index) ?? index);
   }
