@@ -165,3 +165,25 @@ def test_serve_listens_on_loopback_and_a_free_port():
             process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=30)
     assert "Traceback" not in stderr
+
+
+def test_document_space_classes_and_text_search(ag_news_docs, glove):
+    app = create_app([ag_news_docs, glove])
+    with TestClient(app) as client:
+        source = client.get("/api/sources").json()[0]["id"]
+        answer = client.get(f"/api/sources/{source}/classes").json()
+        expected = ag_news_docs.class_similarity()
+        assert answer["labels"] == [str(v) for v in expected.labels]
+        assert np.allclose(answer["within"], expected.within.to_numpy(), atol=1e-6)
+        matrix = np.array(answer["mean"])
+        assert (np.diag(matrix) > matrix.max(axis=1, where=~np.eye(len(matrix), dtype=bool),
+                                            initial=-1)).all()  # fmt: skip
+        # a typed text is encoded by the space's own model: Business articles come first
+        search = client.get(
+            f"/api/sources/{source}/neighbors", params={"query": "stock markets fell", "top_k": 5}
+        ).json()
+        rows = [hit["row"] for hit in search["hits"]]
+        assert (ag_news_docs.metadata["class"].iloc[rows] == "Business").sum() >= 4
+        # a space without labels: a clear 400, not a crash
+        words = client.get("/api/sources/glove-6b-50d/classes")
+        assert words.status_code == 400 and "label" in words.json()["detail"]

@@ -77,6 +77,16 @@ class ProfileAnswer(BaseModel):
     rows: list[dict[str, Any]] = Field(description="the top_k rows by cosine")
 
 
+class ClassesAnswer(BaseModel):
+    source: str
+    label_column: str
+    labels: list[str]
+    counts: list[int]
+    mean: list[list[float | None]] = Field(description="label x label mean cosine")
+    within: list[float | None]
+    between: list[float | None]
+
+
 class ProjectionRequest(BaseModel):
     method: Literal["pca", "tsne", "umap"] = "pca"
     n_components: Literal[2, 3] = 3
@@ -258,6 +268,24 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
             rows=_records(result.table.head(top_k)),
         )
 
+    @app.get("/api/sources/{source}/classes", response_model=ClassesAnswer)
+    def classes(source: str, label: str | None = Query(None, max_length=200)) -> ClassesAnswer:
+        """A labelled (document) space's class-similarity matrix: the mean cosine within and
+        between classes."""
+        space = spaces.get(source)
+        with compute:
+            result = space.class_similarity(label)
+        order = list(result.labels)
+        return ClassesAnswer(
+            source=source,
+            label_column=result.label_column,
+            labels=[str(v) for v in order],
+            counts=[int(result.counts[v]) for v in order],
+            mean=[[_number(result.mean.loc[a, b]) for b in order] for a in order],
+            within=[_number(result.within[v]) for v in order],
+            between=[_number(result.between[v]) for v in order],
+        )
+
     @app.post("/api/sources/{source}/projections", response_model=JobAnswer, status_code=202)
     def start_projection(source: str, request: ProjectionRequest) -> JobAnswer:
         """Start (or join) a projection job; poll ``/api/jobs/{id}``, then fetch
@@ -355,6 +383,12 @@ def _quality(projection: Any) -> Mapping[str, float]:
         for name in ("trustworthiness", "knn_recall")
         if isinstance(getattr(quality, name, None), int | float)
     }
+
+
+def _number(value: Any) -> float | None:
+    """A float for JSON, None for NaN (a class of one row has no within-class pairs)."""
+    value = float(value)
+    return None if value != value else value
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
