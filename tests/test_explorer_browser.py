@@ -102,6 +102,12 @@ def blues(pixels):
     return (b > 110) & (b - r > 50)
 
 
+def third_category(pixels):
+    """Pixels of the category palette's third colour (salmon, 225 87 89)."""
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return (r > 195) & (g > 60) & (g < 120) & (b > 60) & (b < 120)
+
+
 def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     # search a word: its neighbours and opposites, as ranked lists
     by_id(page, "query").fill("beauty")
@@ -164,6 +170,12 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     orange = (r > 200) & (g > 110) & (g < 175) & (b < 90)  # the second category's colour
     assert orange.sum() > 20
+    # clicking a legend entry filters the cloud: that category's points go
+    assert third_category(pixels).sum() > 20
+    legend.locator('[data-testid="legend-entry"]', has_text="opposite").click()
+    page.wait_for_timeout(300)
+    assert third_category(cloud_pixels(page)).sum() < 5
+    legend.locator('[data-testid="legend-entry"]', has_text="opposite").click()
     by_id(page, "color").select_option("score")  # numeric: a ramp from lowest to highest
     page.wait_for_function(
         "() => document.querySelector('[data-testid=legend]').textContent.includes('lowest')"

@@ -103,16 +103,20 @@ const state = {
   projectSeq: 0,
   similaritySeq: 0,
   completeSeq: 0,
+  // categories of the colour column the user switched off in the legend: drawn transparent
+  // and not pickable, so the cloud shows only the rest
+  hidden: new Set<string>(),
+  hiddenCodes: null as Int32Array | null,
 };
 
 const cloud = new Cloud(ui.cloud, {
   onPick: (index) => {
     const points = state.projection?.points;
-    if (points) void search(points.key(index));
+    if (points && !isHidden(index)) void search(points.key(index));
   },
   onHover: (index) => {
     const points = state.projection?.points;
-    markRows(index === null || !points ? null : points.key(index));
+    markRows(index === null || !points || isHidden(index) ? null : points.key(index));
   },
   onDrawn: (count) => {
     document.body.dataset.points = String(count);
@@ -341,6 +345,7 @@ let baseColours: {
  * when that choice changes. */
 function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
   const column = ui.colour.value;
+  if (!column || !points.colourColumns.includes(column)) state.hiddenCodes = null;
   if (
     baseColours?.points === points &&
     baseColours.queried === queried &&
@@ -363,12 +368,25 @@ function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
   return colours;
 }
 
-/** Colours from a metadata column (categories or a numeric ramp by rank), with a legend. */
+function isHidden(index: number): boolean {
+  return state.hiddenCodes !== null && state.hiddenCodes[index] === -1;
+}
+
+/** Colours from a metadata column (categories or a numeric ramp by rank), with a legend whose
+ * categories switch on and off when clicked (the cloud's filter). */
 function paintByColumn(points: PointSet, column: string, paint: (i: number, c: RGBA) => void): void {
   const found = points.colourValues(column);
   const entries: [string, RGBA][] = [];
+  state.hiddenCodes = null;
   if (found.kind === "categories") {
-    for (let i = 0; i < points.length; i++) paint(i, categorical(found.codes[i] ?? 0));
+    const hidden = new Int32Array(points.length);
+    for (let i = 0; i < points.length; i++) {
+      const code = found.codes[i] ?? 0;
+      const off = state.hidden.has(found.names[code] ?? "");
+      paint(i, off ? [0, 0, 0, 0] : categorical(code));
+      hidden[i] = off ? -1 : code;
+    }
+    state.hiddenCodes = hidden;
     found.names.slice(0, 12).forEach((name, code) => entries.push([name, categorical(code)]));
     if (found.names.length > 12) entries.push([`… ${found.names.length - 12} more`, NEUTRAL]);
   } else {
@@ -383,6 +401,7 @@ function paintByColumn(points: PointSet, column: string, paint: (i: number, c: R
     entries.push([`${low.toPrecision(3)} (lowest)`, sequential(0)]);
     entries.push([`${high.toPrecision(3)} (highest)`, sequential(1)]);
   }
+  const categories = found.kind === "categories";
   const swatches = entries.map(([name, colour]) => {
     const entry = document.createElement("span");
     entry.className = "entry";
@@ -390,6 +409,17 @@ function paintByColumn(points: PointSet, column: string, paint: (i: number, c: R
     swatch.className = "swatch";
     swatch.style.background = css(colour);
     entry.append(swatch, name);
+    if (categories && !name.startsWith("… ")) {
+      entry.dataset.testid = "legend-entry";
+      entry.classList.add("toggle");
+      entry.classList.toggle("off", state.hidden.has(name));
+      entry.title = state.hidden.has(name) ? "show these points" : "hide these points";
+      entry.addEventListener("click", () => {
+        if (!state.hidden.delete(name)) state.hidden.add(name);
+        baseColours = null; // the colours depend on the filter
+        recolour();
+      });
+    }
     return entry;
   });
   const title = document.createElement("strong");
@@ -615,7 +645,10 @@ ui.searchForm.addEventListener("submit", (event) => {
 });
 ui.source.addEventListener("change", () => void selectSource(ui.source.value));
 ui.method.addEventListener("change", showParameter);
-ui.colour.addEventListener("change", recolour);
+ui.colour.addEventListener("change", () => {
+  state.hidden.clear(); // a filter belongs to the column it was made on
+  recolour();
+});
 
 /** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count. */
 function showParameter(): void {
