@@ -216,6 +216,15 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert len(rows_read) == 61 and {"key", "x", "y"} <= set(rows_read[0])
     assert "terrible" in {row["key"] for row in rows_read}
 
+    # and as a self-contained interactive HTML file to share
+    with page.expect_download() as download:
+        by_id(page, "export-html").click()
+    shared = tmp_path / "shared.html"
+    download.value.save_as(shared)
+    html = shared.read_text()
+    assert "plotly" in html.lower() and "terrible" in html
+    assert not re.search(r"<script[^>]+src=.https?:", html)  # plotly.js is inside
+
     screenshot = tmp_path / "explorer.png"
     page.screenshot(path=str(screenshot))
     if os.environ.get("EMBSCOPE_SCREENSHOT"):

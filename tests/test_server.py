@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -108,6 +109,12 @@ def test_projection_job_is_shared_and_sends_arrow(client):
     assert table.schema.field("x").type == pa.float32()
     assert {"key", "label", "x", "y", "z"} <= set(table.column_names)
     assert "terrible" in table.column("key").to_pylist()
+    shared = client.get(f"/api/jobs/{state['id']}/figure.html", params={"color": "group"})
+    assert shared.status_code == 200 and shared.headers["content-type"].startswith("text/html")
+    assert "attachment" in shared.headers["content-disposition"]
+    assert "terrible" in shared.text and not re.search(r"<script[^>]+src=.https?:", shared.text)
+    wrong = client.get(f"/api/jobs/{state['id']}/figure.html", params={"color": "no-such"})
+    assert wrong.status_code == 400
 
 
 def test_a_failed_job_does_not_take_the_server_down(client):
@@ -136,7 +143,6 @@ def test_no_sources_is_an_error():
 
 def test_serve_listens_on_loopback_and_a_free_port():
     import json
-    import re
     import signal
     import subprocess
     import sys

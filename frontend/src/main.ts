@@ -72,6 +72,7 @@ const ui = {
   legend: byTestId<HTMLElement>("legend"),
   exportCsv: byTestId<HTMLButtonElement>("export-csv"),
   exportPng: byTestId<HTMLButtonElement>("export-png"),
+  exportHtml: byTestId<HTMLButtonElement>("export-html"),
   completions: byId<HTMLDataListElement>("completions"),
 };
 
@@ -199,7 +200,7 @@ async function selectSource(id: string): Promise<void> {
   renderLists();
   ui.simResult.textContent = "";
   clearMessage();
-  ui.exportCsv.disabled = ui.exportPng.disabled = true;
+  ui.exportCsv.disabled = ui.exportPng.disabled = ui.exportHtml.disabled = true;
   const word = await firstWord(source, ui.query.value.trim());
   if (state.source !== source) return;
   if (word) await search(word);
@@ -569,7 +570,7 @@ async function project(): Promise<void> {
     cloud.show(points, coloursOf(points, state.answer !== null));
     recolour();
     setStatus(summary(points, job));
-    ui.exportCsv.disabled = ui.exportPng.disabled = false;
+    ui.exportCsv.disabled = ui.exportPng.disabled = ui.exportHtml.disabled = false;
   } catch (error) {
     if (seq !== state.projectSeq) return;
     setStatus("failed", "error");
@@ -678,6 +679,20 @@ ui.exportPng.addEventListener("click", () => {
     .png(BACKGROUND)
     .then((blob) => download(blob, exportName("png")))
     .catch((error: unknown) => report(error));
+});
+ui.exportHtml.addEventListener("click", () => {
+  const projection = state.projection;
+  if (!projection) return;
+  // the server draws it (plotly, self-contained), coloured as the cloud is where it can be
+  const column = ui.colour.value;
+  const query = state.answer?.keys.length === 1 ? state.answer.query : null;
+  const color = column || (query ? `similarity:${query}` : "");
+  const link = document.createElement("a");
+  link.href = `api/jobs/${projection.job.id}/figure.html${color ? `?color=${encodeURIComponent(color)}` : ""}`;
+  link.download = exportName("html");
+  document.body.append(link);
+  link.click();
+  link.remove();
 });
 attachCompletion(ui.query, (word) => void search(word));
 attachCompletion(ui.simA);

@@ -330,6 +330,25 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
             raise HTTPException(409, f"job {job_id} is {job.state}, not done")
         return Response(_arrow_stream(job.result.coords), media_type=ARROW_MEDIA_TYPE)
 
+    @app.get("/api/jobs/{job_id}/figure.html", response_class=Response)
+    def job_figure(
+        job_id: str, color: str | None = Query(None, max_length=MAX_QUERY_CHARACTERS + 11)
+    ) -> Response:
+        """The projection as a self-contained interactive HTML file (plotly, no CDN) to share:
+        ``color`` is a metadata column or ``similarity:WORD``."""
+        job = _job(jobs, job_id)
+        if job.state != "done":
+            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        with compute:
+            figure = job.result.figure(color=color)
+        page = figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+        name = re.sub(r"[^\w.-]+", "-", job.description).strip("-") or "projection"
+        return Response(
+            page,
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="embscope-{name}.html"'},
+        )
+
     if (STATIC / "index.html").is_file():
         from fastapi.staticfiles import StaticFiles
 
