@@ -159,6 +159,12 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     red, blue = reds(pixels), blues(pixels)
     assert red.sum() > 50 and blue.sum() > 50
 
+    # cluster names on the map: the similar and the opposite words make separate regions
+    by_id(page, "cluster-labels").check()
+    page.wait_for_function("() => Number(document.body.dataset.clusters) >= 2")
+    by_id(page, "cluster-labels").uncheck()
+    page.wait_for_function("() => document.body.dataset.clusters === undefined")
+
     # colour by a metadata column: the neighbourhood's groups as categories, with a legend
     colours = by_id(page, "color").locator("option").all_text_contents()
     assert {"group", "score"} <= set(colours)
@@ -225,6 +231,10 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert "plotly" in html.lower() and "terrible" in html
     assert not re.search(r"<script[^>]+src=.https?:", html)  # plotly.js is inside
 
+    # the README's screenshot: cluster names on, the clicked word as the query
+    by_id(page, "cluster-labels").check()
+    page.wait_for_function("() => Number(document.body.dataset.clusters) >= 2")
+    page.wait_for_timeout(300)
     screenshot = tmp_path / "explorer.png"
     page.screenshot(path=str(screenshot))
     if os.environ.get("EMBSCOPE_SCREENSHOT"):

@@ -193,3 +193,24 @@ def test_document_space_classes_and_text_search(ag_news_docs, glove):
         # a space without labels: a clear 400, not a crash
         words = client.get("/api/sources/glove-6b-50d/classes")
         assert words.status_code == 400 and "label" in words.json()["detail"]
+
+
+def test_cluster_labels_name_the_dense_regions(client, glove):
+    request = {"method": "umap", "n_components": 2, "neighborhood": "terrible",
+               "similar": 100, "opposite": 100}  # fmt: skip
+    job = client.post("/api/sources/glove-6b-50d/projections", json=request).json()
+    state = wait_for(client, job["id"])
+    assert state["state"] == "done", state
+    clusters = client.get(f"/api/jobs/{job['id']}/clusters").json()
+    assert len(clusters) >= 2
+    assert all(len(c["position"]) == 2 and c["size"] >= 5 for c in clusters)
+    assert [c["size"] for c in clusters] == sorted((c["size"] for c in clusters), reverse=True)
+    # the similar and the opposite words fall apart, and each name comes from one side
+    similar = set(glove.neighbors("terrible", top_k=100)["key"]) | {"terrible"}
+    opposite = set(glove.opposites("terrible", top_k=100)["key"])
+    sides = set()
+    for cluster in clusters:
+        words = set(cluster["label"].split(", "))
+        assert len(words) == 3
+        sides.add("similar" if words <= similar else "opposite" if words <= opposite else "mixed")
+    assert {"similar", "opposite"} <= sides

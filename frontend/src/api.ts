@@ -146,6 +146,16 @@ export const startProjection = (source: string, request: ProjectionRequest) =>
 
 export const job = (id: string) => call<Job>(`api/jobs/${encodeURIComponent(id)}`);
 
+export interface ClusterLabel {
+  label: string;
+  size: number;
+  position: number[];
+}
+
+/** Names for a finished projection's dense regions, largest first. */
+export const clusters = (id: string) =>
+  call<ClusterLabel[]>(`api/jobs/${encodeURIComponent(id)}/clusters`);
+
 /** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
 export async function points(id: string): Promise<Table> {
   const response = await fetch(`api/jobs/${encodeURIComponent(id)}/points`);

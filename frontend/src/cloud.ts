@@ -70,6 +70,7 @@ export class Cloud {
   private positions: BinaryPoints["attributes"]["getPosition"] | null = null;
   private data: BinaryPoints | null = null;
   private highlight: Highlight = NO_HIGHLIGHT;
+  private clusterNames: { label: string; position: [number, number, number] }[] = [];
   private byIndex = new Map<number, Marker>();
   private hover: Marker | null = null;
   private labels: Marker[] = [];
@@ -109,6 +110,7 @@ export class Cloud {
 
   /** Draws a new projection, framed to its points, with the given per-point RGBA colours. */
   show(points: PointSet, colors: Uint8ClampedArray): void {
+    this.clusterNames = []; // the last projection's names; the page asks for this one's
     this.points = points;
     this.positions = { value: points.positions, size: 3 };
     this.highlight = NO_HIGHLIGHT;
@@ -136,6 +138,7 @@ export class Cloud {
     this.hover = null;
     this.labels = [];
     this.labelSignature = "";
+    this.clusterNames = [];
     this.deck.setProps({ layers: [] });
   }
 
@@ -152,6 +155,15 @@ export class Cloud {
       },
     };
     if (redraw) this.deck.setProps({ layers: this.layers() });
+  }
+
+  /** Names drawn over the cloud's dense regions (an empty list removes them). */
+  setClusters(names: { label: string; position: number[] }[]): void {
+    this.clusterNames = names.map(({ label, position }) => ({
+      label,
+      position: [position[0] ?? 0, position[1] ?? 0, position[2] ?? 0],
+    }));
+    this.deck.setProps({ layers: this.layers() });
   }
 
   setHighlight(highlight: Highlight): void {
@@ -308,6 +320,28 @@ export class Cloud {
         getLineColor: HOVER,
       }),
     ];
+    if (this.clusterNames.length > 0) {
+      layers.push(
+        new TextLayer<{ label: string; position: [number, number, number] }>({
+          id: "clusters",
+          data: this.clusterNames,
+          ...onTop,
+          getPosition: (c) => c.position,
+          getText: (c) => c.label,
+          getSize: 15,
+          getColor: [60, 40, 90, 255],
+          fontFamily: FONT,
+          fontWeight: 700,
+          characterSet: "auto",
+          getTextAnchor: "middle",
+          getAlignmentBaseline: "center",
+          background: true,
+          getBackgroundColor: [245, 240, 255, 215],
+          backgroundPadding: [5, 3],
+          billboard: true,
+        }),
+      );
+    }
     // no text layer without text: an empty font atlas makes WebGL complain about its texture
     if (this.labels.length === 0) return layers;
     layers.push(

@@ -69,6 +69,7 @@ const ui = {
   status: byTestId<HTMLElement>("projection-status"),
   cloud: byTestId<HTMLDivElement>("cloud"),
   colour: byTestId<HTMLSelectElement>("color"),
+  clusterLabels: byTestId<HTMLInputElement>("cluster-labels"),
   legend: byTestId<HTMLElement>("legend"),
   exportCsv: byTestId<HTMLButtonElement>("export-csv"),
   exportPng: byTestId<HTMLButtonElement>("export-png"),
@@ -570,6 +571,7 @@ async function project(): Promise<void> {
     cloud.show(points, coloursOf(points, state.answer !== null));
     recolour();
     setStatus(summary(points, job));
+    void showClusters();
     ui.exportCsv.disabled = ui.exportPng.disabled = ui.exportHtml.disabled = false;
   } catch (error) {
     if (seq !== state.projectSeq) return;
@@ -680,6 +682,25 @@ ui.exportPng.addEventListener("click", () => {
     .then((blob) => download(blob, exportName("png")))
     .catch((error: unknown) => report(error));
 });
+/** Cluster names on the map when asked for; fetched once per projection by the server. */
+async function showClusters(): Promise<void> {
+  const projection = state.projection;
+  if (!ui.clusterLabels.checked || !projection) {
+    cloud.setClusters([]);
+    delete document.body.dataset.clusters;
+    return;
+  }
+  try {
+    const found = await api.clusters(projection.job.id);
+    if (state.projection !== projection || !ui.clusterLabels.checked) return;
+    cloud.setClusters(found);
+    document.body.dataset.clusters = String(found.length);
+  } catch (error) {
+    report(error);
+  }
+}
+
+ui.clusterLabels.addEventListener("change", () => void showClusters());
 ui.exportHtml.addEventListener("click", () => {
   const projection = state.projection;
   if (!projection) return;

@@ -87,6 +87,12 @@ class ClassesAnswer(BaseModel):
     between: list[float | None]
 
 
+class ClusterLabel(BaseModel):
+    label: str = Field(description="its most central words, or a document cluster's terms")
+    size: int
+    position: list[float] = Field(description="the cluster's centre in projected coordinates")
+
+
 class ProjectionRequest(BaseModel):
     method: Literal["pca", "tsne", "umap"] = "pca"
     n_components: Literal[2, 3] = 3
@@ -329,6 +335,25 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         if job.state != "done":
             raise HTTPException(409, f"job {job_id} is {job.state}, not done")
         return Response(_arrow_stream(job.result.coords), media_type=ARROW_MEDIA_TYPE)
+
+    clusters_of: dict[str, list[ClusterLabel]] = {}
+
+    @app.get("/api/jobs/{job_id}/clusters", response_model=list[ClusterLabel])
+    def job_clusters(job_id: str) -> list[ClusterLabel]:
+        """Names for the projection's dense regions (HDBSCAN on the projected points), largest
+        first; computed once per projection."""
+        from .clusters import cluster_labels
+
+        job = _job(jobs, job_id)
+        if job.state != "done":
+            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        if job_id not in clusters_of:
+            with compute:
+                found = cluster_labels(job.result)
+            clusters_of[job_id] = [
+                ClusterLabel(label=c.label, size=c.size, position=list(c.position)) for c in found
+            ]
+        return clusters_of[job_id]
 
     @app.get("/api/jobs/{job_id}/figure.html", response_class=Response)
     def job_figure(
