@@ -214,3 +214,19 @@ def test_cluster_labels_name_the_dense_regions(client, glove):
         assert len(words) == 3
         sides.add("similar" if words <= similar else "opposite" if words <= opposite else "mixed")
     assert {"similar", "opposite"} <= sides
+
+
+def test_serve_checks_its_sources_before_listening(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-such-vectors.vec"
+    completed = subprocess.run(
+        [sys.executable, "-m", "embscope", "serve", str(missing), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert "no such file or directory" in completed.stderr and "Traceback" not in completed.stderr
+    assert "serving" not in completed.stdout

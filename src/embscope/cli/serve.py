@@ -33,6 +33,9 @@ def serve(sources: tuple[str, ...], host: str, port: int, open_browser: bool) ->
     from ..server import create_app
 
     app = create_app(list(sources) or ["minilm"])
+    # load every source now: a mistyped path fails here, in one line, not in the page later
+    for source_id in app.state.spaces.ids:
+        app.state.spaces.get(source_id)
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -118,6 +118,32 @@ class JobAnswer(BaseModel):
     quality: dict[str, float] | None = None
 
 
+class _PrefixIndex:
+    """Keys sorted case-insensitively, so the keys starting with a prefix are one contiguous
+    run found by binary search; among them the first rows (the most frequent words of a
+    frequency-ordered vocabulary) are returned."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        import numpy as np
+
+        lowered = np.array([key.lower() for key in keys], dtype=str)
+        self._order = np.argsort(lowered, kind="stable")
+        self._sorted = lowered[self._order]
+        self._keys = keys
+
+    def complete(self, prefix: str, limit: int) -> list[str]:
+        import numpy as np
+
+        lowered = prefix.lower()
+        start = int(np.searchsorted(self._sorted, lowered, side="left"))
+        # every string starting with the prefix sorts before prefix + the highest character
+        end = int(np.searchsorted(self._sorted, lowered + "\U0010ffff", side="left"))
+        rows = self._order[start:end]
+        if len(rows) > limit:
+            rows = np.partition(rows, limit - 1)[:limit]
+        return [self._keys[int(row)] for row in np.sort(rows)]
+
+
 class _Spaces:
     """The sources the server was started with, loaded on first use (loading a checkpoint
     takes a moment; a server with several should start at once)."""
@@ -132,11 +158,18 @@ class _Spaces:
                 source_id, number = f"{base}-{number}", number + 1
             self._given[source_id] = source
         self._loaded: dict[str, EmbeddingSpace] = {}
+        self._prefixes: dict[str, _PrefixIndex] = {}
         self._lock = threading.Lock()
 
     @property
     def ids(self) -> list[str]:
         return list(self._given)
+
+    def prefixes(self, source_id: str, space: EmbeddingSpace) -> _PrefixIndex:
+        with self._lock:
+            if source_id not in self._prefixes:
+                self._prefixes[source_id] = _PrefixIndex(space.keys)
+            return self._prefixes[source_id]
 
     def get(self, source_id: str) -> EmbeddingSpace:
         if source_id not in self._given:
@@ -201,14 +234,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         """Vocabulary keys starting with ``prefix`` (case-insensitive), most frequent first
         (the source's row order)."""
         space = spaces.get(source)
-        lowered = prefix.lower()
-        found = []
-        for key in space.keys:
-            if key.lower().startswith(lowered):
-                found.append(key)
-                if len(found) == limit:
-                    break
-        return found
+        return spaces.prefixes(source, space).complete(prefix, limit)
 
     @app.get("/api/sources/{source}/neighbors", response_model=NeighborsAnswer)
     def neighbors(
