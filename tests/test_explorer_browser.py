@@ -240,6 +240,15 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     if os.environ.get("EMBSCOPE_SCREENSHOT"):
         shutil.copyfile(screenshot, os.environ["EMBSCOPE_SCREENSHOT"])
 
+    # the token scan: a server job; its candidates become queries when clicked
+    by_id(page, "tokens-go").click()
+    page.wait_for_selector('body[data-tokens="20"]', timeout=120_000)
+    assert "candidates by input_norm" in by_id(page, "tokens-status").text_content()
+    first = by_id(page, "token-candidates").locator('[data-testid="token-candidate"]').first
+    candidate = first.get_attribute("data-key")
+    first.click()
+    page.wait_for_selector(f'body[data-query="{candidate}"]')
+
     assert page.refused == []  # nothing outside the server: it works offline
     # the browser logs the deliberate unknown word's 404; nothing else may fail
     assert [e for e in page.errors if "404" not in e] == []

@@ -230,3 +230,18 @@ def test_serve_checks_its_sources_before_listening(tmp_path):
     assert completed.returncode == 1
     assert "no such file or directory" in completed.stderr and "Traceback" not in completed.stderr
     assert "serving" not in completed.stdout
+
+
+def test_token_scan_job(client):
+    job = client.post("/api/sources/minilm/tokens").json()
+    again = client.post("/api/sources/minilm/tokens").json()
+    assert job["id"] == again["id"]  # one scan, shared
+    state = wait_for(client, job["id"])
+    assert state["state"] == "done", state
+    answer = client.get(f"/api/jobs/{job['id']}/tokens", params={"top": 10}).json()
+    assert answer["indicator"] == "output_cosine"
+    assert answer["summary"]["references"].startswith("994 placeholder tokens")
+    assert [c["rank"] for c in answer["candidates"]] == list(range(1, 11))
+    assert all(c["category"] == "ok" for c in answer["candidates"])
+    # a token scan is not a projection, and the other way round
+    assert client.get(f"/api/jobs/{job['id']}/points").status_code == 409

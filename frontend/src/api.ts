@@ -146,6 +146,27 @@ export const startProjection = (source: string, request: ProjectionRequest) =>
 
 export const job = (id: string) => call<Job>(`api/jobs/${encodeURIComponent(id)}`);
 
+export interface TokenCandidate {
+  rank: number;
+  token_id: number;
+  key: string;
+  label: string;
+  category: string;
+  value: number;
+}
+
+export interface TokenScan {
+  summary: Record<string, unknown>;
+  indicator: string | null;
+  candidates: TokenCandidate[];
+}
+
+export const startTokenScan = (source: string) =>
+  call<Job>(`${sourcePath(source)}/tokens`, { method: "POST" });
+
+export const tokenScan = (id: string, top: number) =>
+  call<TokenScan>(`api/jobs/${encodeURIComponent(id)}/tokens?top=${top}`);
+
 export interface ClusterLabel {
   label: string;
   size: number;

@@ -59,6 +59,9 @@ const ui = {
   simA: byTestId<HTMLInputElement>("sim-a"),
   simB: byTestId<HTMLInputElement>("sim-b"),
   simResult: byTestId<HTMLElement>("sim-result"),
+  tokensGo: byTestId<HTMLButtonElement>("tokens-go"),
+  tokensStatus: byTestId<HTMLElement>("tokens-status"),
+  tokenCandidates: byTestId<HTMLOListElement>("token-candidates"),
   projectionForm: byId<HTMLFormElement>("projection-form"),
   method: byTestId<HTMLSelectElement>("method"),
   dims: byTestId<HTMLSelectElement>("dims"),
@@ -195,6 +198,10 @@ async function selectSource(id: string): Promise<void> {
   if ((api.METRICS as readonly string[]).includes(source.metric)) ui.metric.value = source.metric;
   state.answer = null;
   state.projection = null;
+  // another vocabulary: the last one's token candidates no longer apply
+  ui.tokenCandidates.replaceChildren();
+  ui.tokensStatus.textContent = "";
+  delete document.body.dataset.tokens;
   state.projectSeq++;
   cloud.clear();
   delete document.body.dataset.points;
@@ -489,6 +496,56 @@ function recolour(): void {
   cloud.setHighlight(highlight);
 }
 
+// ---- under-trained tokens -------------------------------------------------------------------
+
+const TOKEN_CANDIDATES = 20;
+
+/** Runs the server's token scan (a shared background job) and lists its first candidates;
+ * clicking one makes it the query. */
+async function scanTokens(): Promise<void> {
+  const source = state.source;
+  if (!source) return;
+  ui.tokensGo.disabled = true;
+  ui.tokenCandidates.replaceChildren();
+  const started = performance.now();
+  try {
+    let job = await api.startTokenScan(source.id);
+    while (job.state === "queued" || job.state === "running") {
+      ui.tokensStatus.textContent = `${job.state}… ${((performance.now() - started) / 1000).toFixed(0)} s`;
+      await sleep(POLL_MS);
+      job = await api.job(job.id);
+    }
+    if (state.source !== source) return;
+    if (job.state === "failed") {
+      ui.tokensStatus.textContent = `failed: ${job.error ?? "unknown error"}`;
+      return;
+    }
+    const found = await api.tokenScan(job.id, TOKEN_CANDIDATES);
+    const count = Number(found.summary["candidates"] ?? found.candidates.length);
+    ui.tokensStatus.textContent = found.indicator
+      ? `${count} candidates by ${found.indicator}`
+      : "no indicator: this source has no weights";
+    ui.tokenCandidates.replaceChildren(
+      ...found.candidates.map((candidate) => {
+        const row = document.createElement("li");
+        row.dataset.testid = "token-candidate";
+        row.dataset.key = candidate.key;
+        row.tabIndex = 0;
+        row.title = `${candidate.category}, token ${candidate.token_id}: make it the query`;
+        row.textContent = `${candidate.label}  ${candidate.value.toFixed(3)}`;
+        row.addEventListener("click", () => void search(candidate.key));
+        return row;
+      }),
+    );
+    document.body.dataset.tokens = String(found.candidates.length);
+  } catch (error) {
+    ui.tokensStatus.textContent = "failed";
+    report(error);
+  } finally {
+    ui.tokensGo.disabled = false;
+  }
+}
+
 // ---- similarity of two words ----------------------------------------------------------------
 
 async function compare(): Promise<void> {
@@ -701,6 +758,7 @@ async function showClusters(): Promise<void> {
 }
 
 ui.clusterLabels.addEventListener("change", () => void showClusters());
+ui.tokensGo.addEventListener("click", () => void scanTokens());
 ui.exportHtml.addEventListener("click", () => {
   const projection = state.projection;
   if (!projection) return;

@@ -10,6 +10,7 @@ projections run as background jobs that every client asking for the same one sha
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -91,6 +92,21 @@ class ClusterLabel(BaseModel):
     label: str = Field(description="its most central words, or a document cluster's terms")
     size: int
     position: list[float] = Field(description="the cluster's centre in projected coordinates")
+
+
+class TokenCandidate(BaseModel):
+    rank: int
+    token_id: int
+    key: str
+    label: str
+    category: str
+    value: float = Field(description="the main indicator's value (low = suspicious)")
+
+
+class TokenScanAnswer(BaseModel):
+    summary: dict[str, Any]
+    indicator: str | None
+    candidates: list[TokenCandidate]
 
 
 class ProjectionRequest(BaseModel):
@@ -349,6 +365,46 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
             what += f" around {request.neighborhood!r}"
         return _job_answer(jobs.submit(key, what, work))
 
+    @app.post("/api/sources/{source}/tokens", response_model=JobAnswer, status_code=202)
+    def start_token_scan(source: str) -> JobAnswer:
+        """Start (or join) a scan for under-trained and glitch tokens (``embscope.tokens``);
+        poll ``/api/jobs/{id}``, then read ``/api/jobs/{id}/tokens``."""
+        from ..tokens import scan
+
+        space = spaces.get(source)
+        return _job_answer(
+            jobs.submit(
+                (source, "tokens"),
+                f"token scan of {source}",
+                lambda: scan(space, progress=False),
+            )
+        )
+
+    @app.get("/api/jobs/{job_id}/tokens", response_model=TokenScanAnswer)
+    def job_tokens(job_id: str, top: int = Query(50, ge=1, le=MAX_TOP_K)) -> TokenScanAnswer:
+        from ..tokens import TokenReport
+
+        job = _done(jobs, job_id)
+        if not isinstance(job.result, TokenReport):
+            raise HTTPException(409, f"job {job_id} is not a token scan")
+        report = job.result
+        shown = report.candidates.head(top)
+        return TokenScanAnswer(
+            summary=json.loads(json.dumps(report.summary(), default=str)),
+            indicator=report.indicator,
+            candidates=[
+                TokenCandidate(
+                    rank=int(row["rank"]),
+                    token_id=int(row["token_id"]),
+                    key=str(row["key"]),
+                    label=str(row["label"]),
+                    category=str(row["category"]),
+                    value=float(row[report.indicator]),
+                )
+                for _, row in shown.iterrows()
+            ],
+        )
+
     @app.get("/api/jobs/{job_id}", response_model=JobAnswer)
     def job_state(job_id: str) -> JobAnswer:
         return _job_answer(_job(jobs, job_id))
@@ -357,9 +413,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     def job_points(job_id: str) -> Response:
         """The projection as an Arrow IPC stream: ``row`` (in the source), ``key``, ``label``,
         ``x``, ``y`` (and ``z``) as float32, plus the metadata columns."""
-        job = _job(jobs, job_id)
-        if job.state != "done":
-            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        job = _projection(jobs, job_id)
         return Response(_arrow_stream(job.result.coords), media_type=ARROW_MEDIA_TYPE)
 
     clusters_of: dict[str, list[ClusterLabel]] = {}
@@ -370,9 +424,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         first; computed once per projection."""
         from .clusters import cluster_labels
 
-        job = _job(jobs, job_id)
-        if job.state != "done":
-            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        job = _projection(jobs, job_id)
         if job_id not in clusters_of:
             with compute:
                 found = cluster_labels(job.result)
@@ -387,9 +439,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     ) -> Response:
         """The projection as a self-contained interactive HTML file (plotly, no CDN) to share:
         ``color`` is a metadata column or ``similarity:WORD``."""
-        job = _job(jobs, job_id)
-        if job.state != "done":
-            raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+        job = _projection(jobs, job_id)
         with compute:
             figure = job.result.figure(color=color)
         page = figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
@@ -430,9 +480,27 @@ def _job(jobs: JobRunner, job_id: str):
     return job
 
 
+def _done(jobs: JobRunner, job_id: str):
+    job = _job(jobs, job_id)
+    if job.state != "done":
+        raise HTTPException(409, f"job {job_id} is {job.state}, not done")
+    return job
+
+
+def _projection(jobs: JobRunner, job_id: str):
+    from ..projection import Projection
+
+    job = _done(jobs, job_id)
+    if not isinstance(job.result, Projection):
+        raise HTTPException(409, f"job {job_id} is not a projection")
+    return job
+
+
 def _job_answer(job) -> JobAnswer:
+    from ..projection import Projection
+
     rows = quality = None
-    if job.state == "done":
+    if job.state == "done" and isinstance(job.result, Projection):
         rows = len(job.result.coords)
         quality = {k: float(v) for k, v in _quality(job.result).items()}
     return JobAnswer(
