@@ -261,3 +261,55 @@ def test_the_page_is_served_only_from_the_package(server):
         page = response.read().decode()
     assert "<script" in page and "http://" not in page.replace(server, "")
     assert "https://" not in page
+
+
+@pytest.fixture(scope="module")
+def document_server(ag_news_docs, tmp_path_factory):
+    """``embscope serve`` on 400 AG News articles encoded by MiniLM (a document space)."""
+    import embscope
+
+    source = tmp_path_factory.mktemp("documents") / "news.parquet"
+    embscope.export(ag_news_docs, source, format="parquet")
+    command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        line = process.stdout.readline()
+        address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert address, line + process.stderr.read()
+        try:
+            yield address.group(0)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=30)
+
+
+def test_a_document_space_shows_its_classes_and_searches_typed_text(
+    browser, document_server, ag_news_docs
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(document_server)
+        page.wait_for_selector('body[data-ready="1"]', timeout=60_000)
+        page.wait_for_selector('body[data-points="400"]', timeout=120_000)
+        # the class-similarity matrix: four classes, each closest to itself
+        page.wait_for_selector('body[data-classes="4"]')
+        matrix = by_id(page, "class-matrix")
+        assert {"World", "Sports", "Business", "Sci/Tech"} <= set(
+            matrix.locator("tr").first.locator("th").all_text_contents()
+        )
+        # a typed sentence is encoded by the space's own model
+        by_id(page, "query").fill("stock markets fell")
+        by_id(page, "query").press("Enter")
+        page.wait_for_selector('body[data-query="stock markets fell"]', timeout=60_000)
+        found = hit_keys(page, "neighbors")[:5]
+        classes = [ag_news_docs.metadata["class"].iloc[ag_news_docs.row(k)] for k in found]
+        assert classes.count("Business") >= 4, classes
+        # colour by class: a legend of the four
+        by_id(page, "color").select_option("class")
+        legend = by_id(page, "legend")
+        legend.wait_for(state="visible")
+        assert len(legend.locator('[data-testid="legend-entry"]').all()) == 4
+    finally:
+        context.close()

@@ -161,6 +161,18 @@ export interface TokenScan {
   candidates: TokenCandidate[];
 }
 
+export interface Classes {
+  label_column: string;
+  labels: string[];
+  counts: number[];
+  mean: (number | null)[][];
+  within: (number | null)[];
+  between: (number | null)[];
+}
+
+/** A labelled space's class-similarity matrix (an error for a space without labels). */
+export const classes = (source: string) => call<Classes>(`${sourcePath(source)}/classes`);
+
 export const startTokenScan = (source: string) =>
   call<Job>(`${sourcePath(source)}/tokens`, { method: "POST" });
 

@@ -12,6 +12,7 @@ import {
   ScoreScale,
   categorical,
   css,
+  diverging,
   sequential,
   type RGBA,
 } from "./colors";
@@ -59,6 +60,8 @@ const ui = {
   simA: byTestId<HTMLInputElement>("sim-a"),
   simB: byTestId<HTMLInputElement>("sim-b"),
   simResult: byTestId<HTMLElement>("sim-result"),
+  classes: byTestId<HTMLElement>("classes"),
+  classMatrix: byTestId<HTMLTableElement>("class-matrix"),
   tokensGo: byTestId<HTMLButtonElement>("tokens-go"),
   tokensStatus: byTestId<HTMLElement>("tokens-status"),
   tokenCandidates: byTestId<HTMLOListElement>("token-candidates"),
@@ -198,6 +201,7 @@ async function selectSource(id: string): Promise<void> {
   if ((api.METRICS as readonly string[]).includes(source.metric)) ui.metric.value = source.metric;
   state.answer = null;
   state.projection = null;
+  void showClasses(source);
   // another vocabulary: the last one's token candidates no longer apply
   ui.tokenCandidates.replaceChildren();
   ui.tokensStatus.textContent = "";
@@ -494,6 +498,49 @@ function recolour(): void {
     highlight.labelled.unshift(highlight.query);
   }
   cloud.setHighlight(highlight);
+}
+
+// ---- classes of a labelled (document) space -------------------------------------------------
+
+/** The class-similarity matrix when the source has labels; hidden otherwise. Each cell is the
+ * mean cosine between members of two classes, shaded against the largest in the table. */
+async function showClasses(source: api.Source): Promise<void> {
+  ui.classes.hidden = true;
+  ui.classMatrix.replaceChildren();
+  delete document.body.dataset.classes;
+  let found: api.Classes;
+  try {
+    found = await api.classes(source.id);
+  } catch {
+    return; // no label column: nothing to show, and nothing wrong
+  }
+  if (state.source !== source) return;
+  const largest = Math.max(1e-9, ...found.mean.flat().map((v) => Math.abs(v ?? 0)));
+  const header = document.createElement("tr");
+  header.append(document.createElement("th"));
+  for (const label of found.labels) {
+    const cell = document.createElement("th");
+    cell.textContent = label;
+    header.append(cell);
+  }
+  const rows = found.labels.map((label, i) => {
+    const row = document.createElement("tr");
+    const name = document.createElement("th");
+    name.textContent = `${label} (${found.counts[i] ?? 0})`;
+    row.append(name);
+    for (const value of found.mean[i] ?? []) {
+      const cell = document.createElement("td");
+      cell.textContent = value === null ? "–" : value.toFixed(3);
+      if (value !== null) cell.style.background = css(diverging(value / largest, 90));
+      row.append(cell);
+    }
+    const diagonal = row.children[i + 1];
+    if (diagonal instanceof HTMLElement) diagonal.classList.add("within");
+    return row;
+  });
+  ui.classMatrix.replaceChildren(header, ...rows);
+  ui.classes.hidden = false;
+  document.body.dataset.classes = String(found.labels.length);
 }
 
 // ---- under-trained tokens -------------------------------------------------------------------
