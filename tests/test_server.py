@@ -35,7 +35,7 @@ def test_sources_are_the_ones_given(client):
     sources = client.get("/api/sources").json()
     assert [s["id"] for s in sources] == ["minilm", "glove-6b-50d"]
     assert sources[0]["rows"] == 30522 and sources[0]["dim"] == 384
-    assert "token_id" in sources[0]["columns"]
+    assert "token_id" in sources[0]["columns"] and sources[0]["label_column"] is None
     assert client.get("/api/sources/etc-passwd/neighbors", params={"query": "a"}).status_code == 404
 
 
@@ -176,7 +176,9 @@ def test_serve_listens_on_loopback_and_a_free_port():
 def test_document_space_classes_and_text_search(ag_news_docs, glove):
     app = create_app([ag_news_docs, glove])
     with TestClient(app) as client:
-        source = client.get("/api/sources").json()[0]["id"]
+        listed = client.get("/api/sources").json()[0]
+        source = listed["id"]
+        assert listed["label_column"] == "class"
         answer = client.get(f"/api/sources/{source}/classes").json()
         expected = ag_news_docs.class_similarity()
         assert answer["labels"] == [str(v) for v in expected.labels]

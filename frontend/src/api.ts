@@ -14,6 +14,8 @@ export interface Source {
   metric: string;
   kind: string;
   columns: string[];
+  /** the column of classes, when the space has one (a document space's labels) */
+  label_column: string | null;
 }
 
 export interface Hit {

@@ -508,11 +508,13 @@ async function showClasses(source: api.Source): Promise<void> {
   ui.classes.hidden = true;
   ui.classMatrix.replaceChildren();
   delete document.body.dataset.classes;
+  if (!source.label_column) return; // no classes to compare
   let found: api.Classes;
   try {
     found = await api.classes(source.id);
-  } catch {
-    return; // no label column: nothing to show, and nothing wrong
+  } catch (error) {
+    report(error);
+    return;
   }
   if (state.source !== source) return;
   const largest = Math.max(1e-9, ...found.mean.flat().map((v) => Math.abs(v ?? 0)));

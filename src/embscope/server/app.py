@@ -41,6 +41,9 @@ class SourceInfo(BaseModel):
     metric: str
     kind: str
     columns: list[str] = Field(description="metadata columns, for colouring and filtering")
+    label_column: str | None = Field(
+        default=None, description="the column holding classes (a document space's labels)"
+    )
 
 
 class Hit(BaseModel):
@@ -461,7 +464,13 @@ ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 
 def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
+    from ..classes import label_column
+
     kind = space.provenance.kind if space.provenance is not None else "array"
+    try:
+        labels = label_column(space)
+    except EmbscopeError:
+        labels = None
     return SourceInfo(
         id=source_id,
         name=space.name,
@@ -470,6 +479,7 @@ def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
         metric=space.metric,
         kind=kind,
         columns=[str(c) for c in space.metadata.columns],
+        label_column=labels,
     )
 
 
