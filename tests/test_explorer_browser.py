@@ -6,6 +6,7 @@ Set EMBSCOPE_SCREENSHOT=docs/explorer.png to keep the screenshot this test takes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -25,14 +26,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def server(glove, tmp_path_factory):
-    """``embscope serve`` on the 20,000 most frequent GloVe words (a Parquet space)."""
-    import embscope
-
-    folder = tmp_path_factory.mktemp("explorer")
-    source = folder / "glove-20k.parquet"
-    embscope.export(glove.subset(glove.keys[:20_000]), source, format="parquet")
+@contextlib.contextmanager
+def serving(source):
+    """``embscope serve SOURCE --port 0`` in its own process: yields its address, stops it with
+    Ctrl-C, and checks it ended without a traceback."""
     command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -46,6 +43,17 @@ def server(glove, tmp_path_factory):
             process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=30)
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def server(glove, tmp_path_factory):
+    """``embscope serve`` on the 20,000 most frequent GloVe words (a Parquet space)."""
+    import embscope
+
+    source = tmp_path_factory.mktemp("explorer") / "glove-20k.parquet"
+    embscope.export(glove.subset(glove.keys[:20_000]), source, format="parquet")
+    with serving(source) as address:
+        yield address
 
 
 @pytest.fixture
@@ -270,18 +278,8 @@ def document_server(ag_news_docs, tmp_path_factory):
 
     source = tmp_path_factory.mktemp("documents") / "news.parquet"
     embscope.export(ag_news_docs, source, format="parquet")
-    command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        line = process.stdout.readline()
-        address = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert address, line + process.stderr.read()
-        try:
-            yield address.group(0)
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=30)
+    with serving(source) as address:
+        yield address
 
 
 def test_a_document_space_shows_its_classes_and_searches_typed_text(
