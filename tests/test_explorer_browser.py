@@ -204,6 +204,12 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     tooltip = page.locator(".cloud-tip")
     for index in np.linspace(0, len(rows) - 1, 40).astype(int):
         x, y = box["x"] + float(columns[index]), box["y"] + float(rows[index])
+        # off every point first, so the tooltip read below is this pixel's, not the last one's
+        page.mouse.move(box["x"] + 3, box["y"] + 3)
+        page.wait_for_function(
+            "() => { const t = document.querySelector('.cloud-tip');"
+            " return !t || t.style.display === 'none' || !t.textContent.trim(); }"
+        )
         page.mouse.move(x, y)
         try:  # deck.gl picks on the next frame
             page.wait_for_function(
