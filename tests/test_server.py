@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
@@ -92,9 +94,18 @@ def test_similarity_complete_and_profile(client, glove):
     profile = client.get("/api/sources/minilm/profile", params={"query": "beauty"}).json()
     assert len(profile["rows"]) == 15 and -1 <= profile["rank_correlation"] <= 1
     assert profile["rows"][0]["cosine"] >= profile["rows"][-1]["cosine"]
+    expected = embscope.load("minilm").distance_profile("beauty", top_k=15).top_euclidean
+    assert [r["key"] for r in profile["euclidean_rows"]] == expected
+    # the scatter's sample: seeded, bounded, and pairs of the table's own values
+    assert len(profile["sample"]) == 1500
+    assert all(-1.0001 <= c <= 1.0001 and e >= 0 for c, e in profile["sample"])
+    again = client.get("/api/sources/minilm/profile", params={"query": "beauty"}).json()
+    assert again["sample"] == profile["sample"]
+    too_big = client.get("/api/sources/minilm/profile", params={"query": "a", "sample": 10**6})
+    assert too_big.status_code == 422
 
 
-def test_projection_job_is_shared_and_sends_arrow(client):
+def test_projection_job_is_shared_and_sends_arrow(client, glove):
     request = {"method": "pca", "n_components": 3, "neighborhood": "terrible"}
     first = client.post("/api/sources/glove-6b-50d/projections", json=request)
     second = client.post("/api/sources/glove-6b-50d/projections", json=request)
@@ -109,12 +120,35 @@ def test_projection_job_is_shared_and_sends_arrow(client):
     assert table.schema.field("x").type == pa.float32()
     assert {"key", "label", "x", "y", "z"} <= set(table.column_names)
     assert "terrible" in table.column("key").to_pylist()
+    # each row's vector length comes along, for colouring and the histograms
+    rows = [glove.row(key) for key in table.column("key").to_pylist()]
+    assert np.allclose(table.column("norm").to_numpy(), glove.norms[rows], rtol=1e-6)
+    parquet = client.get(f"/api/jobs/{state['id']}/points.parquet")
+    assert parquet.status_code == 200 and ".parquet" in parquet.headers["content-disposition"]
+    saved = pd.read_parquet(io.BytesIO(parquet.content))
+    assert saved["key"].tolist() == table.column("key").to_pylist()
+    assert np.allclose(saved["x"], table.column("x").to_numpy(), atol=1e-6)
     shared = client.get(f"/api/jobs/{state['id']}/figure.html", params={"color": "group"})
     assert shared.status_code == 200 and shared.headers["content-type"].startswith("text/html")
     assert "attachment" in shared.headers["content-disposition"]
     assert "terrible" in shared.text and not re.search(r"<script[^>]+src=.https?:", shared.text)
     wrong = client.get(f"/api/jobs/{state['id']}/figure.html", params={"color": "no-such"})
     assert wrong.status_code == 400
+
+
+def test_a_running_job_reports_its_progress(client):
+    # a seed no other test asks for, so the projection is computed, not read from the cache
+    request = {"method": "tsne", "neighborhood": "wonderful", "random_state": 11}
+    job = client.post("/api/sources/glove-6b-50d/projections", json=request).json()
+    seen = []
+    while job["state"] in ("queued", "running"):
+        seen.append(job["progress"])
+        time.sleep(0.05)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["state"] == "done" and job["progress"] == 1.0
+    assert job["phase"].startswith("t-SNE 3D of 61 rows")
+    reported = [p for p in seen if p is not None]
+    assert reported == sorted(reported) and all(0 <= p <= 1 for p in reported)
 
 
 def test_a_failed_job_does_not_take_the_server_down(client):

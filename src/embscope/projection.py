@@ -39,7 +39,7 @@ from . import neighbors as _nb
 from .atomic import atomic_path
 from .cache import space_cache_dir, space_key
 from .errors import InvalidParameterError, MissingDependencyError
-from .progress import progress_bar
+from .progress import Progress, TqdmToCallback, progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -238,7 +238,7 @@ def project(
     sample: int | str | None = "auto",
     pca_components: int | str | None = "auto",
     cache: bool = True,
-    progress: bool = True,
+    progress: Progress = True,
     **options: Any,
 ) -> Projection:
     """Place the rows of ``space`` in ``n_components`` (2 or 3) dimensions.
@@ -260,6 +260,7 @@ def project(
     of larger spaces with t-SNE and UMAP, an int that many, None every row. ``pca_components``:
     t-SNE and UMAP first reduce to this many principal components (auto: 100 above 512
     dimensions; None: never). ``cache=False`` neither reads nor writes the on-disk cache.
+    ``progress``: a bar on stderr (True), none (False), or ``callback(fraction, phase)``.
     """
     method = _check_method(method)
     n_components = _check_components(n_components)
@@ -663,7 +664,7 @@ def _tsne(
     n_components: int,
     settings: dict[str, Any],
     random_state: int | None,
-    progress: bool,
+    progress: Progress,
     parameters: dict[str, Any],
 ) -> np.ndarray:
     openTSNE = _require("openTSNE", "openTSNE", "t-SNE")
@@ -708,9 +709,14 @@ def _umap(
     n_components: int,
     settings: dict[str, Any],
     random_state: int | None,
-    progress: bool,
+    progress: Progress,
 ) -> np.ndarray:
     umap = _require("umap", "umap-learn", "UMAP")
+    phase = f"UMAP {n_components}D of {len(data):,} rows: epochs"
+    bar: dict[str, Any] = {"disable": not progress, "desc": phase, "leave": False}
+    if callable(progress):
+        progress(0.0, f"UMAP {n_components}D of {len(data):,} rows: neighbours")
+        bar.update(file=TqdmToCallback(progress, phase), bar_format=TqdmToCallback.BAR_FORMAT)
     reducer = umap.UMAP(
         n_components=n_components,
         n_neighbors=settings["n_neighbors"],
@@ -724,11 +730,7 @@ def _umap(
         n_jobs=1 if random_state is not None else -1,
         low_memory=True,
         verbose=False,
-        tqdm_kwds={
-            "disable": not progress,
-            "desc": f"UMAP {n_components}D of {len(data):,} rows: epochs",
-            "leave": False,
-        },
+        tqdm_kwds=bar,
     )
     with _library_warnings_logged():
         return reducer.fit_transform(data)

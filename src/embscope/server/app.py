@@ -17,17 +17,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..errors import EmbscopeError, InvalidParameterError, UnknownKeyError
+from ..progress import ProgressCallback
 from ..space import EmbeddingSpace
 from .jobs import JobRunner
 
 MAX_TOP_K = 1000
 MAX_QUERY_CHARACTERS = 200
+MAX_PROFILE_SAMPLE = 5000
 MAX_COMPLETIONS = 50
 STATIC = Path(__file__).with_name("static")
 _SOURCE_ID = re.compile(r"[^a-z0-9]+")
@@ -79,6 +82,10 @@ class ProfileAnswer(BaseModel):
     )
     overlap: int = Field(description="keys in both top-k lists")
     rows: list[dict[str, Any]] = Field(description="the top_k rows by cosine")
+    euclidean_rows: list[dict[str, Any]] = Field(description="the top_k rows by Euclidean distance")
+    sample: list[list[float]] = Field(
+        description="[cosine, euclidean] of a seeded sample of rows, for the scatter plot"
+    )
 
 
 class ClassesAnswer(BaseModel):
@@ -135,6 +142,10 @@ class JobAnswer(BaseModel):
     error: str | None = None
     rows: int | None = None
     quality: dict[str, float] | None = None
+    progress: float | None = Field(
+        default=None, description="fraction done (0 to 1) while running, where the work reports it"
+    )
+    phase: str | None = Field(default=None, description="the step a running job has reached")
 
 
 class _PrefixIndex:
@@ -305,18 +316,24 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         source: str,
         query: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
         top_k: int = Query(15, ge=1, le=MAX_TOP_K),
+        sample: int = Query(1500, ge=0, le=MAX_PROFILE_SAMPLE),
     ) -> ProfileAnswer:
         """The BERT lecture's profile: every row's Euclidean distance to the query against its
-        cosine similarity (the ``top_k`` of each shown by key)."""
+        cosine similarity (the ``top_k`` of each by key, and a sample of rows to plot)."""
         space = spaces.get(source)
         with compute:
             result = space.distance_profile(query, top_k=top_k, pieces="mean")
+        table = result.table
+        chosen = np.random.default_rng(0).permutation(len(table))[:sample]
+        plotted = table.iloc[np.sort(chosen)][["cosine", "euclidean"]].to_numpy(np.float64)
         return ProfileAnswer(
             source=source,
             query=query,
             rank_correlation=float(result.rank_correlation),
             overlap=int(result.overlap),
-            rows=_records(result.table.head(top_k)),
+            rows=_records(table.head(top_k)),
+            euclidean_rows=_records(table.nsmallest(top_k, "euclidean_rank")),
+            sample=[[round(c, 5), round(e, 5)] for c, e in plotted if np.isfinite(c + e)],
         )
 
     @app.get("/api/sources/{source}/classes", response_model=ClassesAnswer)
@@ -352,13 +369,13 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         if request.n_neighbors is not None:
             options["n_neighbors"] = request.n_neighbors
 
-        def work() -> Any:
+        def work(report: ProgressCallback) -> Any:
             target = space
             if request.neighborhood is not None:
                 target = space.neighborhood(
                     request.neighborhood, similar=request.similar, opposite=request.opposite
                 )
-            projection = target.project(request.method, progress=False, **options)
+            projection = target.project(request.method, progress=report, **options)
             _ = projection.quality  # measured here, in the job, not in a status request
             return projection
 
@@ -379,7 +396,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
             jobs.submit(
                 (source, "tokens"),
                 f"token scan of {source}",
-                lambda: scan(space, progress=False),
+                lambda report: scan(space, progress=report),
             )
         )
 
@@ -417,7 +434,20 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         """The projection as an Arrow IPC stream: ``row`` (in the source), ``key``, ``label``,
         ``x``, ``y`` (and ``z``) as float32, plus the metadata columns."""
         job = _projection(jobs, job_id)
-        return Response(_arrow_stream(job.result.coords), media_type=ARROW_MEDIA_TYPE)
+        return Response(_arrow_stream(_with_norms(job.result)), media_type=ARROW_MEDIA_TYPE)
+
+    @app.get("/api/jobs/{job_id}/points.parquet", response_class=Response)
+    def job_points_parquet(job_id: str) -> Response:
+        """The projection's rows as a Parquet file to download (what ``Projection.save``
+        writes)."""
+        job = _projection(jobs, job_id)
+        sink = io.BytesIO()
+        job.result.coords.to_parquet(sink, index=False)
+        return Response(
+            sink.getvalue(),
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": f'attachment; filename="{_file_name(job)}.parquet"'},
+        )
 
     clusters_of: dict[str, list[ClusterLabel]] = {}
 
@@ -446,11 +476,10 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         with compute:
             figure = job.result.figure(color=color)
         page = figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
-        name = re.sub(r"[^\w.-]+", "-", job.description).strip("-") or "projection"
         return Response(
             page,
             media_type="text/html; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="embscope-{name}.html"'},
+            headers={"Content-Disposition": f'attachment; filename="{_file_name(job)}.html"'},
         )
 
     if (STATIC / "index.html").is_file():
@@ -521,6 +550,8 @@ def _job_answer(job) -> JobAnswer:
         error=job.error,
         rows=rows,
         quality=quality,
+        progress=job.progress,
+        phase=job.phase,
     )
 
 
@@ -544,6 +575,20 @@ def _records(frame: Any) -> list[dict[str, Any]]:
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]
+
+
+def _file_name(job) -> str:
+    return "embscope-" + (re.sub(r"[^\w.-]+", "-", job.description).strip("-") or "projection")
+
+
+def _with_norms(projection: Any) -> Any:
+    """The projection's rows with each row's vector length added (``norm``, unless the
+    metadata has one): the page colours, plots and filters by it, and short vectors are where
+    rare and under-trained tokens sit."""
+    coords = projection.coords
+    if "norm" in coords.columns:
+        return coords
+    return coords.assign(norm=np.asarray(projection.space.norms, np.float32)[projection.rows])
 
 
 def _arrow_stream(frame: Any) -> bytes:

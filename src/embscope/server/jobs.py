@@ -1,5 +1,6 @@
 """Background jobs for work that takes seconds (projections): one job per distinct request,
-shared by every client that asks for it, run on a small thread pool, failures kept in the job.
+shared by every client that asks for it, run on a small thread pool, failures kept in the job,
+progress (fraction done and phase) kept in the job for the page to show.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..progress import ProgressCallback
+
 STATES = ("queued", "running", "done", "failed")
 
 
@@ -23,13 +26,21 @@ class Job:
     created: float = field(default_factory=time.time)
     seconds: float | None = None
     error: str | None = None
+    progress: float | None = None
+    phase: str | None = None
     result: Any = field(default=None, repr=False)
+
+    def report(self, fraction: float, phase: str) -> None:
+        """The work's progress callback (``embscope.progress.ProgressCallback``)."""
+        self.progress = min(1.0, max(0.0, float(fraction)))
+        self.phase = phase
 
 
 class JobRunner:
-    """Runs ``work`` callables in the background; the same ``key`` gets the same job (while
-    it is queued, running or done), so two tabs asking for one projection share it. A job that
-    raises is marked failed with the error's message; the runner and the server go on."""
+    """Runs ``work(report)`` callables in the background, ``report(fraction, phase)`` being
+    the job's progress callback; the same ``key`` gets the same job (while it is queued,
+    running or done), so two tabs asking for one projection share it. A job that raises is
+    marked failed with the error's message; the runner and the server go on."""
 
     def __init__(self, workers: int = 1, *, keep: int = 64) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embscope-job")
@@ -38,7 +49,9 @@ class JobRunner:
         self._by_id: dict[str, Job] = {}
         self._keep = keep
 
-    def submit(self, key: Hashable, description: str, work: Callable[[], Any]) -> Job:
+    def submit(
+        self, key: Hashable, description: str, work: Callable[[ProgressCallback], Any]
+    ) -> Job:
         with self._lock:
             job = self._by_key.get(key)
             if job is not None and job.state != "failed":
@@ -57,11 +70,11 @@ class JobRunner:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, job: Job, work: Callable[[], Any]) -> None:
+    def _run(self, job: Job, work: Callable[[ProgressCallback], Any]) -> None:
         job.state = "running"
         started = time.perf_counter()
         try:
-            job.result = work()
+            job.result = work(job.report)
             job.state = "done"
         except Exception as error:  # a job's failure is reported to its clients, not raised
             job.error = str(error) or type(error).__name__

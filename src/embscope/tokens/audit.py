@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..progress import progress_bar
+from ..progress import Progress, progress_bar
 from ..sources.hf_tokenizer import TokenizerVocabulary, byte_level_bytes
 from .references import UNUSED_UTF8_BYTES
 
@@ -78,7 +78,7 @@ def token_bytes(vocabulary: TokenizerVocabulary, token_id: int) -> tuple[bytes |
 
 
 def audit_tokenizer(
-    vocabulary: TokenizerVocabulary, n_rows: int, *, progress: bool = True
+    vocabulary: TokenizerVocabulary, n_rows: int, *, progress: Progress = True
 ) -> Audit:
     """Categorise every row (see the module docstring)."""
     encode = vocabulary.build_encoder() if vocabulary.build_encoder is not None else None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..progress import progress_bar
+from ..progress import Progress, progress_bar
 
 BLOCK_ROWS = 8192
 # subspace iteration for the first principal component: block size and passes over the matrix
@@ -62,7 +62,7 @@ class Weights:
 
 
 def compute(
-    weights: Weights, references: np.ndarray | None, *, progress: bool = True
+    weights: Weights, references: np.ndarray | None, *, progress: Progress = True
 ) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, str]]:
     """(indicator name → one value per row, indicator name → why it was not computed,
     indicator name → how it was computed where that was a choice).

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidParameterError
+from ..progress import Progress
 from ..sources.hf_tokenizer import TokenizerVocabulary, token_table
 from ..space import EmbeddingSpace
 from .audit import audit_tokenizer
@@ -30,7 +31,7 @@ def scan(
     threshold: float = DEFAULT_THRESHOLD,
     indicator: str = "auto",
     revision: str | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> TokenReport:
     """Scan a vocabulary for under-trained tokens (Land & Bartolo 2024) and glitch tokens.
 
