@@ -43,6 +43,21 @@ export interface Similarity {
   score: number;
 }
 
+/** One query's cosine and Euclidean rankings side by side (the BERT lecture's profile). */
+export interface Profile {
+  query: string;
+  rank_correlation: number;
+  overlap: number;
+  /** the top rows by cosine: key, label, norm, cosine, euclidean, their ranks */
+  rows: Record<string, unknown>[];
+  euclidean_rows: Record<string, unknown>[];
+  /** [cosine, euclidean] of a sample of rows */
+  sample: number[][];
+}
+
+export const profile = (source: string, word: string, topK = 10) =>
+  call<Profile>(`${sourcePath(source)}/profile?${query({ query: word, top_k: topK })}`);
+
 export type Method = "pca" | "tsne" | "umap";
 
 export interface ProjectionRequest {
@@ -64,6 +79,9 @@ export interface Job {
   error: string | null;
   rows: number | null;
   quality: Record<string, number> | null;
+  /** fraction done (0 to 1) while running, where the work reports it */
+  progress: number | null;
+  phase: string | null;
 }
 
 /** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys. */
@@ -190,6 +208,9 @@ export interface ClusterLabel {
 /** Names for a finished projection's dense regions, largest first. */
 export const clusters = (id: string) =>
   call<ClusterLabel[]>(`api/jobs/${encodeURIComponent(id)}/clusters`);
+
+/** Where a finished projection's rows download as a Parquet file. */
+export const parquetUrl = (id: string) => `api/jobs/${encodeURIComponent(id)}/points.parquet`;
 
 /** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
 export async function points(id: string): Promise<Table> {

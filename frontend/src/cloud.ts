@@ -41,8 +41,12 @@ export interface CloudEvents {
   /** the first frame with a new projection's points has been drawn */
   onDrawn(count: number): void;
   onError(error: Error): void;
+  /** a rectangle was drawn over the cloud: 1 for every point inside it; null for a click
+   * without a drag (which clears the rectangle's selection) */
+  onBoxSelect(inside: Uint8Array | null): void;
 }
 
+const FLAGGED_OUTLINE: RGBA = [90, 20, 110, 255];
 const NO_HIGHLIGHT: Highlight = { scored: [], marked: [], query: null, labelled: [] };
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 
@@ -77,6 +81,9 @@ export class Cloud {
   private labelSignature = "";
   private pendingDrawn: number | null = null;
   private radius = 3;
+  private flagged: Marker[] = [];
+  private boxMode = false;
+  private box: { x: number; y: number; shape: HTMLDivElement } | null = null;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -106,11 +113,97 @@ export class Cloud {
       },
       onError: (error) => this.events.onError(error),
     });
+    // the rectangle is drawn on the container, in the capture phase, so that deck.gl's own
+    // drag (pan, rotate) never sees a drag that selects
+    container.addEventListener("pointerdown", (event) => this.startBox(event), { capture: true });
+    container.addEventListener("pointermove", (event) => this.moveBox(event), { capture: true });
+    container.addEventListener("pointerup", (event) => this.endBox(event), { capture: true });
+  }
+
+  /** In box mode a drag draws a selection rectangle instead of moving the view (a drag with
+   * Shift held does so in either mode). */
+  setBoxMode(on: boolean): void {
+    this.boxMode = on;
+    this.container.classList.toggle("boxing", on);
+  }
+
+  /** Rings points apart from the query's (the token scan's candidates); [] removes them. */
+  setFlagged(markers: Marker[]): void {
+    this.flagged = markers;
+    this.deck.setProps({ layers: this.layers() });
+  }
+
+  private startBox(event: PointerEvent): void {
+    if (event.button !== 0 || !(this.boxMode || event.shiftKey) || !this.points) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const { x, y } = this.local(event);
+    const shape = document.createElement("div");
+    shape.className = "select-box";
+    shape.dataset.testid = "select-rectangle";
+    this.container.append(shape);
+    this.box = { x, y, shape };
+    this.container.setPointerCapture(event.pointerId);
+    this.moveBox(event);
+  }
+
+  private moveBox(event: PointerEvent): void {
+    if (!this.box) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const { x, y } = this.local(event);
+    const style = this.box.shape.style;
+    style.left = `${Math.min(x, this.box.x)}px`;
+    style.top = `${Math.min(y, this.box.y)}px`;
+    style.width = `${Math.abs(x - this.box.x)}px`;
+    style.height = `${Math.abs(y - this.box.y)}px`;
+  }
+
+  private endBox(event: PointerEvent): void {
+    const box = this.box;
+    if (!box) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.box = null;
+    box.shape.remove();
+    this.container.releasePointerCapture(event.pointerId);
+    const { x, y } = this.local(event);
+    // a click, not a drag: the rectangle's selection is dropped
+    if (Math.abs(x - box.x) < 4 && Math.abs(y - box.y) < 4) {
+      this.events.onBoxSelect(null);
+      return;
+    }
+    this.events.onBoxSelect(this.inside(Math.min(x, box.x), Math.min(y, box.y), Math.max(x, box.x), Math.max(y, box.y)));
+  }
+
+  private local(event: PointerEvent): { x: number; y: number } {
+    const bounds = this.container.getBoundingClientRect();
+    return { x: event.clientX - bounds.left, y: event.clientY - bounds.top };
+  }
+
+  /** The points whose screen position falls in the rectangle (in the view as it is now, so a
+   * turned 3D cloud selects what is seen there, at any depth). */
+  private inside(left: number, top: number, right: number, bottom: number): Uint8Array {
+    const points = this.points;
+    const viewport = this.deck.getViewports()[0];
+    const out = new Uint8Array(points?.length ?? 0);
+    if (!points || !viewport) return out;
+    const p = points.positions;
+    const position: [number, number, number] = [0, 0, 0];
+    for (let i = 0; i < points.length; i++) {
+      position[0] = p[3 * i] ?? 0;
+      position[1] = p[3 * i + 1] ?? 0;
+      position[2] = p[3 * i + 2] ?? 0;
+      const [x = NaN, y = NaN] = viewport.project(position);
+      if (x >= left && x <= right && y >= top && y <= bottom) out[i] = 1;
+    }
+    return out;
   }
 
   /** Draws a new projection, framed to its points, with the given per-point RGBA colours. */
   show(points: PointSet, colors: Uint8ClampedArray): void {
     this.clusterNames = []; // the last projection's names; the page asks for this one's
+    this.flagged = [];
     this.points = points;
     this.positions = { value: points.positions, size: 3 };
     this.highlight = NO_HIGHLIGHT;
@@ -139,6 +232,7 @@ export class Cloud {
     this.labels = [];
     this.labelSignature = "";
     this.clusterNames = [];
+    this.flagged = [];
     this.deck.setProps({ layers: [] });
   }
 
@@ -211,9 +305,10 @@ export class Cloud {
   private placeLabels(): void {
     const viewport = this.deck.getViewports()[0];
     if (!viewport || !this.data) return;
+    const named = [...this.highlight.labelled, ...this.flagged];
     const candidates = this.hover
-      ? [this.hover, ...this.highlight.labelled.filter((m) => m.index !== this.hover?.index)]
-      : this.highlight.labelled;
+      ? [this.hover, ...named.filter((m) => m.index !== this.hover?.index)]
+      : named;
     const boxes: [number, number, number, number][] = [];
     const shown: Marker[] = [];
     const lift = this.radius + 8;
@@ -304,6 +399,20 @@ export class Cloud {
         lineWidthUnits: "pixels",
         getLineWidth: 1.5,
         getLineColor: (m: Marker) => (m === query ? [255, 255, 255, 255] : [25, 25, 30, 230]),
+        pickable: true,
+      }),
+      new ScatterplotLayer<Marker>({
+        id: "flagged",
+        data: this.flagged,
+        ...pixels,
+        ...onTop,
+        getPosition: positionOf,
+        getFillColor: colorOf,
+        getRadius: r + 3,
+        stroked: true,
+        lineWidthUnits: "pixels",
+        getLineWidth: 2,
+        getLineColor: FLAGGED_OUTLINE,
         pickable: true,
       }),
       new ScatterplotLayer<Marker>({

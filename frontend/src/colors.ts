@@ -24,6 +24,10 @@ export const css = ([r, g, b, a]: RGBA) => `rgba(${r}, ${g}, ${b}, ${(a / 255).t
 export const PLAIN: RGBA = [70, 110, 160, 190];
 /** Points the current query says nothing about, once a query colours the cloud. */
 export const NEUTRAL: RGBA = [165, 168, 178, 110];
+/** Points outside the selection: a trace that keeps the cloud's shape. */
+export const FADED: RGBA = [200, 202, 210, 45];
+/** Selected points that have no colour of their own (under a query, the unscored ones). */
+export const SELECTED: RGBA = [80, 88, 110, 200];
 export const QUERY: RGBA = [20, 20, 24, 255];
 export const HOVER: RGBA = [245, 150, 0, 255];
 

@@ -6,7 +6,9 @@ import * as api from "./api";
 import { ApiError, type Hit, type Metric } from "./api";
 import { Cloud, type Highlight, type Marker } from "./cloud";
 import {
+  FADED,
   GROUPS,
+  SELECTED,
   NEUTRAL,
   PLAIN,
   ScoreScale,
@@ -16,7 +18,11 @@ import {
   sequential,
   type RGBA,
 } from "./colors";
+import { renderHistograms } from "./histograms";
 import { PointSet, tableToCsv } from "./points";
+import { renderProfile } from "./profile";
+import { Selection } from "./selection";
+import { renderTable, type Scores } from "./table";
 
 /** rows shown in each list */
 const LIST_K = 15;
@@ -26,6 +32,8 @@ const COLOUR_K = 300;
 /** opposites offered a name in the cloud (after the query and the listed neighbours) */
 const LABELLED_OPPOSITES = 5;
 const NEIGHBOURHOOD = { similar: 30, opposite: 30 };
+/** rows in each of the profile's two top lists */
+const PROFILE_K = 10;
 const POLL_MS = 300;
 const FIRST_WORDS = ["good", "king", "the"];
 const BACKGROUND = "#fbfbfd";
@@ -35,7 +43,7 @@ const METRIC_NAMES: Record<Metric, string> = {
   dot: "dot product",
 };
 
-function byTestId<T extends HTMLElement>(id: string): T {
+function byTestId<T extends Element>(id: string): T {
   const element = document.querySelector<T>(`[data-testid="${id}"]`);
   if (!element) throw new Error(`the page has no [data-testid="${id}"]`);
   return element;
@@ -73,12 +81,27 @@ const ui = {
   parameter: byTestId<HTMLInputElement>("parameter"),
   neighborhood: byTestId<HTMLInputElement>("neighborhood"),
   status: byTestId<HTMLElement>("projection-status"),
+  progress: byTestId<HTMLProgressElement>("projection-progress"),
+  selectBox: byTestId<HTMLInputElement>("select-box"),
+  rowsPanel: byTestId<HTMLElement>("rows-panel"),
+  selectionCount: byTestId<HTMLElement>("selection-count"),
+  clearSelection: byTestId<HTMLButtonElement>("clear-selection"),
+  histograms: byTestId<HTMLElement>("histograms"),
+  rowTable: byTestId<HTMLTableElement>("row-table"),
+  profile: byTestId<HTMLElement>("profile"),
+  profilePlot: byTestId<SVGSVGElement>("profile-plot"),
+  profileSummary: byTestId<HTMLElement>("profile-summary"),
+  profileCosine: byTestId<HTMLOListElement>("profile-cosine"),
+  profileEuclidean: byTestId<HTMLOListElement>("profile-euclidean"),
+  tokensProgress: byTestId<HTMLProgressElement>("tokens-progress"),
+  tokensFlagged: byTestId<HTMLElement>("tokens-flagged"),
   cloud: byTestId<HTMLDivElement>("cloud"),
   colour: byTestId<HTMLSelectElement>("color"),
   clusterLabels: byTestId<HTMLInputElement>("cluster-labels"),
   legend: byTestId<HTMLElement>("legend"),
   exportCsv: byTestId<HTMLButtonElement>("export-csv"),
   exportPng: byTestId<HTMLButtonElement>("export-png"),
+  exportParquet: byTestId<HTMLButtonElement>("export-parquet"),
   exportHtml: byTestId<HTMLButtonElement>("export-html"),
   completions: byId<HTMLDataListElement>("completions"),
 };
@@ -111,10 +134,15 @@ const state = {
   projectSeq: 0,
   similaritySeq: 0,
   completeSeq: 0,
-  // categories of the colour column the user switched off in the legend: drawn transparent
-  // and not pickable, so the cloud shows only the rest
+  // categories of the colour column the user switched off in the legend
   hidden: new Set<string>(),
-  hiddenCodes: null as Int32Array | null,
+  // the histograms' bars, the legend's categories and the cloud's rectangle, combined: the
+  // points outside it are drawn faint and answer no hover or click
+  selection: null as Selection | null,
+  profileSeq: 0,
+  tokenSeq: 0,
+  // the last token scan's candidates, ringed in the cloud wherever the projection holds them
+  candidates: [] as api.TokenCandidate[],
 };
 
 const cloud = new Cloud(ui.cloud, {
@@ -130,6 +158,10 @@ const cloud = new Cloud(ui.cloud, {
     document.body.dataset.points = String(count);
   },
   onError: (error) => showMessage(`drawing failed: ${error.message}`, "error"),
+  onBoxSelect: (inside) => {
+    state.selection?.setBrush(inside);
+    selectionChanged();
+  },
 });
 
 // ---- messages -------------------------------------------------------------------------------
@@ -212,7 +244,14 @@ async function selectSource(id: string): Promise<void> {
   renderLists();
   ui.simResult.textContent = "";
   clearMessage();
-  ui.exportCsv.disabled = ui.exportPng.disabled = ui.exportHtml.disabled = true;
+  setExports(false);
+  state.selection = null;
+  state.candidates = [];
+  state.tokenSeq++;
+  ui.tokensProgress.hidden = true;
+  ui.tokensGo.disabled = false;
+  renderSelection();
+  ui.profile.hidden = true;
   const word = await firstWord(source, ui.query.value.trim());
   if (state.source !== source) return;
   if (word) await search(word);
@@ -248,6 +287,7 @@ async function search(word: string): Promise<boolean> {
     delete document.body.dataset.query;
     renderLists();
     recolour();
+    renderSelection();
     return true;
   }
   const metric = ui.metric.value as Metric;
@@ -271,6 +311,7 @@ async function search(word: string): Promise<boolean> {
     };
     renderLists();
     recolour();
+    renderSelection();
     const keys = similar.query_keys;
     if (keys.length > 1 || (keys[0] !== undefined && keys[0] !== word)) {
       showMessage(`"${word}" is not one key here: it stands for the mean of ${keys.join(" + ")}`);
@@ -278,6 +319,9 @@ async function search(word: string): Promise<boolean> {
       clearMessage();
     }
     document.body.dataset.query = word;
+    // the profile is a word's (a typed sentence or a sum of pieces has no row to rank against)
+    if (keys.length === 1 && keys[0] === word) void showProfile(source, word);
+    else ui.profile.hidden = true;
     return true;
   } catch (error) {
     if (seq !== state.searchSeq) return false;
@@ -358,7 +402,6 @@ let baseColours: {
  * when that choice changes. */
 function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
   const column = ui.colour.value;
-  if (!column || !points.colourColumns.includes(column)) state.hiddenCodes = null;
   if (
     baseColours?.points === points &&
     baseColours.queried === queried &&
@@ -381,8 +424,9 @@ function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
   return colours;
 }
 
+/** Outside the selection: drawn faint, no hover, no click. */
 function isHidden(index: number): boolean {
-  return state.hiddenCodes !== null && state.hiddenCodes[index] === -1;
+  return state.selection !== null && !state.selection.passes(index);
 }
 
 /** Colours from a metadata column (categories or a numeric ramp by rank), with a legend whose
@@ -390,16 +434,8 @@ function isHidden(index: number): boolean {
 function paintByColumn(points: PointSet, column: string, paint: (i: number, c: RGBA) => void): void {
   const found = points.colourValues(column);
   const entries: [string, RGBA][] = [];
-  state.hiddenCodes = null;
   if (found.kind === "categories") {
-    const hidden = new Int32Array(points.length);
-    for (let i = 0; i < points.length; i++) {
-      const code = found.codes[i] ?? 0;
-      const off = state.hidden.has(found.names[code] ?? "");
-      paint(i, off ? [0, 0, 0, 0] : categorical(code));
-      hidden[i] = off ? -1 : code;
-    }
-    state.hiddenCodes = hidden;
+    for (let i = 0; i < points.length; i++) paint(i, categorical(found.codes[i] ?? 0));
     found.names.slice(0, 12).forEach((name, code) => entries.push([name, categorical(code)]));
     if (found.names.length > 12) entries.push([`… ${found.names.length - 12} more`, NEUTRAL]);
   } else {
@@ -429,8 +465,10 @@ function paintByColumn(points: PointSet, column: string, paint: (i: number, c: R
       entry.title = state.hidden.has(name) ? "show these points" : "hide these points";
       entry.addEventListener("click", () => {
         if (!state.hidden.delete(name)) state.hidden.add(name);
-        baseColours = null; // the colours depend on the filter
-        recolour();
+        state.selection?.setHidden(column, state.hidden);
+        entry.classList.toggle("off", state.hidden.has(name));
+        entry.title = state.hidden.has(name) ? "show these points" : "hide these points";
+        selectionChanged();
       });
     }
     return entry;
@@ -450,11 +488,35 @@ function offerColourColumns(points: PointSet): void {
   ui.colour.value = points.colourColumns.includes(chosen) ? chosen : "";
 }
 
+let fadedColours: { base: Uint8ClampedArray; version: number; colours: Uint8ClampedArray } | null =
+  null;
+
+/** The colours with the points outside the selection faded to a trace. */
+function selectedColours(points: PointSet): Uint8ClampedArray {
+  const base = coloursOf(points, state.answer !== null);
+  const selection = state.selection;
+  if (!selection || !selection.active || selection.points !== points) return base;
+  if (fadedColours?.base === base && fadedColours.version === selection.version) {
+    return fadedColours.colours;
+  }
+  const colours = base.slice();
+  // under a query the unscored points are a light grey, too close to the faded ones: the
+  // selected among them are drawn darker
+  const plain = !ui.colour.value && state.answer !== null;
+  for (let i = 0; i < points.length; i++) {
+    if (!selection.passes(i)) colours.set(FADED, 4 * i);
+    else if (plain) colours.set(SELECTED, 4 * i);
+  }
+  fadedColours = { base, version: selection.version, colours };
+  return colours;
+}
+
 function recolour(): void {
   const points = state.projection?.points;
   if (!points) return;
   const answer = state.answer;
-  cloud.setColors(coloursOf(points, answer !== null));
+  cloud.setColors(selectedColours(points));
+  flagCandidates();
   if (!answer || ui.colour.value) {
     cloud.setHighlight({ scored: [], marked: [], query: null, labelled: [] });
     return;
@@ -469,7 +531,7 @@ function recolour(): void {
   const highlight: Highlight = { scored: [], marked: [], query: null, labelled: [] };
   answer.similar.forEach((hit, rank) => {
     const index = points.indexOf(hit.key);
-    if (index === undefined) return;
+    if (index === undefined || isHidden(index)) return;
     const m = marker(index, hit.score);
     highlight.scored.push(m);
     if (rank < LIST_K) {
@@ -479,7 +541,7 @@ function recolour(): void {
   });
   answer.opposite.forEach((hit, rank) => {
     const index = points.indexOf(hit.key);
-    if (index === undefined) return;
+    if (index === undefined || isHidden(index)) return;
     const m = marker(index, hit.score);
     highlight.scored.push(m);
     if (rank < LABELLED_OPPOSITES) highlight.labelled.push(m);
@@ -498,6 +560,76 @@ function recolour(): void {
     highlight.labelled.unshift(highlight.query);
   }
   cloud.setHighlight(highlight);
+}
+
+// ---- cosine against Euclidean (the BERT lecture's profile) ----------------------------------
+
+async function showProfile(source: api.Source, word: string): Promise<void> {
+  const seq = ++state.profileSeq;
+  try {
+    const found = await api.profile(source.id, word, PROFILE_K);
+    if (seq !== state.profileSeq || state.source !== source) return;
+    renderProfile(
+      ui.profilePlot,
+      ui.profileSummary,
+      { cosine: ui.profileCosine, euclidean: ui.profileEuclidean },
+      found,
+      (key) => void search(key),
+    );
+    ui.profile.hidden = false;
+    document.body.dataset.profile = word;
+  } catch (error) {
+    if (seq === state.profileSeq) report(error, word);
+  }
+}
+
+// ---- the selection: histograms, the row table, the cloud's rectangle ----------------------
+
+/** After any change to the selection: the cloud's colours, the bars, the table, the count. */
+function selectionChanged(): void {
+  recolour();
+  renderSelection();
+}
+
+/** The current query's scores of the points the projection holds, for the table. */
+function queryScores(points: PointSet): Scores | null {
+  const answer = state.answer;
+  if (!answer) return null;
+  const byIndex = new Map<number, number>();
+  for (const hit of [...answer.similar, ...answer.opposite]) {
+    const index = points.indexOf(hit.key);
+    if (index !== undefined) byIndex.set(index, hit.score);
+  }
+  return { name: answer.metric, byIndex, descending: answer.metric !== "euclidean" };
+}
+
+function renderSelection(): void {
+  const selection = state.selection;
+  if (!selection) {
+    ui.rowsPanel.hidden = true;
+    delete document.body.dataset.selected;
+    return;
+  }
+  ui.rowsPanel.hidden = false;
+  renderHistograms(ui.histograms, selection, (column, bar, add) => {
+    selection.toggleBar(column, bar, add);
+    selectionChanged();
+  });
+  renderTable(ui.rowTable, selection, {
+    onPick: (index) => void search(selection.points.key(index)),
+    onHover: (index) => {
+      cloud.setHover(index);
+      markRows(index === null ? null : selection.points.key(index));
+    },
+  }, queryScores(selection.points));
+  const { count } = selection;
+  const all = selection.points.length;
+  ui.selectionCount.textContent =
+    count === all
+      ? `all ${all.toLocaleString("en")} rows`
+      : `${count.toLocaleString("en")} of ${all.toLocaleString("en")} rows selected`;
+  ui.clearSelection.disabled = !selection.active && state.hidden.size === 0;
+  document.body.dataset.selected = String(count);
 }
 
 // ---- classes of a labelled (document) space -------------------------------------------------
@@ -547,35 +679,46 @@ async function showClasses(source: api.Source): Promise<void> {
 
 // ---- under-trained tokens -------------------------------------------------------------------
 
+/** candidates listed; more are ringed in the cloud */
 const TOKEN_CANDIDATES = 20;
+const FLAGGED_CANDIDATES = 500;
+const CANDIDATE: RGBA = [150, 60, 190, 255];
 
 /** Runs the server's token scan (a shared background job) and lists its first candidates;
  * clicking one makes it the query. */
 async function scanTokens(): Promise<void> {
   const source = state.source;
   if (!source) return;
+  const seq = ++state.tokenSeq;
   ui.tokensGo.disabled = true;
   ui.tokenCandidates.replaceChildren();
+  state.candidates = [];
   const started = performance.now();
   try {
     let job = await api.startTokenScan(source.id);
     while (job.state === "queued" || job.state === "running") {
-      ui.tokensStatus.textContent = `${job.state}… ${((performance.now() - started) / 1000).toFixed(0)} s`;
+      showProgress(ui.tokensProgress, job);
+      ui.tokensStatus.textContent = `${jobProgress(job)} · ${((performance.now() - started) / 1000).toFixed(0)} s`;
       await sleep(POLL_MS);
+      if (seq !== state.tokenSeq) return;
       job = await api.job(job.id);
     }
-    if (state.source !== source) return;
+    ui.tokensProgress.hidden = true;
+    if (seq !== state.tokenSeq) return;
     if (job.state === "failed") {
       ui.tokensStatus.textContent = `failed: ${job.error ?? "unknown error"}`;
       return;
     }
-    const found = await api.tokenScan(job.id, TOKEN_CANDIDATES);
+    const found = await api.tokenScan(job.id, FLAGGED_CANDIDATES);
+    if (seq !== state.tokenSeq) return;
     const count = Number(found.summary["candidates"] ?? found.candidates.length);
     ui.tokensStatus.textContent = found.indicator
       ? `${count} candidates by ${found.indicator}`
       : "no indicator: this source has no weights";
+    state.candidates = found.candidates;
+    recolour();
     ui.tokenCandidates.replaceChildren(
-      ...found.candidates.map((candidate) => {
+      ...found.candidates.slice(0, TOKEN_CANDIDATES).map((candidate) => {
         const row = document.createElement("li");
         row.dataset.testid = "token-candidate";
         row.dataset.key = candidate.key;
@@ -586,13 +729,46 @@ async function scanTokens(): Promise<void> {
         return row;
       }),
     );
-    document.body.dataset.tokens = String(found.candidates.length);
+    document.body.dataset.tokens = String(Math.min(TOKEN_CANDIDATES, found.candidates.length));
   } catch (error) {
+    if (seq !== state.tokenSeq) return;
     ui.tokensStatus.textContent = "failed";
     report(error);
   } finally {
-    ui.tokensGo.disabled = false;
+    if (seq === state.tokenSeq) {
+      ui.tokensGo.disabled = false;
+      ui.tokensProgress.hidden = true;
+    }
   }
+}
+
+/** Rings the scan's candidates that the projection holds, and says how many it holds. */
+function flagCandidates(): void {
+  const points = state.projection?.points;
+  if (!points || state.candidates.length === 0) {
+    cloud.setFlagged([]);
+    ui.tokensFlagged.textContent = "";
+    delete document.body.dataset.flagged;
+    return;
+  }
+  const markers: Marker[] = [];
+  for (const candidate of state.candidates) {
+    const index = points.indexOf(candidate.key);
+    if (index === undefined || isHidden(index)) continue;
+    markers.push({
+      index,
+      position: points.position(index),
+      label: candidate.label,
+      color: CANDIDATE,
+      score: candidate.value,
+    });
+  }
+  cloud.setFlagged(markers);
+  document.body.dataset.flagged = String(markers.length);
+  ui.tokensFlagged.textContent =
+    markers.length > 0
+      ? `${markers.length} of the first ${state.candidates.length} are in the projection, ringed in purple`
+      : `none of the first ${state.candidates.length} is in the projection`;
 }
 
 // ---- similarity of two words ----------------------------------------------------------------
@@ -659,11 +835,13 @@ async function project(): Promise<void> {
     let job = await api.startProjection(source.id, request);
     while (job.state === "queued" || job.state === "running") {
       if (seq !== state.projectSeq) return;
-      setStatus(`${job.state}… ${elapsed()} s · ${job.description}`);
+      showProgress(ui.progress, job);
+      setStatus(`${jobProgress(job)} · ${elapsed()} s`);
       await sleep(POLL_MS);
       if (seq !== state.projectSeq) return;
       job = await api.job(job.id);
     }
+    ui.progress.hidden = true;
     if (job.state === "failed") {
       setStatus(`failed: ${job.error ?? "unknown error"}`, "error");
       return;
@@ -673,16 +851,40 @@ async function project(): Promise<void> {
     if (seq !== state.projectSeq) return;
     const points = new PointSet(table);
     state.projection = { source: source.id, request, job, points };
+    state.hidden.clear();
+    state.selection = new Selection(points);
     offerColourColumns(points);
     cloud.show(points, coloursOf(points, state.answer !== null));
     recolour();
+    renderSelection();
     setStatus(summary(points, job));
     void showClusters();
-    ui.exportCsv.disabled = ui.exportPng.disabled = ui.exportHtml.disabled = false;
+    setExports(true);
   } catch (error) {
     if (seq !== state.projectSeq) return;
+    ui.progress.hidden = true;
     setStatus("failed", "error");
     report(error, request.neighborhood);
+  }
+}
+
+/** "running 42% · t-SNE 2D of 61 rows: KL 0.512", or the job's description before any
+ * progress is known. */
+function jobProgress(job: api.Job): string {
+  if (job.state === "queued" || job.progress === null) return `${job.state}… ${job.description}`;
+  return `${job.state} ${Math.round(100 * job.progress)}% · ${job.phase ?? job.description}`;
+}
+
+function showProgress(bar: HTMLProgressElement, job: api.Job): void {
+  bar.hidden = false;
+  // no value: the indeterminate bar, until the work says how far it is
+  if (job.progress === null) bar.removeAttribute("value");
+  else bar.value = job.progress;
+}
+
+function setExports(enabled: boolean): void {
+  for (const button of [ui.exportCsv, ui.exportParquet, ui.exportPng, ui.exportHtml]) {
+    button.disabled = !enabled;
   }
 }
 
@@ -755,8 +957,10 @@ ui.searchForm.addEventListener("submit", (event) => {
 ui.source.addEventListener("change", () => void selectSource(ui.source.value));
 ui.method.addEventListener("change", showParameter);
 ui.colour.addEventListener("change", () => {
-  state.hidden.clear(); // a filter belongs to the column it was made on
-  recolour();
+  // the legend's filter belongs to the column it was made on
+  state.hidden.clear();
+  if (state.selection?.clearHidden()) selectionChanged();
+  else recolour();
 });
 
 /** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count. */
@@ -807,6 +1011,23 @@ async function showClusters(): Promise<void> {
 }
 
 ui.clusterLabels.addEventListener("change", () => void showClusters());
+ui.selectBox.addEventListener("change", () => cloud.setBoxMode(ui.selectBox.checked));
+ui.clearSelection.addEventListener("click", () => {
+  state.hidden.clear();
+  state.selection?.clear();
+  if (ui.legend.hidden === false) baseColours = null; // the legend is redrawn unstruck
+  selectionChanged();
+});
+ui.exportParquet.addEventListener("click", () => {
+  const projection = state.projection;
+  if (!projection) return;
+  const link = document.createElement("a");
+  link.href = api.parquetUrl(projection.job.id);
+  link.download = exportName("parquet");
+  document.body.append(link);
+  link.click();
+  link.remove();
+});
 ui.tokensGo.addEventListener("click", () => void scanTokens());
 ui.exportHtml.addEventListener("click", () => {
   const projection = state.projection;

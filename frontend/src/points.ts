@@ -6,6 +6,10 @@ import { DataType, type Table, type Vector } from "apache-arrow";
 
 type Numbers = ArrayLike<number>;
 
+export type ColumnValues =
+  | { kind: "numeric"; values: Float64Array }
+  | { kind: "categories"; codes: Int32Array; names: string[] };
+
 export class PointSet {
   readonly length: number;
   readonly dims: 2 | 3;
@@ -18,6 +22,7 @@ export class PointSet {
   private readonly keys: Vector | null;
   private readonly labels: Vector | null;
   private keyIndex: Map<string, number> | null = null;
+  private readonly columnValues = new Map<string, ColumnValues>();
 
   constructor(readonly table: Table) {
     this.length = table.numRows;
@@ -58,10 +63,17 @@ export class PointSet {
 
   /** A column's values as a numeric array (NaN where missing) when it is numeric with many
    * distinct values, else as category numbers with the categories' names, in order of first
-   * appearance. */
-  colourValues(
-    name: string,
-  ): { kind: "numeric"; values: Float64Array } | { kind: "categories"; codes: Int32Array; names: string[] } {
+   * appearance. Read once per column, then kept. */
+  colourValues(name: string): ColumnValues {
+    let found = this.columnValues.get(name);
+    if (!found) {
+      found = this.readColumn(name);
+      this.columnValues.set(name, found);
+    }
+    return found;
+  }
+
+  private readColumn(name: string): ColumnValues {
     const vector = this.table.getChild(name);
     const codes = new Int32Array(this.length);
     const names: string[] = [];
@@ -98,6 +110,11 @@ export class PointSet {
   group(index: number): string | null {
     const value: unknown = this.groups?.get(index);
     return value == null ? null : String(value);
+  }
+
+  /** One cell of a column as Arrow gives it (numbers, bigints, strings, null). */
+  value(column: string, index: number): unknown {
+    return this.table.getChild(column)?.get(index);
   }
 
   position(index: number): [number, number, number] {
