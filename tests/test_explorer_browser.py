@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "embscope" / "server" / "static"
@@ -27,10 +28,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def serving(source):
-    """``embscope serve SOURCE --port 0`` in its own process: yields its address, stops it with
-    Ctrl-C, and checks it ended without a traceback."""
-    command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
+def serving(*sources):
+    """``embscope serve SOURCES --port 0`` in its own process: yields its address, stops it
+    with Ctrl-C, and checks it ended without a traceback."""
+    command = [sys.executable, "-m", "embscope", "serve", *map(str, sources), "--port", "0"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
@@ -236,6 +237,15 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert len(rows_read) == 61 and {"key", "x", "y"} <= set(rows_read[0])
     assert "terrible" in {row["key"] for row in rows_read}
 
+    # and as Parquet, written by the server
+    with page.expect_download() as download:
+        by_id(page, "export-parquet").click()
+    saved = tmp_path / "coordinates.parquet"
+    download.value.save_as(saved)
+    frame = pd.read_parquet(saved)
+    assert len(frame) == 61 and {"key", "x", "y", "group"} <= set(frame.columns)
+    assert sorted(frame["key"]) == sorted(row["key"] for row in rows_read)
+
     # and as a self-contained interactive HTML file to share
     with page.expect_download() as download:
         by_id(page, "export-html").click()
@@ -268,6 +278,102 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert [e for e in page.errors if "404" not in e] == []
 
 
+def table_keys(page):
+    return (
+        by_id(page, "row-table")
+        .locator('[data-testid="row"]')
+        .evaluate_all("rows => rows.map(row => row.dataset.key)")
+    )
+
+
+def selected(page):
+    return int(page.evaluate("document.body.dataset.selected"))
+
+
+def test_histograms_table_and_rectangle_select_the_same_rows(page, glove):
+    space = glove.subset(glove.keys[:20_000])
+    # the page opened on "good": its cosine and Euclidean top lists, as the library ranks them
+    page.wait_for_selector('body[data-profile="good"]')
+    profile = space.distance_profile("good", top_k=10)
+    assert "Spearman" in by_id(page, "profile-summary").text_content()
+    listed = by_id(page, "profile-euclidean").locator("li")
+    assert listed.evaluate_all("items => items.map(i => i.dataset.key)") == profile.top_euclidean
+
+    # every row is selected, the table holds the first ones, the query's scores first
+    assert selected(page) == 20_000
+    assert "all 20,000 rows" in by_id(page, "selection-count").text_content()
+    assert table_keys(page)[:3] == space.neighbors("good", top_k=3)["key"].tolist()
+
+    # a bar of the norm histogram: only the rows of that bar stay selected
+    norm = page.locator('[data-testid="histogram"][data-column="norm"]')
+    bars = norm.locator('[data-testid="histogram-bar"]')
+    low, high = bars.first, bars.last
+    low_count = int(low.get_attribute("data-count"))
+    high_count = int(high.get_attribute("data-count"))
+    edge = float(low.get_attribute("data-high"))
+    low.click()
+    page.wait_for_function(f"() => document.body.dataset.selected === '{low_count}'")
+    norms = space.norms.astype(np.float32)  # what the server sends
+    expected = {k for k, n in zip(space.keys, norms, strict=True) if n < edge}
+    assert len(expected) == low_count
+    assert set(table_keys(page)) <= expected
+    # Ctrl-click adds the highest bar
+    high.click(modifiers=["Control"])
+    page.wait_for_function(f"() => document.body.dataset.selected === '{low_count + high_count}'")
+    by_id(page, "clear-selection").click()
+    page.wait_for_function("() => document.body.dataset.selected === '20000'")
+
+    # a rectangle over the cloud: without a query, selected points keep their blue, the rest
+    # fade, and no blue is left outside the rectangle
+    by_id(page, "query").fill("")
+    by_id(page, "query").press("Enter")
+    page.wait_for_function("() => document.body.dataset.query === undefined")
+    box = by_id(page, "cloud").bounding_box()
+    left, top = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    right, bottom = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6
+    by_id(page, "select-box").check()
+    page.mouse.move(left, top)
+    page.mouse.down()
+    page.mouse.move(right, bottom, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => Number(document.body.dataset.selected) < 20000")
+    inside = selected(page)
+    assert 0 < inside < 20_000
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    pixels = cloud_pixels(page)
+    r, b = pixels[..., 0], pixels[..., 2]
+    plain = (b > 120) & (b - r > 40) & (r < 140)  # the points' blue (70 110 160)
+    ys, xs = np.nonzero(plain)
+    margin = 8  # a point drawn at the rectangle's edge overhangs it by its radius
+    assert len(xs) > 50
+    assert xs.min() >= left - box["x"] - margin and xs.max() <= right - box["x"] + margin
+    assert ys.min() >= top - box["y"] - margin and ys.max() <= bottom - box["y"] + margin
+    # the table follows: clicking a row makes it the query
+    first = by_id(page, "row-table").locator('[data-testid="row"]').first
+    key = first.get_attribute("data-key")
+    first.click()
+    page.wait_for_selector(f'body[data-query="{key}"]')
+    # a click without a drag drops the rectangle
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    page.wait_for_function("() => document.body.dataset.selected === '20000'")
+    by_id(page, "select-box").uncheck()
+
+    # the token scan's candidates are ringed in the cloud (the whole vocabulary is projected)
+    by_id(page, "tokens-go").click()
+    page.wait_for_selector('body[data-tokens="20"]', timeout=120_000)
+    flagged = int(page.evaluate("document.body.dataset.flagged"))
+    found = embscope_scan(space)
+    assert flagged == min(500, len(found.candidates))
+    assert "ringed" in by_id(page, "tokens-flagged").text_content()
+    assert page.errors == []
+
+
+def embscope_scan(space):
+    from embscope.tokens import scan
+
+    return scan(space, progress=False)
+
+
 def test_the_page_is_served_only_from_the_package(server):
     import urllib.request
 
@@ -278,13 +384,24 @@ def test_the_page_is_served_only_from_the_package(server):
 
 
 @pytest.fixture(scope="module")
-def document_server(ag_news_docs, tmp_path_factory):
-    """``embscope serve`` on 400 AG News articles encoded by MiniLM (a document space)."""
+def document_server(ag_news_docs, shared_data, tmp_path_factory):
+    """``embscope serve`` on 400 AG News articles encoded by MiniLM (a document space) and
+    on a sentiment model trained here (a few epochs of SST-2)."""
     import embscope
+    import embscope.train
 
-    source = tmp_path_factory.mktemp("documents") / "news.parquet"
+    folder = tmp_path_factory.mktemp("documents")
+    source = folder / "news.parquet"
     embscope.export(ag_news_docs, source, format="parquet")
-    with serving(source) as address:
+    run = embscope.train.sentiment(
+        shared_data / "sst" / "stsa.binary.train",
+        vocab_size=4000,
+        epochs=4,
+        random_state=1,
+        progress=False,
+    )
+    run.save(folder / "sentiment")
+    with serving(source, folder / "sentiment") as address:
         yield address
 
 
@@ -315,5 +432,40 @@ def test_a_document_space_shows_its_classes_and_searches_typed_text(
         legend = by_id(page, "legend")
         legend.wait_for(state="visible")
         assert len(legend.locator('[data-testid="legend-entry"]').all()) == 4
+        # the class histogram selects a class: the table then lists only its articles
+        by_id(page, "select-box").uncheck()
+        sports = page.locator(
+            '[data-testid="histogram"][data-column="class"] [data-testid="histogram-bar"]'
+            '[data-name="Sports"]'
+        )
+        sports.click()
+        page.wait_for_function("() => document.body.dataset.selected === '100'")
+        listed = table_keys(page)
+        assert len(listed) == 100
+        assert {ag_news_docs.metadata["class"].iloc[ag_news_docs.row(k)] for k in listed} == {
+            "Sports"
+        }
+
+        # the model trained with embscope train is a source too: its sentiment geometry
+        options = by_id(page, "source").locator("option").all_text_contents()
+        trained = next(o for o in options if "(trained)" in o)
+        by_id(page, "source").select_option(label=trained)
+        rows = page.evaluate(
+            "fetch('api/sources').then(r => r.json())"
+            ".then(all => all.find(s => s.kind === 'trained').rows)"
+        )
+        assert 3000 < rows <= 4000  # the vocabulary, less padding and out-of-vocabulary rows
+        page.wait_for_selector(f'body[data-points="{rows}"]', timeout=120_000)
+        by_id(page, "sim-a").fill("good")
+        by_id(page, "sim-b").fill("bad")
+        by_id(page, "sim-go").click()
+        page.wait_for_function(
+            "() => /-0\\.9/.test(document.querySelector('[data-testid=sim-result]').textContent)"
+        )
+        by_id(page, "query").fill("bad")
+        by_id(page, "query").press("Enter")
+        page.wait_for_selector('body[data-query="bad"]')
+        negative = {"dull", "mess", "stupid", "stale", "worst", "boring", "awful", "lame"}
+        assert len(negative & set(hit_keys(page, "neighbors")[:10])) >= 3
     finally:
         context.close()

@@ -4,9 +4,9 @@
 
 import type { Binned, Selection } from "./selection";
 
-const WIDTH = 220;
+const WIDTH = 170;
 const BAR_HEIGHT = 13;
-const NUMERIC_HEIGHT = 64;
+const NUMERIC_HEIGHT = 60;
 const SVG = "http://www.w3.org/2000/svg";
 
 export function renderHistograms(
@@ -47,6 +47,10 @@ function chart(
     group.dataset.bar = String(bar);
     group.dataset.name = name;
     group.dataset.count = String(selected[bar] ?? 0);
+    if (column.edges) {
+      group.dataset.low = String(column.edges[bar]);
+      group.dataset.high = String(column.edges[bar + 1]);
+    }
     const title = document.createElementNS(SVG, "title");
     title.textContent = `${name}: ${(selected[bar] ?? 0).toLocaleString("en")} of ${(total[bar] ?? 0).toLocaleString("en")}`;
     group.append(title);
@@ -59,14 +63,14 @@ function chart(
     // one row per category: name, bar, count
     svg.setAttribute("width", String(WIDTH));
     svg.setAttribute("height", String(bars.length * BAR_HEIGHT));
-    const barSpace = WIDTH - 100;
+    const barSpace = WIDTH - 110;
     bars.forEach(({ group, all, left, name }, i) => {
       const y = i * BAR_HEIGHT;
       group.append(
         rect(0, y, WIDTH, BAR_HEIGHT, "hit"),
-        text(2, y + BAR_HEIGHT - 3, name.length > 13 ? `${name.slice(0, 12)}…` : name, "name"),
-        rect(70, y + 2, (barSpace * all) / largest, BAR_HEIGHT - 4, "all"),
-        rect(70, y + 2, (barSpace * left) / largest, BAR_HEIGHT - 4, "left"),
+        text(2, y + BAR_HEIGHT - 3, name.length > 11 ? `${name.slice(0, 10)}…` : name, "name"),
+        rect(66, y + 2, (barSpace * all) / largest, BAR_HEIGHT - 4, "all"),
+        rect(66, y + 2, (barSpace * left) / largest, BAR_HEIGHT - 4, "left"),
         text(WIDTH - 2, y + BAR_HEIGHT - 3, left.toLocaleString("en"), "count"),
       );
       svg.append(group);

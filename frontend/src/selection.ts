@@ -11,6 +11,9 @@ export interface Binned {
   kind: "categories" | "numeric";
   codes: Int32Array;
   names: string[];
+  /** a numeric column's bar edges: bar k holds [edges[k], edges[k + 1]) (the end bars also
+   * what lies beyond) */
+  edges?: number[];
 }
 
 /** Bars a numeric column is cut into. */
@@ -196,5 +199,6 @@ function numericBins(column: string, values: Float64Array): Binned | null {
         ? `≥ ${edge(k)}`
         : `${edge(k)} – ${edge(k + 1)}`,
   );
-  return { column, kind: "numeric", codes, names };
+  const edges = Array.from({ length: NUMERIC_BINS + 1 }, (_, k) => low + k * width);
+  return { column, kind: "numeric", codes, names, edges };
 }
