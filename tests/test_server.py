@@ -118,7 +118,8 @@ def test_projection_job_is_shared_and_sends_arrow(client, glove):
     table = pa.ipc.open_stream(points.content).read_all()
     assert table.num_rows == 61
     assert table.schema.field("x").type == pa.float32()
-    assert {"key", "label", "x", "y", "z"} <= set(table.column_names)
+    assert {"key", "x", "y", "z"} <= set(table.column_names)
+    assert "label" not in table.column_names  # the keys are the labels here: not sent twice
     assert "terrible" in table.column("key").to_pylist()
     # each row's vector length comes along, for colouring and the histograms
     rows = [glove.row(key) for key in table.column("key").to_pylist()]
@@ -128,6 +129,12 @@ def test_projection_job_is_shared_and_sends_arrow(client, glove):
     saved = pd.read_parquet(io.BytesIO(parquet.content))
     assert saved["key"].tolist() == table.column("key").to_pylist()
     assert np.allclose(saved["x"], table.column("x").to_numpy(), atol=1e-6)
+    as_csv = client.get(f"/api/jobs/{state['id']}/points.csv")
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    read_back = pd.read_csv(io.StringIO(as_csv.text), keep_default_na=False)
+    assert read_back["key"].tolist() == saved["key"].tolist()
+    assert read_back["label"].tolist() == saved["label"].tolist()
+    assert client.get(f"/api/jobs/{state['id']}/points.exe").status_code == 422
     shared = client.get(f"/api/jobs/{state['id']}/figure.html", params={"color": "group"})
     assert shared.status_code == 200 and shared.headers["content-type"].startswith("text/html")
     assert "attachment" in shared.headers["content-disposition"]

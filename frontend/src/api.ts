@@ -209,8 +209,9 @@ export interface ClusterLabel {
 export const clusters = (id: string) =>
   call<ClusterLabel[]>(`api/jobs/${encodeURIComponent(id)}/clusters`);
 
-/** Where a finished projection's rows download as a Parquet file. */
-export const parquetUrl = (id: string) => `api/jobs/${encodeURIComponent(id)}/points.parquet`;
+/** Where a finished projection's rows download as a CSV or Parquet file. */
+export const pointsFileUrl = (id: string, format: "csv" | "parquet") =>
+  `api/jobs/${encodeURIComponent(id)}/points.${format}`;
 
 /** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
 export async function points(id: string): Promise<Table> {

@@ -1,7 +1,8 @@
 // The point cloud: one deck.gl instance whose view is an OrbitView for 3D projections and an
-// OrthographicView for 2D ones. Every point is in one binary ScatterplotLayer (typed arrays
-// only); what the current query says (scores, the listed neighbours, the hovered row) is drawn
-// by small layers on top, so a new query rebuilds a few hundred markers, not the whole cloud.
+// OrthographicView for 2D ones. Every point is in one binary PointsLayer (typed arrays only,
+// one GL point each); what the current query says (scores, the listed neighbours, the hovered
+// row) is drawn by small layers on top, so a new query rebuilds a few hundred markers, not the
+// whole cloud.
 
 import {
   Deck,
@@ -14,6 +15,7 @@ import {
 } from "@deck.gl/core";
 import { ScatterplotLayer, TextLayer } from "@deck.gl/layers";
 import { HOVER, QUERY, type RGBA } from "./colors";
+import { PointsLayer } from "./points-layer";
 import type { PointSet } from "./points";
 
 export interface Marker {
@@ -367,7 +369,7 @@ export class Cloud {
     const pixels = { radiusUnits: "pixels" as const, billboard: true };
     const hover = this.hover ? [this.hover] : [];
     const layers: Layer[] = [
-      new ScatterplotLayer({
+      new PointsLayer({
         id: "points",
         data: this.data,
         ...pixels,

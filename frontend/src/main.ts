@@ -19,7 +19,7 @@ import {
   type RGBA,
 } from "./colors";
 import { renderHistograms } from "./histograms";
-import { PointSet, tableToCsv } from "./points";
+import { PointSet } from "./points";
 import { renderProfile } from "./profile";
 import { Selection } from "./selection";
 import { renderTable, type Scores } from "./table";
@@ -982,10 +982,7 @@ ui.projectionForm.addEventListener("submit", (event) => {
   event.preventDefault();
   void project();
 });
-ui.exportCsv.addEventListener("click", () => {
-  const projection = state.projection;
-  if (projection) download(tableToCsv(projection.points.table), exportName("csv"));
-});
+ui.exportCsv.addEventListener("click", () => saveRows("csv"));
 ui.exportPng.addEventListener("click", () => {
   cloud
     .png(BACKGROUND)
@@ -1018,16 +1015,19 @@ ui.clearSelection.addEventListener("click", () => {
   if (ui.legend.hidden === false) baseColours = null; // the legend is redrawn unstruck
   selectionChanged();
 });
-ui.exportParquet.addEventListener("click", () => {
+ui.exportParquet.addEventListener("click", () => saveRows("parquet"));
+
+/** The projection's rows as the server writes them (every column, labels included). */
+function saveRows(format: "csv" | "parquet"): void {
   const projection = state.projection;
   if (!projection) return;
   const link = document.createElement("a");
-  link.href = api.parquetUrl(projection.job.id);
-  link.download = exportName("parquet");
+  link.href = api.pointsFileUrl(projection.job.id, format);
+  link.download = exportName(format);
   document.body.append(link);
   link.click();
   link.remove();
-});
+}
 ui.tokensGo.addEventListener("click", () => void scanTokens());
 ui.exportHtml.addEventListener("click", () => {
   const projection = state.projection;

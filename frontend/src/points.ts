@@ -75,28 +75,18 @@ export class PointSet {
 
   private readColumn(name: string): ColumnValues {
     const vector = this.table.getChild(name);
-    const codes = new Int32Array(this.length);
-    const names: string[] = [];
-    const seen = new Map<string, number>();
-    const numbers = new Float64Array(this.length);
-    let numeric = true;
-    for (let i = 0; i < this.length; i++) {
-      const value: unknown = vector?.get(i);
-      const number = typeof value === "bigint" ? Number(value) : value;
-      numbers[i] = typeof number === "number" ? number : Number.NaN;
-      if (typeof number !== "number") numeric = false;
-      const text = value === null || value === undefined ? "(none)" : String(value);
-      let code = seen.get(text);
-      if (code === undefined) {
-        code = names.length;
-        seen.set(text, code);
-        names.push(text);
+    if (!vector) return { kind: "categories", codes: new Int32Array(this.length), names: ["(none)"] };
+    if (DataType.isFloat(vector.type) || DataType.isInt(vector.type)) {
+      const numbers = numbersOf(vector);
+      // a handful of distinct numbers (labels 0/1, classes 1-4) read better as categories
+      const distinct = new Set<number>();
+      for (let i = 0; i < numbers.length && distinct.size <= MAX_NUMERIC_CATEGORIES; i++) {
+        distinct.add(numbers[i] ?? Number.NaN);
       }
-      codes[i] = code;
+      if (distinct.size > MAX_NUMERIC_CATEGORIES) return { kind: "numeric", values: numbers };
+      return categories(Array.from(numbers, (v) => (Number.isNaN(v) ? null : String(v))));
     }
-    // a handful of distinct numbers (labels 0/1, classes 1-4) read better as categories
-    if (numeric && names.length > 12) return { kind: "numeric", values: numbers };
-    return { kind: "categories", codes, names };
+    return categories(strings(vector));
   }
 
   key(index: number): string {
@@ -134,6 +124,39 @@ export class PointSet {
     }
     return this.keyIndex.get(key);
   }
+}
+
+/** Numeric columns with more distinct values than this are a ramp, not categories. */
+const MAX_NUMERIC_CATEGORIES = 12;
+
+/** Category numbers in order of first appearance, and the categories' names. */
+function categories(values: (string | null)[]): ColumnValues {
+  const codes = new Int32Array(values.length);
+  const names: string[] = [];
+  const seen = new Map<string, number>();
+  values.forEach((value, i) => {
+    const text = value ?? "(none)";
+    let code = seen.get(text);
+    if (code === undefined) {
+      code = names.length;
+      seen.set(text, code);
+      names.push(text);
+    }
+    codes[i] = code;
+  });
+  return { kind: "categories", codes, names };
+}
+
+/** A numeric column as doubles, NaN where a value is missing; read from the typed array
+ * Arrow holds (one value at a time through get() is many times slower). */
+function numbersOf(vector: Vector): Float64Array {
+  const out = new Float64Array(vector.length);
+  const raw = vector.toArray() as ArrayLike<number | bigint>;
+  for (let i = 0; i < out.length; i++) out[i] = Number(raw[i] ?? Number.NaN);
+  if (vector.nullCount > 0) {
+    for (let i = 0; i < out.length; i++) if (!vector.isValid(i)) out[i] = Number.NaN;
+  }
+  return out;
 }
 
 function column(table: Table, name: string): Numbers | null {
@@ -195,49 +218,4 @@ function bulk(values: Numbers): [number, number] {
   const cut = sample.length > 1000 ? 0.005 : 0;
   const at = (q: number) => sample[Math.min(sample.length - 1, Math.round(q * (sample.length - 1)))] ?? 0;
   return [at(cut), at(1 - cut)];
-}
-
-/** The table as CSV (RFC 4180 quoting), every column in the order the server sent them. */
-export function tableToCsv(table: Table): Blob {
-  const fields = table.schema.fields;
-  const writers = fields.map((field) => cellWriter(table.getChild(field.name), field.type));
-  const parts: string[] = [fields.map((f) => quote(f.name)).join(",") + "\n"];
-  const chunk = 10000; // rows per string: big enough to be quick, small enough to not spike memory
-  for (let start = 0; start < table.numRows; start += chunk) {
-    const lines: string[] = [];
-    const end = Math.min(table.numRows, start + chunk);
-    for (let i = start; i < end; i++) lines.push(writers.map((write) => write(i)).join(","));
-    parts.push(lines.join("\n") + "\n");
-  }
-  return new Blob(parts, { type: "text/csv" });
-}
-
-function cellWriter(vector: Vector | null, type: DataType): (i: number) => string {
-  if (!vector) return () => "";
-  if (DataType.isFloat(type)) {
-    const values = vector.toArray() as Numbers;
-    const single = type.precision !== 2; // Precision.DOUBLE = 2
-    const complete = vector.nullCount === 0;
-    return (i) => {
-      if (!complete && !vector.isValid(i)) return "";
-      const v = values[i] ?? NaN;
-      // float32 printed as a double reads 0.12429000437259674; 7 digits are what it holds
-      return single ? String(Number(v.toPrecision(7))) : String(v);
-    };
-  }
-  if (DataType.isInt(type) || DataType.isBool(type)) {
-    return (i) => {
-      const v: unknown = vector.get(i);
-      return v == null ? "" : String(v);
-    };
-  }
-  const values = strings(vector);
-  return (i) => {
-    const v = values[i];
-    return v == null ? "" : quote(v);
-  };
-}
-
-function quote(text: string): string {
-  return /[",\n\r]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
 }

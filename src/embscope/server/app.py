@@ -431,22 +431,28 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
 
     @app.get("/api/jobs/{job_id}/points", response_class=Response)
     def job_points(job_id: str) -> Response:
-        """The projection as an Arrow IPC stream: ``row`` (in the source), ``key``, ``label``,
-        ``x``, ``y`` (and ``z``) as float32, plus the metadata columns."""
+        """The projection as an Arrow IPC stream: ``key``, ``label`` (left out where it is
+        the key, as in word spaces), ``x``, ``y`` (and ``z``) as float32, ``norm``, plus the
+        metadata columns."""
         job = _projection(jobs, job_id)
         return Response(_arrow_stream(_with_norms(job.result)), media_type=ARROW_MEDIA_TYPE)
 
-    @app.get("/api/jobs/{job_id}/points.parquet", response_class=Response)
-    def job_points_parquet(job_id: str) -> Response:
-        """The projection's rows as a Parquet file to download (what ``Projection.save``
-        writes)."""
+    @app.get("/api/jobs/{job_id}/points.{extension}", response_class=Response)
+    def job_points_file(job_id: str, extension: Literal["csv", "parquet"]) -> Response:
+        """The projection's rows as a CSV or Parquet file to download (what
+        ``Projection.save`` writes: key, label, x, y(, z), metadata)."""
         job = _projection(jobs, job_id)
         sink = io.BytesIO()
-        job.result.coords.to_parquet(sink, index=False)
+        if extension == "csv":
+            job.result.coords.to_csv(sink, index=False)
+        else:
+            job.result.coords.to_parquet(sink, index=False)
         return Response(
             sink.getvalue(),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="{_file_name(job)}.parquet"'},
+            media_type="text/csv" if extension == "csv" else "application/vnd.apache.parquet",
+            headers={
+                "Content-Disposition": f'attachment; filename="{_file_name(job)}.{extension}"'
+            },
         )
 
     clusters_of: dict[str, list[ClusterLabel]] = {}
@@ -594,6 +600,8 @@ def _with_norms(projection: Any) -> Any:
 def _arrow_stream(frame: Any) -> bytes:
     import pyarrow as pa
 
+    if "label" in frame.columns and frame["label"].equals(frame["key"]):
+        frame = frame.drop(columns="label")  # a word space's labels are its keys: half the bytes
     table = pa.Table.from_pandas(frame, preserve_index=False)
     columns = {}
     for name in table.column_names:
