@@ -237,6 +237,18 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert len(rows_read) == 61 and {"key", "x", "y"} <= set(rows_read[0])
     assert "terrible" in {row["key"] for row in rows_read}
 
+    # the view as a PNG: the canvas on the page's background, the points drawn
+    with page.expect_download() as download:
+        by_id(page, "export-png").click()
+    picture = tmp_path / "view.png"
+    download.value.save_as(picture)
+    from PIL import Image
+
+    image = np.asarray(Image.open(picture).convert("RGB")).astype(int)
+    cloud_box = by_id(page, "cloud").bounding_box()
+    assert image.shape[:2] == (round(cloud_box["height"]), round(cloud_box["width"]))
+    assert reds(image).sum() > 50 and blues(image).sum() > 50
+
     # and as Parquet, written by the server
     with page.expect_download() as download:
         by_id(page, "export-parquet").click()

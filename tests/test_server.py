@@ -182,16 +182,24 @@ def test_no_sources_is_an_error():
         create_app([])
 
 
-def test_serve_listens_on_loopback_and_a_free_port():
+def test_serve_listens_on_loopback_and_a_free_port_and_opens_the_page(tmp_path):
     import json
+    import os
     import signal
     import subprocess
     import sys
     import urllib.request
 
-    command = [sys.executable, "-m", "embscope", "serve", "glove-6b-50d", "--port", "0"]
+    # --open hands the address to the user's browser: here $BROWSER, a command that notes it
+    opened = tmp_path / "opened.txt"
+    browser = f"sh -c 'echo \"$0\" > {opened}' %s"
+    command = [sys.executable, "-m", "embscope", "serve", "glove-6b-50d", "--port", "0", "--open"]
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": browser},
     ) as process:
         try:
             line = process.stdout.readline()
@@ -208,6 +216,10 @@ def test_serve_listens_on_loopback_and_a_free_port():
                     assert time.monotonic() < deadline and process.poll() is None
                     time.sleep(0.2)
             assert [h["key"] for h in hits] == ["beautiful", "glamour"]
+            while not opened.exists() or not opened.read_text().strip():
+                assert time.monotonic() < deadline, "--open did not open the page"
+                time.sleep(0.2)
+            assert opened.read_text().strip() == address.group(0)
         finally:
             process.send_signal(signal.SIGINT)
             _, stderr = process.communicate(timeout=30)
