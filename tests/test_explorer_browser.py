@@ -92,6 +92,17 @@ def hit_keys(page, list_id):
     )
 
 
+def compare_words(page, a, b, pattern):
+    """Types two words into the similarity form and waits for a result matching ``pattern``
+    (a JavaScript regular expression)."""
+    by_id(page, "sim-a").fill(a)
+    by_id(page, "sim-b").fill(b)
+    by_id(page, "sim-go").click()
+    page.wait_for_function(
+        f"() => /{pattern}/.test(document.querySelector('[data-testid=sim-result]').textContent)"
+    )
+
+
 def cloud_pixels(page):
     from PIL import Image
 
@@ -142,12 +153,7 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     )
 
     # the similarity of two typed words
-    by_id(page, "sim-a").fill("king")
-    by_id(page, "sim-b").fill("queen")
-    by_id(page, "sim-go").click()
-    page.wait_for_function(
-        "() => /0\\.78/.test(document.querySelector('[data-testid=sim-result]').textContent)"
-    )
+    compare_words(page, "king", "queen", "0\\.78")
 
     # a 2D t-SNE of the query's neighbourhood, computed on the server
     by_id(page, "query").fill("terrible")
@@ -468,12 +474,7 @@ def test_a_document_space_shows_its_classes_and_searches_typed_text(
         )
         assert 3000 < rows <= 4000  # the vocabulary, less padding and out-of-vocabulary rows
         page.wait_for_selector(f'body[data-points="{rows}"]', timeout=120_000)
-        by_id(page, "sim-a").fill("good")
-        by_id(page, "sim-b").fill("bad")
-        by_id(page, "sim-go").click()
-        page.wait_for_function(
-            "() => /-0\\.9/.test(document.querySelector('[data-testid=sim-result]').textContent)"
-        )
+        compare_words(page, "good", "bad", "-0\\.9")
         by_id(page, "query").fill("bad")
         by_id(page, "query").press("Enter")
         page.wait_for_selector('body[data-query="bad"]')
