@@ -1,7 +1,8 @@
 """Point renderers in a real browser, on the sizes the explorer has to hold smoothly (200,000
-points in 3D, 1,000,000 in 2D): the explorer's own layer (``frontend/src/points-layer.ts``:
-deck.gl drawing each point as one GL point), deck.gl's stock ScatterplotLayer (a quad per point,
-set up as ``frontend/src/cloud.ts`` sets it up) and regl-scatterplot (2D only).
+points in 3D, 1,000,000 in 2D): the explorer's setup (``frontend/src/points-layer.ts``: deck.gl
+drawing each point as one GL point, multisampling off, as ``frontend/src/cloud.ts`` sets it
+up), deck.gl's defaults (its ScatterplotLayer, an instanced quad per point, multisampling on)
+and regl-scatterplot (2D only).
 
 For each case, a fresh headless Chromium opens the benchmark page (``frontend/bench/``, built
 with ``npm run bench:build`` when missing or older than its sources), which draws seeded

@@ -257,8 +257,9 @@ async function createDeck(
     views: view,
     viewState: { target: [0, 0, 0], zoom: 0, rotationOrbit: 30, rotationX: 25 },
     layers: [],
-    // as src/cloud.ts: PNG export reads the canvas after the frame was presented
-    deviceProps: { type: "webgl", webgl: { preserveDrawingBuffer: true } },
+    // as src/cloud.ts: PNG export reads the canvas after the frame was presented; the
+    // explorer's setup turns multisampling off, deck.gl's default leaves it on
+    deviceProps: { type: "webgl", webgl: { preserveDrawingBuffer: true, antialias: !sprites } },
     onBeforeRender: () => {
       renderStarted = performance.now();
     },

@@ -97,8 +97,14 @@ export class Cloud {
       views: orbitView(),
       initialViewState: { target: [0, 0, 0], zoom: 0, rotationOrbit: 30, rotationX: 25 },
       layers: [],
-      // PNG export and screenshots read the canvas after the frame was presented
-      deviceProps: { type: "webgl", webgl: { preserveDrawingBuffer: true } },
+      // PNG export and screenshots read the canvas after the frame was presented.
+      // Multisampling off: the sprites are cut round in their shader and text is drawn from
+      // distance fields, so it adds nothing to see, and without a GPU it halved the frame rate
+      // (benchmarks/bench_renderer.py)
+      deviceProps: {
+        type: "webgl",
+        webgl: { preserveDrawingBuffer: true, antialias: false },
+      },
       getTooltip: (info) => this.tooltip(info),
       onClick: (info) => {
         const index = this.indexOf(info);

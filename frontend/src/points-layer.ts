@@ -1,9 +1,9 @@
 // The cloud's bulk layer: deck.gl's ScatterplotLayer with each point drawn as one GL point
 // (a "point-list" of sprites, the circle cut in the fragment shader), one vertex per point,
 // not an instanced quad. Same props, picking and highlighting, in 2D and 3D. Measured in
-// Chromium's software WebGL (benchmarks/bench_renderer.py), it draws 200,000 points about 12x
-// faster than the ScatterplotLayer. The small marker layers on top keep the ScatterplotLayer:
-// they need outlines, which sprites don't draw.
+// Chromium's software WebGL (benchmarks/bench_renderer.py), instancing made 200,000 points
+// about 10x slower. The small marker layers on top keep the ScatterplotLayer: they need
+// outlines, which sprites don't draw.
 
 import { ScatterplotLayer } from "@deck.gl/layers";
 import { Model } from "@luma.gl/engine";
