@@ -296,6 +296,16 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     assert [e for e in page.errors if "404" not in e] == []
 
 
+def drag(page, path):
+    """Presses the mouse at the path's first point, moves through the rest, releases."""
+    (x, y), *rest = path
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(x, y, steps=5)
+    page.mouse.up()
+
+
 def table_keys(page):
     return (
         by_id(page, "row-table")
@@ -341,22 +351,24 @@ def test_histograms_table_and_rectangle_select_the_same_rows(page, glove):
     by_id(page, "clear-selection").click()
     page.wait_for_function("() => document.body.dataset.selected === '20000'")
 
-    # a rectangle over the cloud: without a query, selected points keep their blue, the rest
-    # fade, and no blue is left outside the rectangle
+    # a lasso, then a rectangle over the cloud: without a query, selected points keep their
+    # blue, the rest fade, and no blue is left outside the rectangle
     by_id(page, "query").fill("")
     by_id(page, "query").press("Enter")
     page.wait_for_function("() => document.body.dataset.query === undefined")
     box = by_id(page, "cloud").bounding_box()
     left, top = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
     right, bottom = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6
-    by_id(page, "select-box").check()
-    page.mouse.move(left, top)
-    page.mouse.down()
-    page.mouse.move(right, bottom, steps=5)
-    page.mouse.up()
+    by_id(page, "drag-mode").select_option("lasso")
+    # a lasso: the triangle in the rectangle's lower-left half holds fewer points than it
+    drag(page, [(left, top), (left, bottom), (right, bottom), (left, top)])
     page.wait_for_function("() => Number(document.body.dataset.selected) < 20000")
+    in_triangle = selected(page)
+    by_id(page, "drag-mode").select_option("rectangle")
+    drag(page, [(left, top), (right, bottom)])
+    page.wait_for_function(f"() => document.body.dataset.selected !== '{in_triangle}'")
     inside = selected(page)
-    assert 0 < inside < 20_000
+    assert 0 < in_triangle < inside < 20_000
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     pixels = cloud_pixels(page)
     r, b = pixels[..., 0], pixels[..., 2]
@@ -374,7 +386,14 @@ def test_histograms_table_and_rectangle_select_the_same_rows(page, glove):
     # a click without a drag drops the rectangle
     page.mouse.click(box["x"] + 5, box["y"] + 5)
     page.wait_for_function("() => document.body.dataset.selected === '20000'")
-    by_id(page, "select-box").uncheck()
+    # while a drag moves the view, Shift-drag still draws the rectangle
+    by_id(page, "drag-mode").select_option("move")
+    page.keyboard.down("Shift")
+    drag(page, [(left, top), (right, bottom)])
+    page.keyboard.up("Shift")
+    page.wait_for_function(f"() => document.body.dataset.selected === '{inside}'")
+    by_id(page, "clear-selection").click()
+    page.wait_for_function("() => document.body.dataset.selected === '20000'")
 
     # the token scan's candidates are ringed in the cloud (the whole vocabulary is projected)
     by_id(page, "tokens-go").click()
@@ -451,7 +470,6 @@ def test_a_document_space_shows_its_classes_and_searches_typed_text(
         legend.wait_for(state="visible")
         assert len(legend.locator('[data-testid="legend-entry"]').all()) == 4
         # the class histogram selects a class: the table then lists only its articles
-        by_id(page, "select-box").uncheck()
         sports = page.locator(
             '[data-testid="histogram"][data-column="class"] [data-testid="histogram-bar"]'
             '[data-name="Sports"]'

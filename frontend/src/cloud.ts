@@ -43,9 +43,45 @@ export interface CloudEvents {
   /** the first frame with a new projection's points has been drawn */
   onDrawn(count: number): void;
   onError(error: Error): void;
-  /** a rectangle was drawn over the cloud: 1 for every point inside it; null for a click
-   * without a drag (which clears the rectangle's selection) */
+  /** a rectangle or lasso was drawn over the cloud: 1 for every point inside it; null for a
+   * click without a drag (which clears the drawn selection) */
   onBoxSelect(inside: Uint8Array | null): void;
+}
+
+export type DragMode = "move" | "rectangle" | "lasso";
+
+interface Point2 {
+  x: number;
+  y: number;
+}
+
+interface Drawing {
+  mode: "rectangle" | "lasso";
+  /** a rectangle's two corners, or every point of the lasso so far */
+  path: Point2[];
+  shape: SVGSVGElement;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** The drawn shape as a polygon. */
+function outline(drawing: Drawing): Point2[] {
+  if (drawing.mode === "lasso") return drawing.path;
+  const [a, b = a] = drawing.path;
+  if (!a || !b) return [];
+  return [a, { x: b.x, y: a.y }, b, { x: a.x, y: b.y }];
+}
+
+/** Even-odd rule: a ray from (x, y) crosses the polygon's edges an odd number of times. */
+function contains(polygon: Point2[], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const a = polygon[i];
+    const b = polygon[j];
+    if (!a || !b) continue;
+    if (a.y > y !== b.y > y && x < ((b.x - a.x) * (y - a.y)) / (b.y - a.y) + a.x) inside = !inside;
+  }
+  return inside;
 }
 
 const FLAGGED_OUTLINE: RGBA = [90, 20, 110, 255];
@@ -84,8 +120,8 @@ export class Cloud {
   private pendingDrawn: number | null = null;
   private radius = 3;
   private flagged: Marker[] = [];
-  private boxMode = false;
-  private box: { x: number; y: number; shape: HTMLDivElement } | null = null;
+  private dragMode: DragMode = "move";
+  private drawing: Drawing | null = null;
 
   constructor(
     private readonly container: HTMLDivElement,
@@ -121,18 +157,22 @@ export class Cloud {
       },
       onError: (error) => this.events.onError(error),
     });
-    // the rectangle is drawn on the container, in the capture phase, so that deck.gl's own
+    // the selection is drawn on the container, in the capture phase, so that deck.gl's own
     // drag (pan, rotate) never sees a drag that selects
-    container.addEventListener("pointerdown", (event) => this.startBox(event), { capture: true });
-    container.addEventListener("pointermove", (event) => this.moveBox(event), { capture: true });
-    container.addEventListener("pointerup", (event) => this.endBox(event), { capture: true });
+    container.addEventListener("pointerdown", (event) => this.startDrawing(event), {
+      capture: true,
+    });
+    container.addEventListener("pointermove", (event) => this.keepDrawing(event), {
+      capture: true,
+    });
+    container.addEventListener("pointerup", (event) => this.endDrawing(event), { capture: true });
   }
 
-  /** In box mode a drag draws a selection rectangle instead of moving the view (a drag with
-   * Shift held does so in either mode). */
-  setBoxMode(on: boolean): void {
-    this.boxMode = on;
-    this.container.classList.toggle("boxing", on);
+  /** What a drag does: move the view, or draw a rectangle or a lasso that selects the points
+   * under it (a drag with Shift held draws a rectangle in "move" mode). */
+  setDragMode(mode: DragMode): void {
+    this.dragMode = mode;
+    this.container.classList.toggle("selecting", mode !== "move");
   }
 
   /** Rings points apart from the query's (the token scan's candidates); [] removes them. */
@@ -141,61 +181,71 @@ export class Cloud {
     this.deck.setProps({ layers: this.layers() });
   }
 
-  private startBox(event: PointerEvent): void {
-    if (event.button !== 0 || !(this.boxMode || event.shiftKey) || !this.points) return;
+  private startDrawing(event: PointerEvent): void {
+    if (event.button !== 0 || !this.points) return;
+    const mode = this.dragMode === "move" ? (event.shiftKey ? "rectangle" : null) : this.dragMode;
+    if (!mode) return;
     event.preventDefault();
     event.stopPropagation();
-    const { x, y } = this.local(event);
-    const shape = document.createElement("div");
-    shape.className = "select-box";
-    shape.dataset.testid = "select-rectangle";
+    const shape = document.createElementNS(SVG, "svg");
+    shape.classList.add("select-shape");
+    shape.dataset.testid = "select-shape";
+    shape.append(document.createElementNS(SVG, "polygon"));
     this.container.append(shape);
-    this.box = { x, y, shape };
+    this.drawing = { mode, path: [this.local(event)], shape };
     this.container.setPointerCapture(event.pointerId);
-    this.moveBox(event);
   }
 
-  private moveBox(event: PointerEvent): void {
-    if (!this.box) return;
+  private keepDrawing(event: PointerEvent): void {
+    const drawing = this.drawing;
+    if (!drawing) return;
     event.preventDefault();
     event.stopPropagation();
-    const { x, y } = this.local(event);
-    const style = this.box.shape.style;
-    style.left = `${Math.min(x, this.box.x)}px`;
-    style.top = `${Math.min(y, this.box.y)}px`;
-    style.width = `${Math.abs(x - this.box.x)}px`;
-    style.height = `${Math.abs(y - this.box.y)}px`;
+    const at = this.local(event);
+    if (drawing.mode === "rectangle") drawing.path = [drawing.path[0] ?? at, at];
+    else drawing.path.push(at);
+    drawing.shape.firstElementChild?.setAttribute(
+      "points",
+      outline(drawing)
+        .map(({ x, y }) => `${x},${y}`)
+        .join(" "),
+    );
   }
 
-  private endBox(event: PointerEvent): void {
-    const box = this.box;
-    if (!box) return;
-    event.preventDefault();
-    event.stopPropagation();
-    this.box = null;
-    box.shape.remove();
+  private endDrawing(event: PointerEvent): void {
+    const drawing = this.drawing;
+    if (!drawing) return;
+    this.keepDrawing(event);
+    this.drawing = null;
+    drawing.shape.remove();
     this.container.releasePointerCapture(event.pointerId);
-    const { x, y } = this.local(event);
-    // a click, not a drag: the rectangle's selection is dropped
-    if (Math.abs(x - box.x) < 4 && Math.abs(y - box.y) < 4) {
+    const polygon = outline(drawing);
+    const xs = polygon.map((p) => p.x);
+    const ys = polygon.map((p) => p.y);
+    // a click, not a drag: the drawn selection is dropped
+    if (Math.max(...xs) - Math.min(...xs) < 4 && Math.max(...ys) - Math.min(...ys) < 4) {
       this.events.onBoxSelect(null);
       return;
     }
-    this.events.onBoxSelect(this.inside(Math.min(x, box.x), Math.min(y, box.y), Math.max(x, box.x), Math.max(y, box.y)));
+    this.events.onBoxSelect(this.inside(polygon));
   }
 
-  private local(event: PointerEvent): { x: number; y: number } {
+  private local(event: PointerEvent): Point2 {
     const bounds = this.container.getBoundingClientRect();
     return { x: event.clientX - bounds.left, y: event.clientY - bounds.top };
   }
 
-  /** The points whose screen position falls in the rectangle (in the view as it is now, so a
+  /** The points whose screen position falls in the polygon (in the view as it is now, so a
    * turned 3D cloud selects what is seen there, at any depth). */
-  private inside(left: number, top: number, right: number, bottom: number): Uint8Array {
+  private inside(polygon: Point2[]): Uint8Array {
     const points = this.points;
     const viewport = this.deck.getViewports()[0];
     const out = new Uint8Array(points?.length ?? 0);
     if (!points || !viewport) return out;
+    const xs = polygon.map((p) => p.x);
+    const ys = polygon.map((p) => p.y);
+    const [left, right] = [Math.min(...xs), Math.max(...xs)];
+    const [top, bottom] = [Math.min(...ys), Math.max(...ys)];
     const p = points.positions;
     const position: [number, number, number] = [0, 0, 0];
     for (let i = 0; i < points.length; i++) {
@@ -203,7 +253,8 @@ export class Cloud {
       position[1] = p[3 * i + 1] ?? 0;
       position[2] = p[3 * i + 2] ?? 0;
       const [x = NaN, y = NaN] = viewport.project(position);
-      if (x >= left && x <= right && y >= top && y <= bottom) out[i] = 1;
+      if (x < left || x > right || y < top || y > bottom) continue;
+      if (contains(polygon, x, y)) out[i] = 1;
     }
     return out;
   }

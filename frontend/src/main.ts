@@ -4,7 +4,7 @@
 import "./style.css";
 import * as api from "./api";
 import { ApiError, type Hit, type Metric } from "./api";
-import { Cloud, type Highlight, type Marker } from "./cloud";
+import { Cloud, type DragMode, type Highlight, type Marker } from "./cloud";
 import {
   FADED,
   GROUPS,
@@ -82,7 +82,7 @@ const ui = {
   neighborhood: byTestId<HTMLInputElement>("neighborhood"),
   status: byTestId<HTMLElement>("projection-status"),
   progress: byTestId<HTMLProgressElement>("projection-progress"),
-  selectBox: byTestId<HTMLInputElement>("select-box"),
+  dragMode: byTestId<HTMLSelectElement>("drag-mode"),
   rowsPanel: byTestId<HTMLElement>("rows-panel"),
   selectionCount: byTestId<HTMLElement>("selection-count"),
   clearSelection: byTestId<HTMLButtonElement>("clear-selection"),
@@ -1008,7 +1008,7 @@ async function showClusters(): Promise<void> {
 }
 
 ui.clusterLabels.addEventListener("change", () => void showClusters());
-ui.selectBox.addEventListener("change", () => cloud.setBoxMode(ui.selectBox.checked));
+ui.dragMode.addEventListener("change", () => cloud.setDragMode(ui.dragMode.value as DragMode));
 ui.clearSelection.addEventListener("click", () => {
   state.hidden.clear();
   state.selection?.clear();
