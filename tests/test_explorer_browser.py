@@ -399,16 +399,12 @@ def test_histograms_table_and_rectangle_select_the_same_rows(page, glove):
     by_id(page, "tokens-go").click()
     page.wait_for_selector('body[data-tokens="20"]', timeout=120_000)
     flagged = int(page.evaluate("document.body.dataset.flagged"))
-    found = embscope_scan(space)
+    from embscope.tokens import scan
+
+    found = scan(space, progress=False)
     assert flagged == min(500, len(found.candidates))
     assert "ringed" in by_id(page, "tokens-flagged").text_content()
     assert page.errors == []
-
-
-def embscope_scan(space):
-    from embscope.tokens import scan
-
-    return scan(space, progress=False)
 
 
 def test_the_page_is_served_only_from_the_package(server):

@@ -16,6 +16,7 @@ import {
 import { ScatterplotLayer, TextLayer } from "@deck.gl/layers";
 import { HOVER, QUERY, type RGBA } from "./colors";
 import { PointsLayer } from "./points-layer";
+import { svg } from "./svg";
 import type { PointSet } from "./points";
 
 export interface Marker {
@@ -61,8 +62,6 @@ interface Drawing {
   path: Point2[];
   shape: SVGSVGElement;
 }
-
-const SVG = "http://www.w3.org/2000/svg";
 
 /** The drawn shape as a polygon. */
 function outline(drawing: Drawing): Point2[] {
@@ -187,10 +186,8 @@ export class Cloud {
     if (!mode) return;
     event.preventDefault();
     event.stopPropagation();
-    const shape = document.createElementNS(SVG, "svg");
-    shape.classList.add("select-shape");
-    shape.dataset.testid = "select-shape";
-    shape.append(document.createElementNS(SVG, "polygon"));
+    const shape = svg("svg", { class: "select-shape", "data-testid": "select-shape" });
+    shape.append(svg("polygon"));
     this.container.append(shape);
     this.drawing = { mode, path: [this.local(event)], shape };
     this.container.setPointerCapture(event.pointerId);

@@ -3,11 +3,11 @@
 // add it to the column's picked bars); clicking a picked bar drops it.
 
 import type { Binned, Selection } from "./selection";
+import { svg } from "./svg";
 
 const WIDTH = 170;
 const BAR_HEIGHT = 13;
 const NUMERIC_HEIGHT = 60;
-const SVG = "http://www.w3.org/2000/svg";
 
 export function renderHistograms(
   container: HTMLElement,
@@ -37,11 +37,10 @@ function chart(
   figure.dataset.column = column.column;
   const caption = document.createElement("figcaption");
   caption.textContent = column.column;
-  const svg = document.createElementNS(SVG, "svg");
+  const plot = svg("svg", { width: WIDTH });
   const largest = Math.max(1, ...total);
   const bars = column.names.map((name, bar) => {
-    const group = document.createElementNS(SVG, "g");
-    group.classList.add("hbar");
+    const group = svg("g", { class: "hbar" });
     group.classList.toggle("picked", selection.isPicked(column.column, bar));
     group.dataset.testid = "histogram-bar";
     group.dataset.bar = String(bar);
@@ -51,9 +50,9 @@ function chart(
       group.dataset.low = String(column.edges[bar]);
       group.dataset.high = String(column.edges[bar + 1]);
     }
-    const title = document.createElementNS(SVG, "title");
-    title.textContent = `${name}: ${(selected[bar] ?? 0).toLocaleString("en")} of ${(total[bar] ?? 0).toLocaleString("en")}`;
-    group.append(title);
+    const count = (value: number | undefined) => (value ?? 0).toLocaleString("en");
+    const counts = `${count(selected[bar])} of ${count(total[bar])}`;
+    group.append(svg("title", {}, `${name}: ${counts}`));
     group.addEventListener("click", (event) =>
       onToggle(column.column, bar, event.ctrlKey || event.metaKey || event.shiftKey),
     );
@@ -61,8 +60,7 @@ function chart(
   });
   if (column.kind === "categories") {
     // one row per category: name, bar, count
-    svg.setAttribute("width", String(WIDTH));
-    svg.setAttribute("height", String(bars.length * BAR_HEIGHT));
+    plot.setAttribute("height", String(bars.length * BAR_HEIGHT));
     const barSpace = WIDTH - 110;
     bars.forEach(({ group, all, left, name }, i) => {
       const y = i * BAR_HEIGHT;
@@ -73,12 +71,11 @@ function chart(
         rect(66, y + 2, (barSpace * left) / largest, BAR_HEIGHT - 4, "left"),
         text(WIDTH - 2, y + BAR_HEIGHT - 3, left.toLocaleString("en"), "count"),
       );
-      svg.append(group);
+      plot.append(group);
     });
   } else {
     // columns left to right from the lowest values; the ends are labelled below
-    svg.setAttribute("width", String(WIDTH));
-    svg.setAttribute("height", String(NUMERIC_HEIGHT + 14));
+    plot.setAttribute("height", String(NUMERIC_HEIGHT + 14));
     const step = WIDTH / bars.length;
     bars.forEach(({ group, all, left }, i) => {
       const x = i * step;
@@ -88,34 +85,30 @@ function chart(
         rect(x + 0.5, NUMERIC_HEIGHT - h(all), step - 1, h(all), "all"),
         rect(x + 0.5, NUMERIC_HEIGHT - h(left), step - 1, h(left), "left"),
       );
-      svg.append(group);
+      plot.append(group);
     });
     const first = column.names[0] ?? "";
     const last = column.names[column.names.length - 1] ?? "";
-    svg.append(
+    plot.append(
       text(0, NUMERIC_HEIGHT + 12, first.replace(/ – .*/, ""), "axis"),
       text(WIDTH, NUMERIC_HEIGHT + 12, last.replace(/.* – /, ""), "axis end"),
     );
   }
-  figure.append(caption, svg);
+  figure.append(caption, plot);
   return figure;
 }
 
 function rect(x: number, y: number, width: number, height: number, kind: string): SVGRectElement {
-  const shape = document.createElementNS(SVG, "rect");
-  shape.setAttribute("x", x.toFixed(1));
-  shape.setAttribute("y", y.toFixed(1));
-  shape.setAttribute("width", Math.max(0, width).toFixed(1));
-  shape.setAttribute("height", Math.max(0, height).toFixed(1));
-  shape.setAttribute("class", kind);
-  return shape;
+  const size = (value: number) => Math.max(0, value).toFixed(1);
+  return svg("rect", {
+    x: x.toFixed(1),
+    y: y.toFixed(1),
+    width: size(width),
+    height: size(height),
+    class: kind,
+  });
 }
 
 function text(x: number, y: number, content: string, kind: string): SVGTextElement {
-  const label = document.createElementNS(SVG, "text");
-  label.setAttribute("x", String(x));
-  label.setAttribute("y", String(y));
-  label.setAttribute("class", kind);
-  label.textContent = content;
-  return label;
+  return svg("text", { x, y, class: kind }, content);
 }

@@ -134,8 +134,6 @@ const state = {
   projectSeq: 0,
   similaritySeq: 0,
   completeSeq: 0,
-  // categories of the colour column the user switched off in the legend
-  hidden: new Set<string>(),
   // the histograms' bars, the legend's categories and the cloud's rectangle, combined: the
   // points outside it are drawn faint and answer no hover or click
   selection: null as Selection | null,
@@ -461,13 +459,15 @@ function paintByColumn(points: PointSet, column: string, paint: (i: number, c: R
     if (categories && !name.startsWith("… ")) {
       entry.dataset.testid = "legend-entry";
       entry.classList.add("toggle");
-      entry.classList.toggle("off", state.hidden.has(name));
-      entry.title = state.hidden.has(name) ? "show these points" : "hide these points";
+      const mark = () => {
+        const off = state.selection?.isHidden(column, name) ?? false;
+        entry.classList.toggle("off", off);
+        entry.title = off ? "show these points" : "hide these points";
+      };
+      mark();
       entry.addEventListener("click", () => {
-        if (!state.hidden.delete(name)) state.hidden.add(name);
-        state.selection?.setHidden(column, state.hidden);
-        entry.classList.toggle("off", state.hidden.has(name));
-        entry.title = state.hidden.has(name) ? "show these points" : "hide these points";
+        state.selection?.toggleHidden(column, name);
+        mark();
         selectionChanged();
       });
     }
@@ -628,7 +628,7 @@ function renderSelection(): void {
     count === all
       ? `all ${all.toLocaleString("en")} rows`
       : `${count.toLocaleString("en")} of ${all.toLocaleString("en")} rows selected`;
-  ui.clearSelection.disabled = !selection.active && state.hidden.size === 0;
+  ui.clearSelection.disabled = !selection.active;
   document.body.dataset.selected = String(count);
 }
 
@@ -851,7 +851,6 @@ async function project(): Promise<void> {
     if (seq !== state.projectSeq) return;
     const points = new PointSet(table);
     state.projection = { source: source.id, request, job, points };
-    state.hidden.clear();
     state.selection = new Selection(points);
     offerColourColumns(points);
     cloud.show(points, coloursOf(points, state.answer !== null));
@@ -958,7 +957,6 @@ ui.source.addEventListener("change", () => void selectSource(ui.source.value));
 ui.method.addEventListener("change", showParameter);
 ui.colour.addEventListener("change", () => {
   // the legend's filter belongs to the column it was made on
-  state.hidden.clear();
   if (state.selection?.clearHidden()) selectionChanged();
   else recolour();
 });
@@ -1010,7 +1008,6 @@ async function showClusters(): Promise<void> {
 ui.clusterLabels.addEventListener("change", () => void showClusters());
 ui.dragMode.addEventListener("change", () => cloud.setDragMode(ui.dragMode.value as DragMode));
 ui.clearSelection.addEventListener("click", () => {
-  state.hidden.clear();
   state.selection?.clear();
   if (ui.legend.hidden === false) baseColours = null; // the legend is redrawn unstruck
   selectionChanged();

@@ -3,11 +3,11 @@
 // the closest by the other; the two top lists side by side show by how much.
 
 import type { Profile } from "./api";
+import { svg } from "./svg";
 
 const WIDTH = 300;
 const HEIGHT = 170;
 const PAD = { left: 34, right: 8, top: 6, bottom: 26 };
-const SVG = "http://www.w3.org/2000/svg";
 
 export function renderProfile(
   plot: SVGSVGElement,
@@ -37,14 +37,14 @@ export function renderProfile(
   plot.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
   plot.setAttribute("width", String(WIDTH));
   plot.setAttribute("height", String(HEIGHT));
-  const dots = points.map(([x, y, kind]) => {
-    const dot = document.createElementNS(SVG, "circle");
-    dot.setAttribute("cx", sx(x).toFixed(1));
-    dot.setAttribute("cy", sy(y).toFixed(1));
-    dot.setAttribute("r", kind ? "3" : "1.6");
-    dot.setAttribute("class", kind || "row");
-    return dot;
-  });
+  const dots = points.map(([x, y, kind]) =>
+    svg("circle", {
+      cx: sx(x).toFixed(1),
+      cy: sy(y).toFixed(1),
+      r: kind ? 3 : 1.6,
+      class: kind || "row",
+    }),
+  );
   plot.replaceChildren(
     axis(PAD.left, HEIGHT - PAD.bottom, WIDTH - PAD.right, HEIGHT - PAD.bottom),
     axis(PAD.left, PAD.top, PAD.left, HEIGHT - PAD.bottom),
@@ -71,22 +71,11 @@ function item(row: Record<string, unknown>, other: Set<string>, onPick: (key: st
 }
 
 function axis(x1: number, y1: number, x2: number, y2: number): SVGLineElement {
-  const line = document.createElementNS(SVG, "line");
-  line.setAttribute("x1", String(x1));
-  line.setAttribute("y1", String(y1));
-  line.setAttribute("x2", String(x2));
-  line.setAttribute("y2", String(y2));
-  line.setAttribute("class", "axis");
-  return line;
+  return svg("line", { x1, y1, x2, y2, class: "axis" });
 }
 
 function label(x: number, y: number, content: string, anchor: string): SVGTextElement {
-  const text = document.createElementNS(SVG, "text");
-  text.setAttribute("x", x.toFixed(1));
-  text.setAttribute("y", y.toFixed(1));
-  text.setAttribute("text-anchor", anchor);
-  text.textContent = content;
-  return text;
+  return svg("text", { x: x.toFixed(1), y: y.toFixed(1), "text-anchor": anchor }, content);
 }
 
 function rotated(x: number, y: number, content: string): SVGTextElement {

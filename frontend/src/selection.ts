@@ -1,5 +1,5 @@
 // Which points are selected: the bars picked in the metadata histograms, the categories
-// switched off in the legend and a rectangle drawn on the cloud, combined (a point must pass
+// switched off in the legend and a rectangle or lasso drawn on the cloud, combined (a point must pass
 // all of them). Each histogram counts what the *other* filters leave, so its own bars stay
 // clickable, as in Embedding Atlas's cross-filtering.
 
@@ -46,10 +46,6 @@ export class Selection {
     return this.count < this.points.length || this.picked.size > 0 || this.brush !== null;
   }
 
-  get hasBrush(): boolean {
-    return this.brush !== null;
-  }
-
   passes(index: number): boolean {
     return this.mask[index] === 1;
   }
@@ -70,10 +66,17 @@ export class Selection {
     this.update();
   }
 
-  /** The legend's categories switched off for ``column`` (names from PointSet.colourValues). */
-  setHidden(column: string, names: Set<string>): void {
+  /** Whether the legend switched the category ``name`` of ``column`` off. */
+  isHidden(column: string, name: string): boolean {
+    return this.hidden.get(column)?.has(name) ?? false;
+  }
+
+  /** Switches a legend category off, or on again (names from PointSet.colourValues). */
+  toggleHidden(column: string, name: string): void {
+    const names = this.hidden.get(column) ?? new Set<string>();
+    if (!names.delete(name)) names.add(name);
     if (names.size === 0) this.hidden.delete(column);
-    else this.hidden.set(column, new Set(names));
+    else this.hidden.set(column, names);
     this.update();
   }
 

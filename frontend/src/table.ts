@@ -13,7 +13,7 @@ export interface TableEvents {
   onHover(index: number | null): void;
 }
 
-/** The query's scores by point index, with their column's name ("cosine similarity"). */
+/** The query's scores by point index, with their column's name (the metric: "cosine"). */
 export interface Scores {
   name: string;
   byIndex: Map<number, number>;
@@ -92,6 +92,5 @@ function format(value: unknown): string {
   if (typeof value === "number") {
     return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
   }
-  if (typeof value === "bigint") return String(value);
   return String(value);
 }
