@@ -901,14 +901,19 @@ function summary(points: PointSet, job: api.Job): string {
 
 // ---- export ---------------------------------------------------------------------------------
 
-function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
+/** Saves what ``url`` answers as the file ``name`` (a link clicked with a download name). */
+function saveFrom(url: string, name: string): void {
   const link = document.createElement("a");
   link.href = url;
   link.download = name;
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  saveFrom(url, name);
   // revoking at once can cancel the download in some browsers
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
@@ -1018,12 +1023,7 @@ ui.exportParquet.addEventListener("click", () => saveRows("parquet"));
 function saveRows(format: "csv" | "parquet"): void {
   const projection = state.projection;
   if (!projection) return;
-  const link = document.createElement("a");
-  link.href = api.pointsFileUrl(projection.job.id, format);
-  link.download = exportName(format);
-  document.body.append(link);
-  link.click();
-  link.remove();
+  saveFrom(api.pointsFileUrl(projection.job.id, format), exportName(format));
 }
 ui.tokensGo.addEventListener("click", () => void scanTokens());
 ui.exportHtml.addEventListener("click", () => {
@@ -1033,12 +1033,8 @@ ui.exportHtml.addEventListener("click", () => {
   const column = ui.colour.value;
   const query = state.answer?.keys.length === 1 ? state.answer.query : null;
   const color = column || (query ? `similarity:${query}` : "");
-  const link = document.createElement("a");
-  link.href = `api/jobs/${projection.job.id}/figure.html${color ? `?color=${encodeURIComponent(color)}` : ""}`;
-  link.download = exportName("html");
-  document.body.append(link);
-  link.click();
-  link.remove();
+  const asked = color ? `?color=${encodeURIComponent(color)}` : "";
+  saveFrom(`api/jobs/${projection.job.id}/figure.html${asked}`, exportName("html"));
 });
 attachCompletion(ui.query, (word) => void search(word));
 attachCompletion(ui.simA);
