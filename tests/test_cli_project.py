@@ -124,8 +124,8 @@ def test_ctrl_c_leaves_no_broken_cache(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
     stderr = stderr_file.read_text()
-    assert process.returncode == 1, (process.returncode, stderr)
-    assert "Aborted" in stderr and "Traceback" not in stderr, stderr
+    assert process.returncode == 130, (process.returncode, stderr)
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not out.exists()
     left = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
     assert left == []

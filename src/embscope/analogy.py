@@ -65,6 +65,11 @@ def analogy(
     text = expression(positive_words, negative_words)
     if method == "3cosadd":
         query = _unit(weights @ units).astype(np.float32)
+        if not np.any(query):
+            raise InvalidParameterError(
+                f"{text} is the zero vector (the words cancel out), so every row would score "
+                "0; change the words"
+            )
         hits = space.search(
             query,
             top_k=top_k,

@@ -27,7 +27,8 @@ class UnknownKeyError(EmbscopeError, KeyError):
     """A query names a key the space does not have.
 
     ``suggestions`` holds the closest keys; ``pieces`` holds the sub-word pieces the word splits
-    into when the space has a tokenizer (empty otherwise).
+    into when the space has a tokenizer (empty otherwise); ``reason`` says why a key the source
+    had is missing (a row left out on load).
     """
 
     def __init__(
@@ -37,11 +38,14 @@ class UnknownKeyError(EmbscopeError, KeyError):
         space_name: str = "the space",
         suggestions: Sequence[str] = (),
         pieces: Sequence[str] = (),
+        reason: str | None = None,
     ) -> None:
         self.key = key
         self.suggestions = list(suggestions)
         self.pieces = list(pieces)
-        if not key.strip():
+        if reason is not None:
+            message = f"{key!r} is not in {space_name}: {reason}"
+        elif not key.strip():
             message = "empty query: give a word or token of the vocabulary"
         elif len(self.pieces) > 1:
             shown = " + ".join(self.pieces)

@@ -146,6 +146,31 @@ class EmbeddingSpace:
             raise InvalidParameterError(
                 f"metadata must have one row per vector: {len(metadata)} rows for {len(keys)}"
             )
+        non_finite = _nb.non_finite_rows(vectors)
+        #: keys of the rows left out because their vectors hold NaN or infinite values
+        self.non_finite_keys: list[str] = [keys[row] for row in non_finite]
+        if len(non_finite):
+            # a NaN row would answer every question with NaN (cosine "0.0000", an empty
+            # neighbour list): it is left out, and said so, rather than answered wrongly
+            shown = ", ".join(repr(key) for key in self.non_finite_keys[:5])
+            more = f" and {len(non_finite) - 5:,} more" if len(non_finite) > 5 else ""
+            logger.warning(
+                "%s: %s of %s rows hold NaN or infinite values and are left out: %s%s",
+                name or (provenance.source if provenance else "the space"),
+                f"{len(non_finite):,}",
+                f"{len(keys):,}",
+                shown,
+                more,
+            )
+            kept = np.setdiff1d(np.arange(len(keys)), non_finite)
+            vectors = vectors[kept]
+            keys = [keys[row] for row in kept]
+            index = dict(zip(keys, range(len(keys)), strict=True))
+            labels = [labels[row] for row in kept] if labels is not None else None
+            if metadata_columns is not None:
+                metadata_columns = {k: v[kept] for k, v in metadata_columns.items()}
+            if metadata is not None:
+                metadata = metadata.iloc[kept]
         if vectors.flags.writeable:
             vectors = vectors.view()
             vectors.flags.writeable = False
@@ -286,6 +311,12 @@ class EmbeddingSpace:
 
     def _unknown(self, key: str) -> UnknownKeyError:
         key = str(key)
+        if key in self.non_finite_keys:
+            return UnknownKeyError(
+                key,
+                space_name=self.name,
+                reason="its vector holds NaN or infinite values, so it was left out on load",
+            )
         pieces: list[str] = []
         if self._tokenize is not None and key.strip():
             pieces = self._tokenize(key)
@@ -403,6 +434,8 @@ class EmbeddingSpace:
             ]
         excluded_keys = [self.row(key) for key in exclude]
         rows_scored = self._restricted_rows(restrict_vocab)
+        for item in resolved:
+            self._check_answerable(item, metric, rows_scored, excluded_keys)
         largest = _nb.higher_is_closer(metric) != opposite
         from .index import wants_approximate
 
@@ -443,6 +476,24 @@ class EmbeddingSpace:
                 keys = [self._keys[r] for r in rows]
                 results.append(Hits(rows=rows, scores=exact, keys=keys, metric=metric, query=item))
         return results
+
+    def _check_answerable(
+        self, item: ResolvedQuery, metric: str, rows_scored: int, excluded: list[int]
+    ) -> None:
+        """Refuse a question whose answer would be empty or meaningless, saying why, instead
+        of answering it with nothing or with rows that all score the same."""
+        if metric != "euclidean" and not np.any(item.vector):
+            raise InvalidParameterError(
+                f"{item.text!r} is a zero vector: it has no direction, so every row scores 0 "
+                f"by {metric}; ask about another word, or use metric='euclidean'"
+            )
+        left_out = {row for row in (*item.rows, *excluded) if row < rows_scored}
+        if rows_scored - len(left_out) <= 0:
+            scope = f"the first {rows_scored:,} rows" if rows_scored < len(self) else "its rows"
+            raise InvalidParameterError(
+                f"nothing to rank for {item.text!r}: {self.name} has {len(self):,} row(s), and "
+                f"{scope} are all the query's own or excluded"
+            )
 
     def _rescored(
         self,

@@ -2,21 +2,82 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import sys
+import traceback
+from typing import Any
 
 import click
 
 from ..errors import EmbscopeError
 
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
 
 class _Group(click.Group):
-    """Turns every EmbscopeError into a one-line message and exit code 1, no traceback."""
+    """One place where every failure becomes one line on stderr and a non-zero status.
+
+    EmbscopeError (a user's mistake or a broken file) and the operating system's refusals (a
+    folder that cannot be written, a full disk) are one line and status 1; Ctrl-C is
+    "interrupted" and status 130; anything else is a bug in embscope: one line that says so,
+    the traceback only with ``-v``.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except EmbscopeError as error:
             raise click.ClickException(str(error)) from None
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        if extra.pop("standalone_mode", True) is False:  # CliRunner and callers who handle it
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            status = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt) as error:
+            if isinstance(error.__cause__, EOFError):  # click files a reader's EOFError here
+                click.echo(f"Error: a file ended before its data did: {error.__cause__}", err=True)
+                sys.exit(1)
+            click.echo("\ninterrupted", err=True)
+            sys.exit(INTERRUPTED)
+        except OSError as error:
+            if error.errno == errno.EPIPE:  # `embscope … | head`: the reader has gone
+                sys.stderr.close()
+                os._exit(1)
+            click.echo(f"Error: {_describe_os_error(error)}", err=True)
+            sys.exit(1)
+        except MemoryError:
+            click.echo(
+                "Error: out of memory; try a smaller input (a sample, fewer rows) or a machine "
+                "with more memory",
+                err=True,
+            )
+            sys.exit(1)
+        except Exception as error:  # a bug: say so in one line; -v shows where
+            if logging.getLogger("embscope").isEnabledFor(logging.INFO):
+                traceback.print_exc()
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            click.echo(
+                f"Error: {type(error).__name__}{': ' + message[:300] if message else ''} "
+                "(this is a bug in embscope: rerun with -v for the traceback and report it)",
+                err=True,
+            )
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def _describe_os_error(error: OSError) -> str:
+    """``[Errno 13] Permission denied: 'x'`` as ``x: permission denied``."""
+    reason = (error.strerror or str(error)).rstrip(".")
+    reason = reason[:1].lower() + reason[1:]
+    where = error.filename if error.filename is not None else None
+    return f"{where}: {reason}" if where is not None else reason
 
 
 class _NoteHandler(logging.Handler):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -120,3 +123,32 @@ def score_title(frame: pd.DataFrame, what: str) -> str:
 def position_or_name(value: str | None) -> str | int | None:
     """A column option: digits are a 0-based position, anything else a name."""
     return int(value) if value is not None and value.isdigit() else value
+
+
+def check_output(path: Path, *, directory: bool = False) -> Path:
+    """``path`` if a result can be written there; otherwise one line now, before the work.
+
+    A folder that is really a file, a file name that is a folder, or a place this process may
+    not create files in (a read-only disk, a folder of someone else's) would otherwise be
+    found only after minutes of work, and the work lost.
+    """
+    path = path.expanduser()
+    if path.exists() and path.is_dir() != directory:
+        wanted = "a directory" if directory else "a file name"
+        found = "a directory" if path.is_dir() else "a file"
+        raise click.ClickException(f"{path} is {found}; give {wanted}")
+    nearest = path if directory and path.is_dir() else path.parent
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise click.ClickException(f"cannot write {path}: {nearest} is a file, not a directory")
+    try:  # the only honest test: os.access says yes to root on a read-only disk
+        handle, probe = tempfile.mkstemp(dir=nearest, prefix=".embscope-write-test-")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise click.ClickException(
+            f"cannot write {path}: {nearest}: {reason}; choose another place"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+    return path

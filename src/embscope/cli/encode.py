@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import position_or_name
+from .common import check_output, position_or_name
 
 
 @click.command()
@@ -82,6 +82,7 @@ def encode(
 
     if out.suffix.lower() != ".parquet":
         raise click.UsageError(f"--out must be a .parquet file; got {out.name!r}")
+    check_output(out)
     space, report = encode_dataset_reported(
         data,
         text=position_or_name(text_column),

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..export import EXPORT_FORMATS
-from .common import load_space
+from .common import check_output, load_space
 
 
 @click.command(name="export")
@@ -25,6 +25,7 @@ def export_command(source: str, out: Path, fmt: str) -> None:
     """Write SOURCE to OUT in another format."""
     from ..export import export
 
+    check_output(out, directory=fmt == "projector")
     space = load_space(source)
     export(space, out, format=fmt)
     click.echo(f"wrote {len(space):,} x {space.dim} ({EXPORT_FORMATS[fmt]}) to {out}")

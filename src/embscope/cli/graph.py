@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import load_space, metric_option
+from .common import check_output, load_space, metric_option
 
 
 @click.command()
@@ -41,6 +41,7 @@ def graph(
     keys)."""
     from ..graph import knn_graph
 
+    check_output(out)
     space = load_space(source)
     start = time.perf_counter()
     result = knn_graph(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import echo_json, load_space, metric_option
+from .common import check_output, echo_json, load_space, metric_option
 
 _METHODS = ("pca", "tsne", "umap")
 # parameters the first summary line already states
@@ -103,9 +103,9 @@ def project(
     options = _method_options(method, perplexity, iterations, n_neighbors, min_dist)
     # bad file names are reported before minutes of work, not after
     if out is not None:
-        check_figure_path(out)
+        check_output(check_figure_path(out))
     if coords is not None:
-        check_coordinates_path(coords)
+        check_output(check_coordinates_path(coords))
     space = load_space(source)
     if neighborhood:
         space = space.neighborhood(

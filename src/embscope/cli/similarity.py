@@ -9,6 +9,7 @@ import click
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError
 from .common import (
+    check_output,
     echo_json,
     echo_json_records,
     echo_pieces_note,
@@ -74,6 +75,8 @@ def table(
     """WORD's similarity to every row, closest first (the notebook's cosine table)."""
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise InvalidParameterError(f"--out must end in .csv or .parquet; got {out.name}")
+    if out is not None:
+        check_output(out)
     space = load_space(source)
     frame = space.similarity_table(word, metric=metric, pieces=pieces)
     echo_pieces_note(frame)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import echo_json, echo_json_records, echo_table
+from .common import check_output, echo_json, echo_json_records, echo_table
 
 
 @click.command()
@@ -62,7 +62,7 @@ def tokens(
     from ..tokens.report import check_report_path
 
     if out is not None:
-        check_report_path(out)
+        check_output(check_report_path(out))
     report = scan(
         source,
         references=_references(references),

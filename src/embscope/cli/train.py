@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import position_or_name
+from .common import check_output, position_or_name
 
 
 @click.command()
@@ -96,7 +96,7 @@ def train(
     from ..train.run import check_output_directory
     from ..train.sentiment import sentiment
 
-    check_output_directory(out)
+    check_output(check_output_directory(out), directory=True)
     best: dict[str, Any] = {}
 
     def show(record: dict[str, Any]) -> None:
