@@ -555,6 +555,81 @@ def test_hub_failures_are_one_line_source_errors(tmp_path, monkeypatch):
 # ---- what users point at by mistake -----------------------------------------------------------
 
 
+# ---- checkpoints crafted to read files outside them -------------------------------------------
+
+
+@pytest.fixture
+def outside_and_checkpoint(tmp_path):
+    """A sharded checkpoint and, beside it, a valid shard it has no business reading (a file
+    that would load without complaint if the reader followed a path out of the directory)."""
+    tensors = sharded_llama(tmp_path / "ckpt")
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (tmp_path / "ckpt" / "model-00001-of-00003.safetensors").rename(outside / "secret.safetensors")
+    return tmp_path / "ckpt", outside / "secret.safetensors", tensors
+
+
+def _point_shard_at(checkpoint: Path, shard: str) -> None:
+    index = checkpoint / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    data["weight_map"] = {
+        name: shard if file == "model-00001-of-00003.safetensors" else file
+        for name, file in data["weight_map"].items()
+    }
+    write_json(index, data)
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot"])
+def test_an_index_naming_a_file_outside_the_checkpoint_is_refused(outside_and_checkpoint, how):
+    checkpoint, secret, _ = outside_and_checkpoint
+    _point_shard_at(
+        checkpoint, str(secret) if how == "absolute" else "../private/secret.safetensors"
+    )
+    with pytest.raises(MalformedFileError, match="not a file name inside the checkpoint") as error:
+        embscope.load(str(checkpoint))
+    assert error.value.path.endswith("model.safetensors.index.json")
+
+
+@pytest.mark.parametrize(
+    "link", ["model-00001-of-00003.safetensors", "config.json", "tokenizer.json"]
+)
+def test_a_symlink_leading_outside_the_checkpoint_is_refused(outside_and_checkpoint, link):
+    checkpoint, secret, _ = outside_and_checkpoint
+    (checkpoint / link).unlink(missing_ok=True)
+    (checkpoint / link).symlink_to(secret)
+    with pytest.raises(SourceError, match=f"{link!r} leads outside the checkpoint directory"):
+        embscope.load(str(checkpoint))
+    with pytest.raises(SourceError, match="leads outside"):
+        embscope.load(str(checkpoint / "model-00002-of-00003.safetensors"))
+
+
+def test_symlinks_inside_the_checkpoint_are_followed(outside_and_checkpoint):
+    checkpoint, secret, tensors = outside_and_checkpoint
+    (checkpoint / "weights").mkdir()
+    secret.rename(checkpoint / "weights" / "embedding.safetensors")
+    (checkpoint / "model-00001-of-00003.safetensors").symlink_to(
+        Path("weights", "embedding.safetensors")
+    )
+    space = embscope.load(str(checkpoint))
+    np.testing.assert_array_equal(space.vectors, tensors["model.embed_tokens.weight"])
+
+
+def test_a_mistyped_local_folder_names_the_close_one(tmp_path, monkeypatch):
+    bert_checkpoint(tmp_path / "models" / "bert-base")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SourceError, match=r"no local path 'models/bert-bse'.*'models/bert-base'"):
+        embscope.load("models/bert-bse")
+
+
+def test_deeply_nested_json_is_a_malformed_file(tmp_path):
+    bert_checkpoint(tmp_path / "bert")
+    (tmp_path / "bert" / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(MalformedFileError, match="nested too deeply"):
+        embscope.load(str(tmp_path / "bert"))
+
+
 def test_truncated_safetensors_names_the_file(tmp_path):
     bert_checkpoint(tmp_path / "bert")
     weights = tmp_path / "bert" / "model.safetensors"

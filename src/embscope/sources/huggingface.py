@@ -16,6 +16,7 @@ the files (a separate head tensor, compared on sampled rows) and config.json, ne
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -198,6 +199,7 @@ def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -
     """Locate (or download the embedding files of) a checkpoint and open its tensors."""
     source = os.fspath(source)
     directory, only_file, origin = _locate(source, revision)
+    confine_checkpoint(directory)
     config, config_digest = _read_config(directory)
     vocabulary = read_tokenizer(directory)
     tensors, missing_files, weights_digest = _open_weights(directory, only_file)
@@ -235,6 +237,45 @@ def _head_bias(tensors: Mapping[str, WeightTensor], rows: int) -> WeightTensor |
 
 
 # ---- where the files are ---------------------------------------------------------------------
+# Every file a checkpoint reader may open: the small files fetched first, the weights.
+_READ_PATTERNS = (*_HUB_SMALL_FILES, "*.safetensors", "pytorch_model.bin")
+
+
+def checkpoint_root(directory: Path) -> Path:
+    """The folder no file of a checkpoint may lead out of: the directory itself, after
+    symlinks; for a snapshot in the Hugging Face cache (``models--org--name/snapshots/<commit>``,
+    whose files are links into ``../../blobs``), the cached repository's folder."""
+    resolved = directory.resolve()
+    if resolved.parent.name == "snapshots" and resolved.parent.parent.name.startswith("models--"):
+        return resolved.parent.parent
+    return resolved
+
+
+def confine_checkpoint(directory: Path) -> None:
+    """Refuse a checkpoint whose files lead outside it.
+
+    A crafted checkpoint can hold ``config.json -> /etc/passwd`` or a shard named
+    ``../../secret``; reading either would open a file the user never pointed at (and an
+    error message might quote it). Symlinks among the files a reader opens must resolve
+    inside ``checkpoint_root``; shard names are checked where the index is read.
+    """
+    root = checkpoint_root(directory)
+    for pattern in _READ_PATTERNS:
+        for path in directory.glob(pattern):
+            inside_checkpoint(root, path, named_by=directory)
+
+
+def inside_checkpoint(root: Path, path: Path, *, named_by: Path) -> Path:
+    """``path`` when it resolves inside ``root``; otherwise one line, and nothing is read."""
+    if not path.resolve().is_relative_to(root):
+        raise SourceError(
+            f"{named_by}: {path.name!r} leads outside the checkpoint directory (an absolute "
+            "path, '..' or a symlink); refusing to read it. Copy the checkpoint's real files "
+            "into one directory"
+        )
+    return path
+
+
 def _locate(source: str, revision: str | None) -> tuple[Path, Path | None, dict[str, str]]:
     """(checkpoint directory, the one weight file asked for or None, hub details)."""
     path = Path(source).expanduser()
@@ -274,7 +315,7 @@ def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, None, dic
             )
         return SourceError(
             f"could not {step} of {repo_id!r} from the Hugging Face hub "
-            f"({type(error).__name__}: {first_line}); {hint}"
+            f"({type(error).__name__}: {first_line}); {hint}{_local_near_misses(repo_id)}"
         )
 
     try:
@@ -304,6 +345,21 @@ def _fetch_from_hub(repo_id: str, revision: str | None) -> tuple[Path, None, dic
     return folder, None, {"repo_id": repo_id, "revision": revision or "main", "commit": commit}
 
 
+def _local_near_misses(text: str) -> str:
+    """For a hub id that may be a mistyped local path: the files beside it with close names
+    (a folder ``models/bert-base`` typed as ``models/bert-bse`` went to the hub)."""
+    folder = Path(text).parent
+    try:
+        names = [entry.name for entry in os.scandir(folder)] if folder.is_dir() else []
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(Path(text).name, names, n=3, cutoff=0.75)
+    if not close:
+        return ""
+    shown = ", ".join(repr(str(folder / name)) for name in close)
+    return f"; no local path {text!r} exists either (close: {shown})"
+
+
 def _hub_settings() -> tuple[str | None, bool]:
     """The cache directory and offline flag as the environment says *now*.
 
@@ -329,7 +385,7 @@ def _hub_weight_files(folder: Path, repo_id: str) -> list[str]:
     look like an embedding or a head (their shapes are checked once they are here)."""
     for index_name in (_SAFETENSORS_INDEX, _TORCH_INDEX):
         if (folder / index_name).is_file():
-            weight_map = _weight_map(folder / index_name)
+            weight_map = _weight_map(folder / index_name, checkpoint_root(folder))
             shards = sorted({f for n, f in weight_map.items() if _module_role(n) is not None})
             if not shards:
                 raise SourceError(
@@ -355,6 +411,8 @@ def _read_config(directory: Path) -> tuple[dict[str, Any], str]:
         config = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise MalformedFileError(path, f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise MalformedFileError(path, "JSON nested too deeply to be a config") from None
     if not isinstance(config, dict):
         raise MalformedFileError(path, "expected a JSON object")
     return config, hashlib.sha256(raw).hexdigest()[:16]
@@ -390,7 +448,7 @@ def _open_weights(
         index = directory / (
             _SAFETENSORS_INDEX if (directory / _SAFETENSORS_INDEX).is_file() else _TORCH_INDEX
         )
-        names = sorted(set(_weight_map(index).values()))
+        names = sorted(set(_weight_map(index, checkpoint_root(directory)).values()))
         files = [directory / n for n in names if (directory / n).is_file()]
         missing = [n for n in names if not (directory / n).is_file()]
     elif (directory / "model.safetensors").is_file():
@@ -420,14 +478,23 @@ def _open_weights(
     return tensors, missing, fingerprint
 
 
-def _weight_map(index: Path) -> dict[str, str]:
+def _weight_map(index: Path, root: Path) -> dict[str, str]:
+    """Tensor name -> shard file name; every shard named must lie inside ``root``."""
     try:
         weight_map = json.loads(index.read_bytes())["weight_map"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
         raise MalformedFileError(index, "expected JSON with a 'weight_map' object") from None
-    if not isinstance(weight_map, dict):
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(v, str) and v for v in weight_map.values()
+    ):
         raise MalformedFileError(index, "'weight_map' must map tensor names to file names")
-    return {str(k): str(v) for k, v in weight_map.items()}
+    for shard in set(weight_map.values()):
+        if "\0" in shard or Path(shard).is_absolute() or ".." in Path(shard).parts:
+            raise MalformedFileError(
+                index, f"the shard {shard!r} is not a file name inside the checkpoint; refusing"
+            )
+        inside_checkpoint(root, index.parent / shard, named_by=index)
+    return {str(k): v for k, v in weight_map.items()}
 
 
 def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], str]:
@@ -455,7 +522,7 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], 
         header_bytes = handle.read(length)
     try:
         header = json.loads(header_bytes)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise MalformedFileError(
             path, "the header is not valid JSON; not a safetensors file"
         ) from None
