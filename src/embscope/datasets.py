@@ -303,6 +303,8 @@ def _read_delimited(
             escapechar=None,
             engine="c",
         )
+    except pd.errors.EmptyDataError:
+        raise MalformedFileError(path, "holds no rows: nothing to read") from None
     except pd.errors.ParserError as error:
         line = re.search(r"line (\d+)", str(error))
         raise MalformedFileError(

@@ -7,7 +7,9 @@ attached so that ``space.search("free text")`` encodes the query the same way.
 The encoding cache lives under ``<cache root>/encodings/<model key>/`` as shards, each holding
 the hashes of the texts it encoded and their vectors, written atomically after every chunk of
 texts. Re-running after adding rows encodes only the new ones; an interrupted run keeps every
-chunk it finished and resumes there; two runs at once each write their own shards.
+chunk it finished and resumes there. A shard is named by a digest of the model and its texts:
+two runs at once encoding the same texts replace one shard instead of writing two, and a
+shard that cannot be read is deleted and its texts encoded again (``embscope.cache``).
 
 Texts are encoded longest first in chunks, so a batch holds texts of similar length and
 padding costs little; the model runs on the GPU when there is one (``device=None``).
@@ -19,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .atomic import atomic_path
-from .cache import cache_root
+from .cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
 from .errors import InvalidParameterError, MissingDependencyError, SourceError
 from .progress import progress_bar
 
@@ -169,6 +169,10 @@ def _load_model(location: str, device: str | None) -> Any:
             "sentence-transformers", extra="encode", purpose="encoding texts"
         ) from None
     transformers.logging.disable_progress_bar()
+    if device is not None:
+        from .devices import torch_device
+
+        torch_device(device)  # a typo is one line here, not a traceback from inside the model
     try:
         return SentenceTransformer(location, device=device)
     except OSError as error:
@@ -198,7 +202,8 @@ class EncodingCache:
     """Shards of (text hash, vector) for one model; see the module docstring."""
 
     def __init__(self, spec: ModelSpec) -> None:
-        self.folder = cache_root() / "encodings" / spec.key
+        self.key = spec.key
+        self.folder = cache_root() / "encodings" / self.key
 
     def lookup(
         self, hashes: np.ndarray, dim: int | None = None
@@ -209,36 +214,51 @@ class EncodingCache:
         if not self.folder.is_dir() or not len(hashes):
             return found, vectors
         position = {h: i for i, h in enumerate(hashes.tolist())}
+
+        def read(shard: Path) -> tuple[np.ndarray, np.ndarray] | None:
+            with open_arrays(shard) as stored:
+                shard_hashes = check_array(stored["hashes"], "hashes", kind="S", ndim=1)
+                if shard_hashes.dtype != hashes.dtype:
+                    raise BrokenEntry(f"hashes are {shard_hashes.dtype}, not {hashes.dtype}")
+                wanted = [
+                    (position[h], j)
+                    for j, h in enumerate(shard_hashes.tolist())
+                    if h in position and not found[position[h]]
+                ]
+                if not wanted:
+                    return None
+                shard_vectors = check_array(stored["vectors"], "vectors", kind="f", ndim=2)
+            if len(shard_vectors) != len(shard_hashes) or not np.isfinite(shard_vectors).all():
+                raise BrokenEntry(
+                    f"{len(shard_vectors)} vectors for {len(shard_hashes)} hashes, or not finite"
+                )
+            targets, sources = (np.asarray(x) for x in zip(*wanted, strict=True))
+            return targets, shard_vectors[sources]
+
         for shard in sorted(self.folder.glob("*.npz")):
-            try:
-                with np.load(shard, allow_pickle=False) as stored:
-                    shard_hashes = stored["hashes"]
-                    wanted = [
-                        (position[h], j)
-                        for j, h in enumerate(shard_hashes.tolist())
-                        if h in position and not found[position[h]]
-                    ]
-                    if not wanted:
-                        continue
-                    shard_vectors = stored["vectors"]
-            except (OSError, ValueError, KeyError) as error:
-                logger.warning("ignoring an unreadable encoding cache shard %s (%s)", shard, error)
+            read_back = read_entry(shard, read, what="the encoding cache shard")
+            if read_back is None:
                 continue
+            targets, shard_vectors = read_back
             if vectors is None:
                 vectors = np.zeros((len(hashes), shard_vectors.shape[1]), dtype=np.float32)
             if shard_vectors.shape[1] != vectors.shape[1]:
                 logger.warning("ignoring a cache shard of another dimension: %s", shard)
                 continue
-            targets, sources = (np.asarray(x) for x in zip(*wanted, strict=True))
-            vectors[targets] = shard_vectors[sources]
+            vectors[targets] = shard_vectors
             found[targets] = True
         return found, vectors
 
     def add(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
-        """One new shard, written atomically under a name no other writer uses."""
-        name = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
+        """One shard, written atomically; its name is a digest of the model and the texts, so
+        two processes encoding the same texts replace one file instead of writing two."""
+        digest = hashlib.blake2b(self.key.encode(), digest_size=16)
+        digest.update(np.ascontiguousarray(hashes).tobytes())
         try:
-            with atomic_path(self.folder / name) as temporary, temporary.open("wb") as handle:
+            with (
+                atomic_path(self.folder / f"{digest.hexdigest()}.npz") as temporary,
+                temporary.open("wb") as handle,
+            ):
                 np.savez(handle, hashes=hashes, vectors=np.asarray(vectors, np.float32))
         except OSError as error:  # a full or read-only cache must not lose the encodings
             logger.warning("could not cache encodings in %s: %s", self.folder, error)

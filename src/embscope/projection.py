@@ -37,7 +37,7 @@ import numpy as np
 
 from . import neighbors as _nb
 from .atomic import atomic_path
-from .cache import space_cache_dir, space_key
+from .cache import BrokenEntry, check_array, open_arrays, read_entry, space_cache_dir, space_key
 from .errors import InvalidParameterError, MissingDependencyError
 from .progress import Progress, TqdmToCallback, progress_bar
 
@@ -172,14 +172,13 @@ class Projection:
     def quality(self) -> ProjectionQuality:
         """Trustworthiness and kNN recall@10 against the original space (measured on up to
         1,000 rows; read from the cache when it was measured before)."""
-        from .quality import ProjectionQuality, projection_quality
+        from .quality import projection_quality
 
-        sidecar = self.cache_file.with_suffix(".quality.json") if self.cache_file else None
-        if sidecar is not None and sidecar.exists():
-            try:
-                return ProjectionQuality(**json.loads(sidecar.read_text()))
-            except (ValueError, TypeError):
-                logger.warning("ignoring an unreadable cached quality file %s", sidecar)
+        sidecar = _quality_file(self.cache_file) if self.cache_file else None
+        if sidecar is not None:
+            cached = _read_quality(sidecar, len(self.rows))
+            if cached is not None:
+                return cached
         measured = projection_quality(
             self.space,
             self.rows,
@@ -467,18 +466,33 @@ def _check_pca_components(value: object, method: str, dim: int) -> int | None:
     return int(value) if value < dim else None
 
 
-def _number(settings: dict[str, Any], name: str, *, minimum: float, integer: bool = False):
+# More optimisation steps than this change nothing visible and would run for days: a typo
+# (10**12 iterations) is refused rather than accepted.
+MAX_STEPS = 100_000
+
+
+def _number(
+    settings: dict[str, Any],
+    name: str,
+    *,
+    minimum: float,
+    integer: bool = False,
+    maximum: float = math.inf,
+):
     value = settings[name]
     valid = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool
     )
     if integer:
         valid = valid and float(value).is_integer()
-    if not valid or not math.isfinite(float(value)) or value < minimum:
+    if not valid or not math.isfinite(float(value)) or not minimum <= value <= maximum:
         kind = "an integer" if integer else "a number"
-        raise InvalidParameterError(
-            f"{name} must be 'auto' or {kind} of at least {minimum:g}; got {value!r}"
+        bounds = (
+            f"from {minimum:g} to {maximum:,g}"
+            if maximum < math.inf
+            else f"of at least {minimum:g}"
         )
+        raise InvalidParameterError(f"{name} must be 'auto' or {kind} {bounds}; got {value!r}")
     return int(value) if integer else float(value)
 
 
@@ -523,7 +537,7 @@ def _resolve_tsne(settings: dict[str, Any], n: int, n_components: int) -> dict[s
     n_iter = (
         750
         if settings["n_iter"] == "auto"
-        else _number(settings, "n_iter", minimum=1, integer=True)
+        else _number(settings, "n_iter", minimum=1, integer=True, maximum=MAX_STEPS)
     )
     if settings["early_exaggeration_iter"] == "auto":
         exaggerated = min(250, n_iter // 3)
@@ -576,7 +590,7 @@ def _resolve_umap(settings: dict[str, Any], n: int) -> dict[str, Any]:
     if settings["n_epochs"] == "auto":
         n_epochs = 500 if n <= 10_000 else 200  # umap-learn's own rule, recorded
     else:
-        n_epochs = _number(settings, "n_epochs", minimum=1, integer=True)
+        n_epochs = _number(settings, "n_epochs", minimum=1, integer=True, maximum=MAX_STEPS)
     return {
         "n_neighbors": n_neighbors,
         "min_dist": min_dist,
@@ -798,36 +812,58 @@ def _write_cache(
 
 
 def _read_cache(path: Path, space: EmbeddingSpace, parameters: dict[str, Any]) -> Projection | None:
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            coordinates = stored["coordinates"]
-            rows = stored["rows"]
+    def read(path: Path) -> Projection:
+        with open_arrays(path) as stored:
+            coordinates = check_array(stored["coordinates"], "coordinates", kind="f", ndim=2)
+            rows = check_array(stored["rows"], "rows", kind="iu", ndim=1)
             recorded = json.loads(str(stored["parameters"]))
             seconds = float(stored["seconds"])
-    except (OSError, ValueError, KeyError) as error:
-        logger.warning("ignoring an unreadable cached projection %s (%s)", path, error)
-        return None
-    if (
-        coordinates.shape != (parameters["rows"], parameters["n_components"])
-        or len(rows) != parameters["rows"]
-        or (len(rows) and int(rows.max()) >= len(space))
-    ):
-        logger.warning("ignoring a cached projection that does not fit this space: %s", path)
-        return None
-    coordinates.flags.writeable = False
-    rows.flags.writeable = False
-    return Projection(
-        space=space,
-        method=parameters["method"],
-        coordinates=coordinates,
-        rows=rows,
-        parameters=recorded,
-        seconds=seconds,
-        from_cache=True,
-        cache_file=path,
-    )
+        # the file name is a digest of the parameters, so an entry that does not fit this
+        # space is a damaged one
+        if (
+            coordinates.shape != (parameters["rows"], parameters["n_components"])
+            or len(rows) != parameters["rows"]
+            or (len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(space)))
+            or not np.isfinite(coordinates).all()
+            or not isinstance(recorded, dict)
+        ):
+            raise BrokenEntry("its arrays do not fit this space and these parameters")
+        coordinates.flags.writeable = False
+        rows.flags.writeable = False
+        return Projection(
+            space=space,
+            method=parameters["method"],
+            coordinates=coordinates,
+            rows=rows,
+            parameters=recorded,
+            seconds=seconds,
+            from_cache=True,
+            cache_file=path,
+        )
+
+    return read_entry(path, read, what="the cached projection", companions=[_quality_file(path)])
+
+
+def _quality_file(cache_file: Path) -> Path:
+    """Where the quality measured for a cached projection is kept, beside it."""
+    return cache_file.with_suffix(".quality.json")
+
+
+def _read_quality(path: Path, rows: int) -> ProjectionQuality | None:
+    from .quality import ProjectionQuality
+
+    def read(path: Path) -> ProjectionQuality:
+        quality = ProjectionQuality(**json.loads(path.read_text(encoding="utf-8")))
+        numbers = (quality.trustworthiness, quality.knn_recall, quality.k, quality.rows_measured)
+        if (
+            not all(isinstance(n, int | float) for n in numbers)
+            or quality.rows != rows
+            or not isinstance(quality.metric, str)
+        ):
+            raise BrokenEntry("its fields do not describe this projection")
+        return quality
+
+    return read_entry(path, read, what="the cached projection quality")
 
 
 def keys_subspace(space: EmbeddingSpace, words: Sequence[str]) -> EmbeddingSpace:

@@ -18,12 +18,24 @@ from ..space import EmbeddingSpace
 
 DEFAULT_SOURCE = "minilm"
 
+def _one_source(_ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]) -> str:
+    # click keeps the last of a repeated option silently: "-s a -s b" would answer from b
+    # alone while the user may think both were read
+    if len(given) > 1:
+        raise click.BadParameter(
+            f"given {len(given)} times ({', '.join(given)}); this command reads one source: "
+            "run it once per source"
+        )
+    return given[0] if given else DEFAULT_SOURCE
+
+
 source_option = click.option(
     "--source",
     "-s",
-    default=DEFAULT_SOURCE,
-    show_default=True,
-    help="Bundled name, checkpoint directory or hub id, or a vectors file.",
+    multiple=True,
+    callback=_one_source,
+    help=f"Bundled name, checkpoint directory or hub id, or a vectors file.  [default: "
+    f"{DEFAULT_SOURCE}]",
 )
 metric_option = click.option(
     "--metric",

@@ -41,7 +41,11 @@ _SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
 )
 @metric_option
 @click.option("--perplexity", type=float, help="t-SNE perplexity (default: auto).")
-@click.option("--iterations", type=click.IntRange(min=1), help="t-SNE iterations (default 750).")
+@click.option(
+    "--iterations",
+    type=click.IntRange(1, 100_000),
+    help="t-SNE iterations (default 750).",
+)
 @click.option("--n-neighbors", type=click.IntRange(min=2), help="UMAP neighbours (default 15).")
 @click.option("--min-dist", type=float, help="UMAP minimum distance (default 0.1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")

@@ -268,17 +268,6 @@ def _check_positive(name: str, value: Any, *, minimum: int = 1) -> None:
 
 
 def _device(device: str) -> Any:
-    import torch
+    from ..devices import torch_device
 
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        chosen = torch.device(device)
-        torch.empty(0, device=chosen)
-    except (RuntimeError, AssertionError) as error:
-        raise InvalidParameterError(f"device {device!r} cannot be used here: {error}") from None
-    return chosen
+    return torch_device(device)
