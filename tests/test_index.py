@@ -104,9 +104,9 @@ def test_a_broken_cache_file_is_rebuilt(glove, caplog):
     keys = glove.keys[:3000]
     built = approximate_index(glove.subset(keys), metric="cosine", progress=False)
     built.path.write_bytes(b"not an index")
-    with caplog.at_level(logging.WARNING, logger="embscope.index"):
+    with caplog.at_level(logging.WARNING, logger="embscope.cache"):
         again = approximate_index(glove.subset(keys), metric="cosine", progress=False)
-    assert again.built and "cannot be read" in caplog.text
+    assert again.built and "the cached index" in caplog.text and "was unreadable" in caplog.text
     # a cache file describing other parameters is not used either
     record = json.loads(built.path.with_suffix(".json").read_text())
     built.path.with_suffix(".json").write_text(json.dumps({**record, "connectivity": 99}))

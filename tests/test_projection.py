@@ -134,9 +134,10 @@ def test_a_broken_cache_file_is_recomputed(glove, caplog):
     space = glove.subset(glove.keys[2500:2800])
     first = space.project("umap", progress=False)
     first.cache_file.write_bytes(b"not an npz file")
-    with caplog.at_level(logging.WARNING, logger="embscope.projection"):
+    with caplog.at_level(logging.WARNING, logger="embscope.cache"):
         again = space.project("umap", progress=False)
-    assert not again.from_cache and "unreadable cached projection" in caplog.text
+    assert not again.from_cache and "cached projection" in caplog.text
+    assert "was unreadable" in caplog.text
     np.testing.assert_array_equal(first.coordinates, again.coordinates)
     assert space.project("umap", progress=False).from_cache
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from . import neighbors as _nb
 from .atomic import atomic_path
-from .cache import space_cache_dir
+from .cache import BrokenEntry, read_entry, space_cache_dir
 from .errors import InvalidParameterError, MissingDependencyError
 from .progress import progress_bar
 
@@ -266,24 +266,35 @@ def _open_cached(space: EmbeddingSpace, metric: str) -> ApproximateIndex | None:
         return opened
     path = index_path(space, metric)
     sidecar = path.with_suffix(".json")
-    if not (path.is_file() and sidecar.is_file()):
+
+    def read_record(sidecar: Path) -> dict[str, Any]:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            raise BrokenEntry(f"a JSON {type(recorded).__name__}, not an object")
+        return recorded
+
+    if not path.is_file():
         return None
-    try:
-        recorded = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
+    # without its record the index cannot be checked against the space, so it goes too
+    recorded = read_entry(sidecar, read_record, what="the cached index record", companions=[path])
+    if recorded is None:
         return None
     expected = _description(space, metric, _scale(space, metric))
     if {key: recorded.get(key) for key in expected} != expected:
         logger.warning("the cached index %s does not match %s; it will be rebuilt", path, space)
         return None
     usearch_index = _require_usearch()
-    start = time.perf_counter()
-    try:
+
+    def read_index(path: Path) -> Any:
         index = usearch_index.Index.restore(str(path), view=True)
-    except (OSError, RuntimeError, ValueError) as error:
-        logger.warning("the cached index %s cannot be read (%s); it will be rebuilt", path, error)
-        return None
-    if index is None or index.size != space.shape[0]:
+        n, dim = space.shape
+        if index is None or index.size != n or index.ndim != dim + (metric == "dot"):
+            raise BrokenEntry("it does not hold the rows its record describes")
+        return index
+
+    start = time.perf_counter()
+    index = read_entry(path, read_index, what="the cached index", companions=[sidecar])
+    if index is None:
         return None
     logger.info("read the approximate %s index of %s from %s", metric, space.name, path)
     opened = ApproximateIndex(
