@@ -70,11 +70,16 @@ def test_npy_keeps_float16_and_takes_an_explicit_vocabulary(tmp_path):
     vocab = tmp_path / "words.txt"
     vocab.write_text("\na\nb\nc\n", encoding="utf-8")  # padding first, as Keras writes it
 
-    space = load_array(tmp_path / "half.npy", vocab=vocab)
+    space = load_array(tmp_path / "half.npy", vocabulary=vocab)
 
     assert space.vectors.dtype == np.float16
-    assert space.keys == ["<pad>", "a", "b", "c"]
-    assert space.provenance.options["empty_token_key"] == "<pad>"
+    # the padding row is left out, as Keras' projector export leaves it out
+    assert space.keys == ["a", "b", "c"]
+    np.testing.assert_array_equal(space.vectors, vectors[1:])
+    assert space.provenance.options["padding_row"] == "left out"
+    assert space.provenance.options["lowercase"] is True
+    # the older name of the option still works
+    assert load_array(tmp_path / "half.npy", vocab=vocab).keys == ["a", "b", "c"]
 
 
 def test_npy_without_vocabulary_uses_row_numbers_and_says_so(tmp_path, caplog):

@@ -125,12 +125,13 @@ def two_embeddings(tmp_path_factory):
 def test_reads_the_tutorial_model_with_its_vocabulary(sentiment, filename):
     space = load_keras(sentiment["dir"] / filename)
 
-    np.testing.assert_array_equal(space.vectors, sentiment["weights"])
+    # row 0, the padding, is left out as the tutorial's projector export leaves it out
+    np.testing.assert_array_equal(space.vectors, sentiment["weights"][1:])
     assert space.summary()["memory_mapped"]  # read in place, even inside the .keras zip
-    assert space.keys[:2] == ["<pad>", "[UNK]"]
-    assert space.keys[2:] == sentiment["vocabulary"][2:]
-    assert space.metadata["token_id"].tolist() == list(range(VOCAB_SIZE))
-    assert space.provenance.options["empty_token_key"] == "<pad>"
+    assert space.keys[0] == "[UNK]"
+    assert space.keys == sentiment["vocabulary"][1:]
+    assert space.metadata["token_id"].tolist() == list(range(1, VOCAB_SIZE))
+    assert space.provenance.options["padding_row"] == "left out"
     assert space.provenance.options["vocabulary"] == str(sentiment["dir"] / "vocab.txt")
     assert space.neighbors("film", top_k=3)["key"].tolist()[0] in space
 
@@ -139,10 +140,13 @@ def test_load_dispatches_keras_files_and_takes_the_options(sentiment, tmp_path):
     elsewhere = tmp_path / "model.keras"
     shutil.copy(sentiment["dir"] / "model.keras", elsewhere)
 
-    space = embscope.load(elsewhere, layer="embedding", vocab=sentiment["dir"] / "vocab.txt")
+    space = embscope.load(elsewhere, layer="embedding", vocabulary=sentiment["dir"] / "vocab.txt")
 
     assert space.provenance.kind == "keras"
-    assert space.row("the") == sentiment["vocabulary"].index("the")
+    assert space.row("the") == sentiment["vocabulary"].index("the") - 1  # padding left out
+    # vocab= is the older name of the option, kept for existing callers
+    older = embscope.load(elsewhere, vocab=sentiment["dir"] / "vocab.txt")
+    assert older.keys == space.keys
 
 
 def test_several_embedding_layers_need_a_layer_name(two_embeddings):
@@ -224,10 +228,10 @@ def test_a_compressed_keras_archive_is_read_into_memory(sentiment, tmp_path):
         sentiment["dir"] / "model.keras", target, compression=zipfile.ZIP_DEFLATED
     )
 
-    space = load_keras(target, vocab=sentiment["dir"] / "vocab.txt")
+    space = load_keras(target, vocabulary=sentiment["dir"] / "vocab.txt")
 
     assert not space.summary()["memory_mapped"]
-    np.testing.assert_array_equal(space.vectors, sentiment["weights"])
+    np.testing.assert_array_equal(space.vectors, sentiment["weights"][1:])
 
 
 def test_a_vocabulary_without_padding_and_unk_is_refused_with_both_sizes(sentiment, tmp_path):
@@ -242,15 +246,20 @@ def test_a_vocabulary_without_padding_and_unk_is_refused_with_both_sizes(sentime
     assert "extra_rows='drop'" in message
 
 
-def test_extra_rows_drop_keeps_the_rows_the_vocabulary_names(sentiment, tmp_path):
+def test_extra_rows_drop_keeps_the_rows_the_vocabulary_names(sentiment, tmp_path, caplog):
     # TextVectorization found fewer tokens than max_tokens: the last rows are never looked up
     partial = tmp_path / "vocab.txt"
     partial.write_text("\n".join(sentiment["vocabulary"][:600]) + "\n", encoding="utf-8")
 
-    space = load_keras(sentiment["dir"] / "model.keras", vocab=partial, extra_rows="drop")
+    with caplog.at_level(logging.WARNING, logger="embscope.sources.keras"):
+        space = load_keras(sentiment["dir"] / "model.keras", vocabulary=partial, extra_rows="drop")
 
-    assert len(space) == 600
-    np.testing.assert_array_equal(space.vectors, sentiment["weights"][:600])
+    assert len(space) == 599  # rows 1..599: the padding row is left out too
+    np.testing.assert_array_equal(space.vectors, sentiment["weights"][1:600])
+    assert space.metadata["token_id"].tolist() == list(range(1, 600))
+    # a loud note: how many rows went, and from where
+    assert "names 600 of the 1,000 rows" in caplog.text
+    assert "left out the 400 rows from row 600 on" in caplog.text
     with pytest.raises(InvalidParameterError, match="extra_rows must be"):
         load_keras(sentiment["dir"] / "model.keras", vocab=partial, extra_rows="keep")
 
@@ -351,6 +360,6 @@ def test_keras2_hdf5_layout(tmp_path, whole_model):
 
     space = load_keras(tmp_path / "old.h5")
 
-    np.testing.assert_array_equal(space.vectors, weights)
-    assert space.keys == ["<pad>", "[UNK]", "the", "a", "film", "bad"]
+    np.testing.assert_array_equal(space.vectors, weights[1:])
+    assert space.keys == ["[UNK]", "the", "a", "film", "bad"]
     assert space.provenance.options["layer"] == "embedding"

@@ -17,8 +17,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
 import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,20 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
+from ..neighbors import VALID_METRICS
 from ..space import EmbeddingSpace, Provenance
 from .vocabulary import (
+    DEFAULT_MAX_INFLATION,
+    check_inflation,
+    check_max_inflation,
+    check_zip_entry,
+    chosen_vocabulary,
     file_fingerprint,
     find_vocabulary,
+    human_bytes,
+    is_lowercase,
     keys_for_tokens,
+    leave_out_padding,
     read_vocabulary,
     row_number_keys,
     write_vocabulary,
@@ -64,16 +77,26 @@ PARQUET_MARKER = b"embscope"
 def load_array(
     path: str | Path,
     *,
-    vocab: str | Path | None = None,
+    vocabulary: str | Path | None = None,
     key: str | None = None,
+    max_inflation: float | None = DEFAULT_MAX_INFLATION,
     name: str | None = None,
+    vocab: str | Path | None = None,
 ) -> EmbeddingSpace:
     """A space from an ``.npy`` matrix (memory-mapped) or one array of an ``.npz`` archive.
 
     ``key`` names the array inside an ``.npz`` that holds several; a 1-D string array in the
-    archive (``keys``, ``vocab``, …) gives the keys unless ``vocab`` names a vocabulary file.
+    archive (``keys``, ``vocab``, …) gives the keys unless ``vocabulary`` names a vocabulary
+    file (``vocab`` is the older name of the same option). A vocabulary must have one token per
+    row, no fewer: a short one is an error naming both counts. When its first token is empty
+    (the padding of Keras' ``get_vocabulary()``), row 0 is left out and the log says so.
+
+    ``max_inflation`` bounds how many times its compressed size in the archive an ``.npz``
+    array may take in memory (at least 64 MiB is always allowed); None lifts the bound.
     """
     path = Path(path)
+    vocab_path = chosen_vocabulary(vocabulary, vocab)
+    max_inflation = check_max_inflation(max_inflation)
     kind = _sniff_array_file(path)
     keys_inside: list[str] | None = None
     keys_name = None
@@ -86,32 +109,36 @@ def load_array(
         matrix = _open_npy(path)
         chosen = None
     else:
-        matrix, chosen, keys_name, keys_inside = _open_npz(path, key)
+        matrix, chosen, keys_name, keys_inside = _open_npz(path, key, max_inflation)
     rows = matrix.shape[0]
 
-    vocab_path = Path(vocab) if vocab is not None else None
     if vocab_path is not None:
         tokens: list[str] | None = read_vocabulary(vocab_path, expected_rows=rows)
-        vocabulary = str(vocab_path)
+        vocabulary_name = str(vocab_path)
     elif keys_inside is not None:
-        tokens, vocabulary = keys_inside, f"{path.name}: array {keys_name!r}"
+        tokens, vocabulary_name = keys_inside, f"{path.name}: array {keys_name!r}"
     else:
         vocab_path = find_vocabulary(path)
         if vocab_path is not None:
-            tokens, vocabulary = read_vocabulary(vocab_path, expected_rows=rows), str(vocab_path)
+            tokens = read_vocabulary(vocab_path, expected_rows=rows)
+            vocabulary_name = str(vocab_path)
         else:
-            tokens, vocabulary = None, None
+            tokens, vocabulary_name = None, None
 
-    empty_key = None
+    options: dict[str, Any] = {"vocabulary": vocabulary_name}
+    if chosen is not None:
+        options["array"] = chosen
     if tokens is None:
         keys = row_number_keys(path, rows, how_to_name="put one token per line")
     else:
+        if leave_out_padding(tokens, vocab_path or path):
+            matrix, tokens = matrix[1:], tokens[1:]
+            options["padding_row"] = "left out"
         keys, empty_key = keys_for_tokens(tokens)
-    options: dict[str, Any] = {"vocabulary": vocabulary}
-    if chosen is not None:
-        options["array"] = chosen
-    if empty_key is not None:
-        options["empty_token_key"] = empty_key
+        if empty_key is not None:
+            options["empty_token_key"] = empty_key
+        if is_lowercase(keys):
+            options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,
@@ -157,7 +184,7 @@ def _open_npy(path: Path) -> np.ndarray:
         shape, _, dtype = _read_npy_header(handle, path)
         data_start = handle.tell()
     _check_matrix(path, shape, dtype)
-    expected = data_start + int(np.prod(shape)) * dtype.itemsize
+    expected = data_start + math.prod(shape) * dtype.itemsize
     actual = path.stat().st_size
     if actual < expected:
         raise MalformedFileError(
@@ -165,7 +192,10 @@ def _open_npy(path: Path) -> np.ndarray:
             f"truncated: the header promises {shape[0]:,} x {shape[1]} {dtype} "
             f"({expected:,} bytes) but the file has {actual:,} bytes; copy it again",
         )
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise MalformedFileError(path, f"cannot be mapped ({error})") from None
 
 
 def _check_matrix(
@@ -197,38 +227,49 @@ def _check_matrix(
         raise MalformedFileError(where, f"{label} is empty (shape {shape})")
 
 
-def _open_npz(path: Path, key: str | None) -> tuple[np.ndarray, str, str | None, list[str] | None]:
+@dataclass(frozen=True)
+class _Member:
+    """An ``.npy`` entry of an ``.npz`` archive, from its zip entry and its npy header."""
+
+    entry: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    info: zipfile.ZipInfo
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _open_npz(
+    path: Path, key: str | None, max_inflation: float | None
+) -> tuple[np.ndarray, str, str | None, list[str] | None]:
     """The chosen matrix, its name, and the name and values of the keys array (if any)."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
         raise MalformedFileError(path, f"not a readable .npz archive ({error})") from None
     with archive:
-        headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-        members: dict[str, str] = {}
-        for member in archive.namelist():
-            if not member.endswith(".npy"):
+        members: dict[str, _Member] = {}
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
                 continue
-            array_name = member[: -len(".npy")]
-            try:
-                with archive.open(member) as handle:
-                    shape, _, dtype = _read_npy_header(handle, f"{path} ({array_name})")
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
-                raise MalformedFileError(path, f"array {array_name!r}: {error}") from None
-            headers[array_name] = (shape, dtype)
-            members[array_name] = member
-        if not headers:
+            array_name = info.filename[: -len(".npy")]
+            members[array_name] = _read_member_header(archive, info, path, array_name)
+        if not members:
             raise MalformedFileError(path, "an archive without any .npy member; not an .npz file")
-        listing = ", ".join(f"{n} {s} {d}" for n, (s, d) in headers.items())
+        listing = ", ".join(f"{n} {m.shape} {m.dtype}" for n, m in members.items())
 
         if key is not None:
-            if key not in headers:
+            if key not in members:
                 raise InvalidParameterError(
                     f"key={key!r} is not an array of {path.name}; it holds: {listing}"
                 )
             chosen = key
         else:
-            matrices = [n for n, (s, d) in headers.items() if len(s) == 2 and d.kind in "fiu"]
+            matrices = [
+                n for n, m in members.items() if len(m.shape) == 2 and m.dtype.kind in "fiu"
+            ]
             if len(matrices) > 1:
                 raise InvalidParameterError(
                     f"{path.name} holds several 2-D arrays ({listing}); pass key= "
@@ -239,34 +280,58 @@ def _open_npz(path: Path, key: str | None) -> tuple[np.ndarray, str, str | None,
                     path, f"no 2-D array (rows x dimensions) in the archive; it holds: {listing}"
                 )
             chosen = matrices[0]
-        shape, dtype = headers[chosen]
-        _check_matrix(path, shape, dtype, what=chosen)
-        matrix = _read_member(archive, members[chosen], path, chosen)
+        shape = members[chosen].shape
+        _check_matrix(path, shape, members[chosen].dtype, what=chosen)
+        matrix = _read_member(archive, members[chosen], path, chosen, max_inflation)
 
-        keys_name = _keys_array_name(headers, chosen)
+        keys_name = _keys_array_name(members, chosen)
         keys = None
         if keys_name is not None:
-            keys_shape = headers[keys_name][0]
+            keys_shape = members[keys_name].shape
             if keys_shape[0] != shape[0]:
                 raise MalformedFileError(
                     path,
                     f"array {keys_name!r} holds {keys_shape[0]:,} keys for the "
                     f"{shape[0]:,} rows of {chosen!r}; they must match one to one",
                 )
-            raw = _read_member(archive, members[keys_name], path, keys_name)
+            raw = _read_member(archive, members[keys_name], path, keys_name, max_inflation)
             keys = _strings(raw, path, keys_name)
     return matrix, chosen, keys_name, keys
 
 
-def _keys_array_name(
-    headers: dict[str, tuple[tuple[int, ...], np.dtype]], chosen: str
-) -> str | None:
+def _read_member_header(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, array_name: str
+) -> _Member:
+    """The entry's npy header, after checking the sizes the zip entry declares: the header
+    must not promise more bytes than the entry holds, nor the entry more than its compressed
+    bytes can expand to."""
+    check_zip_entry(path, info, f"array {array_name!r}")
+    where = f"{path} ({array_name})"
+    try:
+        with archive.open(info) as handle:
+            shape, _, dtype = _read_npy_header(handle, where)
+            data_start = handle.tell()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        raise MalformedFileError(path, f"array {array_name!r}: {error}") from None
+    member = _Member(info.filename, shape, dtype, info)
+    if not dtype.hasobject and data_start + member.nbytes > info.file_size:
+        raise MalformedFileError(
+            path,
+            f"array {array_name!r}: its header promises shape {shape} {dtype} "
+            f"({human_bytes(member.nbytes)}) but its zip entry holds "
+            f"{human_bytes(max(0, info.file_size - data_start))}; the archive is truncated or "
+            "crafted",
+        )
+    return member
+
+
+def _keys_array_name(members: dict[str, _Member], chosen: str) -> str | None:
     strings = [
         n
-        for n, (s, d) in headers.items()
+        for n, m in members.items()
         if n != chosen
-        and len(s) == 1
-        and (d.kind in "US" or (d.hasobject and n in KEY_ARRAY_NAMES))
+        and len(m.shape) == 1
+        and (m.dtype.kind in "US" or (m.dtype.hasobject and n in KEY_ARRAY_NAMES))
     ]
     for preferred in KEY_ARRAY_NAMES:
         if preferred in strings:
@@ -274,9 +339,24 @@ def _keys_array_name(
     return strings[0] if len(strings) == 1 else None
 
 
-def _read_member(archive: zipfile.ZipFile, member: str, path: Path, array_name: str) -> np.ndarray:
+def _read_member(
+    archive: zipfile.ZipFile,
+    member: _Member,
+    path: Path,
+    array_name: str,
+    max_inflation: float | None,
+) -> np.ndarray:
+    if not member.dtype.hasobject:  # an object array is refused below, before any allocation
+        check_inflation(
+            path,
+            f"array {array_name!r} ({member.shape[0]:,} x "
+            f"{' x '.join(map(str, member.shape[1:])) or 1} {member.dtype})",
+            declared=member.nbytes,
+            stored=member.info.compress_size,
+            max_inflation=max_inflation,
+        )
     try:
-        with archive.open(member) as handle:
+        with archive.open(member.info) as handle:
             return np.lib.format.read_array(handle, allow_pickle=False)
     except ValueError as error:
         if "pickle" in str(error).lower() or "object" in str(error).lower():
@@ -286,7 +366,7 @@ def _read_member(archive: zipfile.ZipFile, member: str, path: Path, array_name: 
                 "(never done here); save keys as np.array(keys, dtype=str)",
             ) from None
         raise MalformedFileError(path, f"array {array_name!r}: {error}") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
         raise MalformedFileError(path, f"array {array_name!r} is truncated ({error})") from None
 
 
@@ -336,12 +416,22 @@ def load_table(
     *,
     column: str | None = None,
     key_column: str | None = None,
+    model: str | None = None,
+    max_inflation: float | None = DEFAULT_MAX_INFLATION,
     name: str | None = None,
 ) -> EmbeddingSpace:
     """A space from a Parquet or CSV table with one vector per row.
 
     ``column`` names the vector column (or the prefix of ``dim_0 … dim_n`` columns),
     ``key_column`` the column of unique keys; both are found on their own when unambiguous.
+
+    Text queries need the model that made the vectors. A Parquet file that ``embscope encode``
+    wrote names it, but a data file never chooses code to run: the named model is used only
+    when it is a bundled one (``minilm``) or when ``model`` confirms it; otherwise a text query
+    fails saying which model the file names and how to confirm it. ``model`` (``"minilm"``, a
+    local directory or a hub id) also makes any other table answer text queries.
+    ``max_inflation`` bounds how many times the file's size its columns may take in memory, as
+    their sizes in the Parquet footer declare (at least 64 MiB is always allowed).
     """
     path = Path(path)
     try:
@@ -351,13 +441,24 @@ def load_table(
         raise SourceError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SourceError(f"{path}: a directory; point at the file inside it") from None
+    max_inflation = check_max_inflation(max_inflation)
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise InvalidParameterError(
+            f"model must be a model name (minilm), directory or hub id; got {model!r}"
+        )
     if is_parquet:
-        frame, matrix, marker, vector_columns = _read_parquet(path, column)
+        frame, matrix, marker, vector_columns = _read_parquet(path, column, max_inflation)
         kind = "parquet"
     else:
         frame, matrix, vector_columns = _read_csv(path, column, key_column)
         marker, kind = {}, "csv"
 
+    if key_column is None and marker.get("key") not in (None, *frame.columns):
+        raise MalformedFileError(
+            path,
+            f"its {PARQUET_MARKER.decode()!r} metadata names the key column "
+            f"{marker['key']!r}, which the table lacks; pass key_column= to pick one",
+        )
     key_name = key_column or marker.get("key") or _auto_key_column(frame)
     if key_name is not None and key_name not in frame.columns:
         raise InvalidParameterError(
@@ -383,14 +484,13 @@ def load_table(
     metadata = frame.drop(columns=[c for c in (key_name, label_name) if c is not None])
     metadata = restore_reserved_names(metadata)
     options: dict[str, Any] = {"vector": vector_columns, "key_column": key_name}
-    encode = None
     documents = marker.get("documents")
-    if isinstance(documents, dict):  # written by `embscope encode`: queries are texts
-        from ..encode import Encoder, ModelSpec
-
+    if documents is not None:  # written by `embscope encode`: queries are texts
         options.update(documents)
-        if isinstance(documents.get("model"), dict):
-            encode = Encoder(ModelSpec(**documents["model"])).encode_one
+    named = documents.get("model") if documents else None
+    encode = _query_encoder(path, named, model)
+    if model is not None or (named is not None and named["name"] in BUNDLED_QUERY_MODELS):
+        options["query_model"] = model or named["name"]
     return EmbeddingSpace(
         matrix,
         keys,
@@ -406,18 +506,22 @@ def load_table(
 
 
 def _read_parquet(
-    path: Path, column: str | None
+    path: Path, column: str | None, max_inflation: float | None
 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any], str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        footer = pq.read_metadata(path)
+        _check_parquet_sizes(path, footer, max_inflation)
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
         raise MalformedFileError(path, f"not a readable Parquet file ({error})") from None
     schema_metadata = table.schema.metadata or {}
     marker = (
-        json.loads(schema_metadata[PARQUET_MARKER]) if PARQUET_MARKER in schema_metadata else {}
+        parse_marker(schema_metadata[PARQUET_MARKER], path)
+        if PARQUET_MARKER in schema_metadata
+        else {}
     )
     names = table.column_names
     column = column or marker.get("vector")
@@ -444,6 +548,142 @@ def _read_parquet(
     frame = table.to_pandas()
     matrix, used = _matrix_from_frame(frame, column, path)
     return frame.drop(columns=used), matrix, marker, _describe(used)
+
+
+def _check_parquet_sizes(path: Path, footer: Any, max_inflation: float | None) -> None:
+    """Refuse a table whose footer declares far more data than the file holds: run-length and
+    dictionary encodings let a few bytes stand for millions of values."""
+    declared = 0
+    for group in range(footer.num_row_groups):
+        row_group = footer.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            # 8 bytes a value: what a float64, an int64 or a pointer to a string takes
+            declared += max(chunk.total_uncompressed_size, chunk.num_values * 8)
+    check_inflation(
+        path,
+        f"the table ({footer.num_rows:,} rows)",
+        declared=declared,
+        stored=path.stat().st_size,
+        max_inflation=max_inflation,
+    )
+
+
+#: What ``write_parquet`` writes in the schema metadata under ``PARQUET_MARKER``, and the types
+#: each field may have; a file with anything else was not written by embscope.
+_MARKER_FIELDS: dict[str, tuple[type, ...]] = {
+    "key": (str,),
+    "label": (str,),
+    "vector": (str,),
+    "metric": (str,),
+    "documents": (dict,),
+}
+_DOCUMENTS_FIELDS: dict[str, tuple[type, ...]] = {
+    "model": (dict,),
+    "text_column": (str, type(None)),
+    "label_column": (str, type(None)),
+}
+_MODEL_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "location": (str,),
+    "normalize": (bool, type(None)),
+}
+_MODEL_REQUIRED = ("name", "location")
+
+#: Sentence models embscope carries itself: a file may name them and have them used.
+BUNDLED_QUERY_MODELS = ("minilm",)
+
+
+def parse_marker(raw: bytes, path: str | Path) -> dict[str, Any]:
+    """The ``embscope`` schema metadata of a Parquet file, checked field by field."""
+    what = f"its {PARQUET_MARKER.decode()!r} schema metadata"
+    advice = "write the file again with embscope, or remove that metadata"
+    try:
+        marker = json.loads(raw)
+    except RecursionError:
+        raise MalformedFileError(path, f"{what} is JSON nested too deeply; {advice}") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise MalformedFileError(path, f"{what} is not valid JSON ({error}); {advice}") from None
+    _check_fields(marker, _MARKER_FIELDS, path, what, advice)
+    if marker.get("metric") not in (None, *VALID_METRICS):
+        raise MalformedFileError(
+            path,
+            f"{what} names the metric {marker['metric']!r}; expected one of "
+            f"{', '.join(VALID_METRICS)}",
+        )
+    documents = marker.get("documents")
+    if documents is not None:
+        _check_fields(documents, _DOCUMENTS_FIELDS, path, f"{what} 'documents'", advice)
+        named = documents.get("model")
+        if named is not None:
+            _check_fields(named, _MODEL_FIELDS, path, f"{what} 'documents.model'", advice)
+            missing = [field for field in _MODEL_REQUIRED if field not in named]
+            if missing:
+                raise MalformedFileError(
+                    path, f"{what} 'documents.model' lacks {', '.join(missing)}; {advice}"
+                )
+    return marker
+
+
+def _check_fields(
+    value: Any, fields: dict[str, tuple[type, ...]], path: str | Path, what: str, advice: str
+) -> None:
+    if not isinstance(value, dict):
+        raise MalformedFileError(path, f"{what} is not a JSON object; {advice}")
+    for field, content in value.items():
+        if field not in fields:
+            shown = field if len(field) <= 40 else field[:39] + "…"
+            raise MalformedFileError(path, f"{what} has an unknown field {shown!r}; {advice}")
+        if not isinstance(content, fields[field]):
+            raise MalformedFileError(
+                path,
+                f"{what}: field {field!r} must be "
+                f"{' or '.join('null' if t is type(None) else t.__name__ for t in fields[field])}, "
+                f"not {type(content).__name__}; {advice}",
+            )
+
+
+def _query_encoder(
+    path: Path, named: dict[str, Any] | None, model: str | None
+) -> Callable[[str], np.ndarray] | None:
+    """What encodes a text query: the model the user confirmed (``model``), or the bundled
+    model the file names; otherwise, when the file names a model, a function that explains how
+    to confirm it. The model itself is loaded on the first query."""
+    normalize = named.get("normalize") if named else None
+    if model is None and named is None:
+        return None
+    if model is None and named["name"] not in BUNDLED_QUERY_MODELS:
+        name, location = named["name"], named["location"]
+        where = f" (at {location!r})" if location != name else ""
+
+        def unconfirmed(query: str) -> np.ndarray:
+            raise SourceError(
+                f"{path.name} says its vectors were made by the model {name!r}{where}; embscope "
+                f"loads a model a data file names only when you confirm it: pass model={name!r} "
+                f"(CLI: --model {name!r}), or the model's directory if it is elsewhere"
+            )
+
+        return unconfirmed
+    chosen = model if model is not None else named["name"]
+    if model is not None and named is not None and model not in (named["name"], named["location"]):
+        logger.warning(
+            "%s says its vectors were made by %r; text queries will be encoded with %r, "
+            "as model= says",
+            path,
+            named["name"],
+            model,
+        )
+    encoders: list[Callable[[str], np.ndarray]] = []
+
+    def encode(query: str) -> np.ndarray:
+        if not encoders:
+            from ..encode import Encoder, model_spec
+
+            spec = model_spec(chosen, normalize="auto" if normalize is None else normalize)
+            encoders.append(Encoder(spec).encode_one)
+        return encoders[0](query)
+
+    return encode
 
 
 def _list_column_matrix(chunked: Any, path: Path, column: str) -> np.ndarray:

@@ -16,10 +16,16 @@ groups (Keras 3) are the candidates. Uncompressed weights are memory-mapped, eve
 ``.keras`` zip (Keras stores its members uncompressed).
 
 The vocabulary is a text file with one token per line, row 0 = padding (the empty string) and
-row 1 = ``[UNK]``, as ``TextVectorization.get_vocabulary()`` gives them: ``vocab=``, or one beside
-the model (``<stem>.vocab.txt``, ``vocab.txt``, ``vocabulary.txt``, ``vocab``). The empty padding
-token gets the key ``<pad>`` (see ``keys_for_tokens``). Without a vocabulary the keys are the row
-numbers. Metadata: ``token_id``.
+row 1 = ``[UNK]``, as ``TextVectorization.get_vocabulary()`` gives them: ``vocabulary=``, or the
+one beside the model (``<stem>.vocab.txt``, else the only ``*vocab*.txt`` there, such as the
+tutorial's ``embedding-vocabulary.txt``; see ``find_vocabulary``). Row 0, the padding, is left
+out as the tutorial's projector export leaves it out (10,000 rows give 9,999 words). Without a
+vocabulary the keys are the row numbers. Metadata: ``token_id`` (the row in the layer).
+
+Sizes are checked before anything is read into memory: a zip entry may not declare more than
+its compressed bytes can expand to, and the layer's weights may not take more than
+``max_inflation`` times the storage the file gives them (an HDF5 dataset can declare any shape
+and leave its storage unwritten, to be read as fill values).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +49,17 @@ import pandas as pd
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .vocabulary import (
+    DEFAULT_MAX_INFLATION,
+    check_inflation,
+    check_max_inflation,
+    check_zip_entry,
+    chosen_vocabulary,
     file_fingerprint,
     find_vocabulary,
+    human_bytes,
+    is_lowercase,
     keys_for_tokens,
+    leave_out_padding,
     read_vocabulary,
     row_number_keys,
 )
@@ -79,30 +95,41 @@ def load_keras(
     path: str | Path,
     *,
     layer: str | None = None,
-    vocab: str | Path | None = None,
+    vocabulary: str | Path | None = None,
     extra_rows: ExtraRows = "error",
+    max_inflation: float | None = DEFAULT_MAX_INFLATION,
     name: str | None = None,
+    vocab: str | Path | None = None,
 ) -> EmbeddingSpace:
     """The matrix of an Embedding layer of a Keras file, keyed by its vocabulary.
 
-    ``layer`` names the Embedding layer (needed when the model has several). ``extra_rows=
-    "drop"`` keeps only the first rows when the vocabulary is shorter than the matrix because
-    ``TextVectorization`` found fewer tokens than ``max_tokens`` (the rows past the vocabulary
-    are never looked up); the default refuses, since a vocabulary file that lost its padding and
-    ``[UNK]`` lines would otherwise shift every key by a row.
+    ``layer`` names the Embedding layer (needed when the model has several). ``vocabulary``
+    names the vocabulary file (``vocab`` is its older name); by default the one beside the
+    model is used. The vocabulary must name every row: a shorter one is an error, since a file
+    that lost lines (or its padding and ``[UNK]`` lines) would shift every key. When
+    ``TextVectorization`` found fewer tokens than ``max_tokens``, the rows past the vocabulary
+    are never looked up: ``extra_rows="drop"`` leaves them out, and the log warns how many
+    and from which row. An empty first token (the padding) leaves row 0 out.
+
+    ``max_inflation`` bounds how many times the bytes the file stores for the weights they may
+    take in memory (at least 64 MiB is always allowed); None lifts the bound.
     """
     if extra_rows not in ("error", "drop"):
         raise InvalidParameterError(f"extra_rows must be 'error' or 'drop'; got {extra_rows!r}")
+    vocab_path = chosen_vocabulary(vocabulary, vocab)
+    max_inflation = check_max_inflation(max_inflation)
     h5py = _import_h5py()
     path = Path(path)
-    with _open_keras_file(path, h5py) as opened:
+    with _open_keras_file(path, h5py, max_inflation) as opened:
         found = _layers_in(opened)
         chosen = _choose(found, layer, opened)
-        matrix = _read_weights(opened, chosen)
+        matrix = _read_weights(opened, chosen, max_inflation)
     rows = matrix.shape[0]
 
-    vocab_path = Path(vocab) if vocab is not None else find_vocabulary(path)
+    if vocab_path is None:
+        vocab_path = find_vocabulary(path)
     options: dict[str, Any] = {"layer": chosen.name, "vocabulary": None}
+    token_ids = np.arange(rows, dtype=np.int64)
     if vocab_path is None:
         keys = row_number_keys(
             path,
@@ -114,19 +141,34 @@ def load_keras(
         tokens = read_vocabulary(vocab_path)
         options["vocabulary"] = str(vocab_path)
         if len(tokens) < rows and extra_rows == "drop":
-            logger.info("%s: dropped the %d rows past the vocabulary", path, rows - len(tokens))
+            logger.warning(
+                "%s: the vocabulary names %s of the %s rows of layer %r; left out the %s rows "
+                "from row %s on (extra_rows='drop')",
+                path,
+                f"{len(tokens):,}",
+                f"{rows:,}",
+                chosen.name,
+                f"{rows - len(tokens):,}",
+                f"{len(tokens):,}",
+            )
             options["extra_rows"] = "drop"
             matrix, rows = matrix[: len(tokens)], len(tokens)
+            token_ids = token_ids[:rows]
         if len(tokens) != rows:
             raise MalformedFileError(vocab_path, _size_mismatch(len(tokens), rows, chosen))
+        if leave_out_padding(tokens, vocab_path):
+            matrix, tokens, token_ids = matrix[1:], tokens[1:], token_ids[1:]
+            options["padding_row"] = "left out"
         keys, empty_key = keys_for_tokens(tokens)
         if empty_key is not None:
             options["empty_token_key"] = empty_key
-            logger.info("%s: the empty (padding) token has the key %r", vocab_path, empty_key)
+            logger.info("%s: the empty token has the key %r", vocab_path, empty_key)
+        if is_lowercase(keys):
+            options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,
-        metadata=pd.DataFrame({"token_id": np.arange(rows, dtype=np.int64)}),
+        metadata=pd.DataFrame({"token_id": token_ids}),
         provenance=Provenance(
             source=str(path),
             kind="keras",
@@ -175,6 +217,8 @@ class _Opened:
     config: dict[str, Any] | None
     #: byte offset of the HDF5 file inside ``path`` (a stored zip member); None: not mappable
     base_offset: int | None
+    #: how many bytes the HDF5 file has (the whole file, or the zip member)
+    size: int
 
 
 class _OpenedFile:
@@ -190,7 +234,7 @@ class _OpenedFile:
             closer.close()
 
 
-def _open_keras_file(path: Path, h5py: Any) -> _OpenedFile:
+def _open_keras_file(path: Path, h5py: Any, max_inflation: float | None) -> _OpenedFile:
     try:
         with path.open("rb") as handle:
             start = handle.read(8)
@@ -202,7 +246,7 @@ def _open_keras_file(path: Path, h5py: Any) -> _OpenedFile:
             "files: re-save the model with model.save('model.keras')"
         ) from None
     if start.startswith(ZIP_MAGIC):
-        return _open_zip(path, h5py)
+        return _open_zip(path, h5py, max_inflation)
     if start != HDF5_MAGIC:
         raise MalformedFileError(
             path, "not a Keras file: neither a .keras zip archive nor an HDF5 .h5 file"
@@ -211,57 +255,89 @@ def _open_keras_file(path: Path, h5py: Any) -> _OpenedFile:
         root = h5py.File(path, "r")
     except OSError as error:
         raise MalformedFileError(path, f"unreadable HDF5 file ({error})") from None
+    size = path.stat().st_size
     try:
-        model_config = root.attrs.get("model_config")
+        try:
+            model_config = root.attrs.get("model_config")
+        except (OSError, TypeError, ValueError) as error:
+            raise MalformedFileError(path, f"unreadable model config ({error})") from None
         if model_config is not None:
             config = _parse_config(model_config, path)
             if "model_weights" not in root:
                 raise MalformedFileError(path, "a model config but no 'model_weights' group")
-            opened = _Opened(path, root["model_weights"], "legacy", config, 0)
+            opened = _Opened(path, root["model_weights"], "legacy", config, 0, size)
         elif "layer_names" in root.attrs:
-            opened = _Opened(path, root, "legacy", None, 0)
+            opened = _Opened(path, root, "legacy", None, 0, size)
         else:
-            opened = _Opened(path, root, "keras3", None, 0)
+            opened = _Opened(path, root, "keras3", None, 0, size)
     except BaseException:
         root.close()
         raise
     return _OpenedFile(opened, [root])
 
 
-def _open_zip(path: Path, h5py: Any) -> _OpenedFile:
+def _open_zip(path: Path, h5py: Any, max_inflation: float | None) -> _OpenedFile:
     try:
         archive = zipfile.ZipFile(path)
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError) as error:
         raise MalformedFileError(path, f"not a readable .keras archive ({error})") from None
-    if WEIGHTS_MEMBER not in names:
-        archive.close()
-        raise MalformedFileError(
-            path,
-            f"no {WEIGHTS_MEMBER} in the archive (it holds {', '.join(names) or 'nothing'}); "
-            "sharded or npz weights are not supported: re-save the model with model.save()",
-        )
-    config = _parse_config(archive.read(CONFIG_MEMBER), path) if CONFIG_MEMBER in names else None
-    info = archive.getinfo(WEIGHTS_MEMBER)
     closers: list[Any] = [archive]
-    if info.compress_type == zipfile.ZIP_STORED:
-        offset = _stored_member_offset(path, info)
-        raw = path.open("rb")
-        closers.append(raw)
-        handle: Any = _Window(raw, offset, info.file_size)
-        base_offset: int | None = offset
-    else:
-        # a compressed member cannot be read in place: it is read into memory
-        handle = io.BytesIO(archive.read(WEIGHTS_MEMBER))
-        base_offset = None
     try:
-        root = h5py.File(handle, "r")
-    except OSError as error:
-        for closer in closers:
+        if WEIGHTS_MEMBER not in names:
+            raise MalformedFileError(
+                path,
+                f"no {WEIGHTS_MEMBER} in the archive (it holds {', '.join(names) or 'nothing'}); "
+                "sharded or npz weights are not supported: re-save the model with model.save()",
+            )
+        config = None
+        if CONFIG_MEMBER in names:
+            config = _parse_config(_read_entry(archive, CONFIG_MEMBER, path, max_inflation), path)
+        info = archive.getinfo(WEIGHTS_MEMBER)
+        check_zip_entry(path, info, WEIGHTS_MEMBER)
+        if info.compress_type == zipfile.ZIP_STORED:
+            offset = _stored_member_offset(path, info)
+            if offset + info.file_size > path.stat().st_size:
+                raise MalformedFileError(
+                    path, f"{WEIGHTS_MEMBER} runs past the end of the archive; it is truncated"
+                )
+            raw = path.open("rb")
+            closers.append(raw)
+            handle: Any = _Window(raw, offset, info.file_size)
+            base_offset: int | None = offset
+        else:
+            # a compressed member cannot be read in place: it is read into memory
+            handle = io.BytesIO(_read_entry(archive, WEIGHTS_MEMBER, path, max_inflation))
+            base_offset = None
+        try:
+            root = h5py.File(handle, "r")
+        except OSError as error:
+            raise MalformedFileError(path, f"{WEIGHTS_MEMBER} is unreadable ({error})") from None
+    except BaseException:
+        for closer in reversed(closers):
             closer.close()
-        raise MalformedFileError(path, f"{WEIGHTS_MEMBER} is unreadable ({error})") from None
+        raise
     closers.append(root)
-    return _OpenedFile(_Opened(path, root, "keras3", config, base_offset), closers)
+    return _OpenedFile(_Opened(path, root, "keras3", config, base_offset, info.file_size), closers)
+
+
+def _read_entry(
+    archive: zipfile.ZipFile, member: str, path: Path, max_inflation: float | None
+) -> bytes:
+    """A zip entry's bytes, once its declared size is credible and within the bound."""
+    info = archive.getinfo(member)
+    check_zip_entry(path, info, member)
+    check_inflation(
+        path,
+        member,
+        declared=info.file_size,
+        stored=info.compress_size,
+        max_inflation=max_inflation,
+    )
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        raise MalformedFileError(path, f"{member} is damaged ({error})") from None
 
 
 def _stored_member_offset(path: Path, info: zipfile.ZipInfo) -> int:
@@ -307,11 +383,13 @@ class _Window(io.RawIOBase):
 
 
 def _parse_config(raw: Any, path: Path) -> dict[str, Any]:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8")
     try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
         config = json.loads(raw)
-    except (json.JSONDecodeError, TypeError) as error:
+    except RecursionError:
+        raise MalformedFileError(path, "the model config is JSON nested too deeply") from None
+    except (ValueError, TypeError) as error:  # JSONDecodeError, UnicodeDecodeError
         raise MalformedFileError(path, f"the model config is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise MalformedFileError(path, "the model config is not a JSON object")
@@ -441,17 +519,24 @@ def _walk_layer_entries(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
 # ---- reading the weights -----------------------------------------------------------------------
 
 
-def _read_weights(opened: _Opened, layer: EmbeddingLayer) -> np.ndarray:
+def _read_weights(
+    opened: _Opened, layer: EmbeddingLayer, max_inflation: float | None
+) -> np.ndarray:
     if opened.layout == "keras3":
         dataset = _keras3_dataset(opened, layer)
     else:
         dataset = _legacy_dataset(opened, layer)
+    shape = tuple(int(n) for n in dataset.shape)
     expected = (layer.input_dim, layer.output_dim)
-    if None not in expected and tuple(dataset.shape) != expected:
+    if None not in expected and shape != expected:
         raise MalformedFileError(
             opened.path,
-            f"the weights of layer {layer.name!r} have shape {tuple(dataset.shape)}, but the "
+            f"the weights of layer {layer.name!r} have shape {shape}, but the "
             f"config says input_dim={layer.input_dim}, output_dim={layer.output_dim}",
+        )
+    if len(shape) != 2:
+        raise MalformedFileError(
+            opened.path, f"the weights of layer {layer.name!r} have shape {shape}, not 2-D"
         )
     if dataset.dtype.kind != "f":
         raise MalformedFileError(
@@ -459,12 +544,38 @@ def _read_weights(opened: _Opened, layer: EmbeddingLayer) -> np.ndarray:
             f"the weights of layer {layer.name!r} are {dataset.dtype}, not floating point "
             "(a quantized layer?); only float embeddings are supported",
         )
-    return _map_or_read(opened, dataset)
+    declared = math.prod(shape) * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if stored > opened.size:
+        raise MalformedFileError(
+            opened.path,
+            f"the weights of layer {layer.name!r} claim {human_bytes(stored)} of storage in "
+            f"{human_bytes(opened.size)} of HDF5 data; the file is truncated or crafted",
+        )
+    check_inflation(
+        opened.path,
+        f"the weights of layer {layer.name!r} ({shape[0]:,} x {shape[1]:,} {dataset.dtype})",
+        declared=declared,
+        stored=stored,
+        max_inflation=max_inflation,
+    )
+    try:
+        return _map_or_read(opened, dataset, declared)
+    except (OSError, ValueError) as error:
+        raise MalformedFileError(
+            opened.path, f"the weights of layer {layer.name!r} are unreadable ({error})"
+        ) from None
 
 
-def _map_or_read(opened: _Opened, dataset: Any) -> np.ndarray:
+def _map_or_read(opened: _Opened, dataset: Any, nbytes: int) -> np.ndarray:
     """Memory-map a contiguous, uncompressed dataset; read anything else into memory."""
     offset = dataset.id.get_offset() if dataset.chunks is None else None
+    if offset is not None and offset + nbytes > opened.size:
+        raise MalformedFileError(
+            opened.path,
+            f"the weights run past the end of the HDF5 data (bytes {offset:,} to "
+            f"{offset + nbytes:,} of {opened.size:,}); the file is truncated",
+        )
     if offset is None or opened.base_offset is None or dataset.compression is not None:
         return dataset[()]
     return np.memmap(
