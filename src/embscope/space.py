@@ -187,6 +187,7 @@ class EmbeddingSpace:
         self._encode = encode
         self._norms: np.ndarray | None = None
         self._inverse_norms: np.ndarray | None = None
+        self._all_lowercase: bool | None = None
 
     # ---- container protocol -------------------------------------------------------------
     @property
@@ -349,6 +350,15 @@ class EmbeddingSpace:
         if self._encode is not None and query.strip():
             # a document space answers free text through the model that encoded it
             return ResolvedQuery(query, (), (), np.asarray(self._encode(query), np.float32))
+        folded = query.lower()
+        if folded != query and folded in self._index and self._lowercase_only():
+            # GloVe and other lowercased vocabularies hold "paris", never "Paris": fold as an
+            # uncased tokenizer would, and report the key used (the CLI says so in a note)
+            row = self._index[folded]
+            logger.info("%r looked up as %r (the vocabulary is lowercase)", query, folded)
+            return ResolvedQuery(
+                query, (folded,), (row,), np.asarray(self._vectors[row], np.float32)
+            )
         split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
         known = [p for p in split if p in self._index]
         if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
@@ -357,6 +367,12 @@ class EmbeddingSpace:
             logger.info("%r resolved to pieces %s", query, split)
             return ResolvedQuery(query, tuple(split), rows, vector)
         raise self._unknown(query)
+
+    def _lowercase_only(self) -> bool:
+        """Whether no key has an upper-case letter (computed on the first miss, then kept)."""
+        if self._all_lowercase is None:
+            self._all_lowercase = not any(key != key.lower() for key in self._keys)
+        return self._all_lowercase
 
     # ---- questions ----------------------------------------------------------------------
     def similarity(

@@ -101,10 +101,23 @@ def echo_table(frame: pd.DataFrame, *, title: str | None = None) -> None:
     )
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column]) and frame[column].dtype != bool
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+        table.add_column(
+            str(column),
+            justify="right" if numeric else "left",
+            overflow="fold",
+            # a header or a number broken over two lines ("betwee / n") reads as two things
+            min_width=len(str(column)),
+            no_wrap=numeric,
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*(Text(_format_cell(value)) for value in row))
-    Console(file=sys.stdout, soft_wrap=True).print(table)
+    # piped into a file or another program there is no terminal width to fit: rich's
+    # fallback of 80 columns would fold every wide table
+    width = None if sys.stdout.isatty() else PIPED_WIDTH
+    Console(file=sys.stdout, soft_wrap=True, width=width).print(table)
+
+
+PIPED_WIDTH = 1000
 
 
 # a cell longer than this (a document's text) is cut, so a row stays a few lines high

@@ -36,7 +36,11 @@ def similarity(
     """Similarity of FIRST and SECOND (cosine by default; Euclidean gives a distance)."""
     space = load_space(source)
     metric = metric or space.metric
-    value = space.similarity(first, second, metric=metric, pieces=pieces)
+    resolved = [space.resolve(word, pieces=pieces) for word in (first, second)]
+    for query in resolved:
+        if query.used_pieces:
+            click.echo(f"note: {query.text!r} was looked up as {' + '.join(query.keys)}", err=True)
+    value = space.similarity(resolved[0].vector, resolved[1].vector, metric=metric)
     if as_json:
         echo_json({"first": first, "second": second, "metric": metric, "score": value})
     else:

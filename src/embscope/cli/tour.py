@@ -26,19 +26,23 @@ def tour(source: str, top_k: int) -> None:
         f"norms from {summary['norm_min']:.3f} to {summary['norm_max']:.3f}, "
         f"median {summary['norm_median']:.3f}; metric: {space.metric}\n"
     )
-    click.echo("Cosine similarity of word pairs:")
-    for first, second in TOUR_PAIRS:
-        if first in space and second in space:
+    pairs = [(a, b) for a, b in TOUR_PAIRS if a in space and b in space]
+    if pairs:
+        click.echo("Cosine similarity of word pairs:")
+        for first, second in pairs:
             click.echo(f"  {first:>10} ~ {second:<10} {space.similarity(first, second):+.4f}")
-    click.echo("")
-    for word in TOUR_WORDS:
-        if word in space:
-            frame = space.neighbors(word, top_k=top_k)
-            echo_table(frame[["rank", "label", "score"]], title=score_title(frame, "Neighbours"))
-            click.echo("")
-    if TOUR_OPPOSITE in space:
-        frame = space.opposites(TOUR_OPPOSITE, top_k=top_k)
-        echo_table(frame[["rank", "label", "score"]], title=score_title(frame, "Opposites"))
+        click.echo("")
+    # a space without the tour's words (documents, another language, token ids) is shown
+    # through its own first rows rather than through empty sections
+    words = [w for w in TOUR_WORDS if w in space] or space.keys[: min(len(space) - 1, 2)]
+    for word in words:
+        frame = space.neighbors(word, top_k=top_k)
+        echo_table(frame[["rank", "label", "score"]], title=_title(space, frame, "Neighbours"))
+        click.echo("")
+    opposite = TOUR_OPPOSITE if TOUR_OPPOSITE in space else (words[0] if words else None)
+    if opposite is not None:
+        frame = space.opposites(opposite, top_k=top_k)
+        echo_table(frame[["rank", "label", "score"]], title=_title(space, frame, "Opposites"))
         click.echo("")
     if space.has_tokenizer and TOUR_SPLIT_WORD not in space:
         try:
@@ -55,6 +59,15 @@ def tour(source: str, top_k: int) -> None:
         "Next: embscope neighbors WORD -s SOURCE -k 15 | embscope similarity A B | "
         "embscope table WORD | embscope info SOURCE | embscope --help"
     )
+
+
+def _title(space, frame, what: str) -> str:
+    """The table's title; a row whose key is not what a person reads (a document's row
+    number) is named by its label."""
+    query = frame.attrs.get("query")
+    if query in space and space.labels[space.row(query)] != query:
+        frame.attrs["query"] = f"{query}: {space.labels[space.row(query)]}"
+    return score_title(frame, what)
 
 
 COMMANDS = [tour]
