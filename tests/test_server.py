@@ -15,11 +15,14 @@ from fastapi.testclient import TestClient
 import embscope
 from embscope.server import create_app
 
+# the server answers only requests naming it by a loopback name (see test_server_security.py)
+LOCAL = "http://127.0.0.1:8000"
+
 
 @pytest.fixture(scope="module")
 def client(glove):
     app = create_app(["minilm", glove])
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -228,7 +231,7 @@ def test_serve_listens_on_loopback_and_a_free_port_and_opens_the_page(tmp_path):
 
 def test_document_space_classes_and_text_search(ag_news_docs, glove):
     app = create_app([ag_news_docs, glove])
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         listed = client.get("/api/sources").json()[0]
         source = listed["id"]
         assert listed["label_column"] == "class"
@@ -288,8 +291,8 @@ def test_serve_checks_its_sources_before_listening(tmp_path):
 
 
 def test_token_scan_job(client):
-    job = client.post("/api/sources/minilm/tokens").json()
-    again = client.post("/api/sources/minilm/tokens").json()
+    job = client.post("/api/sources/minilm/tokens", json={}).json()
+    again = client.post("/api/sources/minilm/tokens", json={}).json()
     assert job["id"] == again["id"]  # one scan, shared
     state = wait_for(client, job["id"])
     assert state["state"] == "done", state

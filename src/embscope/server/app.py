@@ -5,6 +5,12 @@ Routes live under ``/api``; a built front end, when the package holds one, is mo
 ``/``. Coordinates travel as Arrow IPC streams (typed columns), not JSON lists of floats. User
 errors answer 4xx with a message (an unknown word: 404 with the closest vocabulary matches);
 projections run as background jobs that every client asking for the same one shares.
+
+Hardened for a server that a browser with other sites open can reach (``guard.py``: the Host,
+origin, content type and body size of every request), and against clients that ask too much:
+the job queue is bounded (429 beyond it) and jobs can be cancelled, requests that compute for
+a while take a lane of their own (``lanes.py``) so they cannot starve the neighbour queries,
+and every text input is checked before it reaches the library.
 """
 
 from __future__ import annotations
@@ -13,27 +19,60 @@ import io
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from .. import __version__
 from ..errors import EmbscopeError, InvalidParameterError, UnknownKeyError
 from ..progress import ProgressCallback
 from ..space import EmbeddingSpace
-from .jobs import JobRunner
+from .guard import MAX_BODY, HostNames, RequestGuard
+from .jobs import MAX_QUEUED, JobRunner, QueueFull
+from .lanes import Lane
 
 MAX_TOP_K = 1000
 MAX_QUERY_CHARACTERS = 200
 MAX_PROFILE_SAMPLE = 5000
 MAX_COMPLETIONS = 50
+MAX_SLOW_WAITING = 8
+CANCEL_WAIT_SECONDS = 5.0
+STOP_WAIT_SECONDS = 3.0
 STATIC = Path(__file__).with_name("static")
 _SOURCE_ID = re.compile(r"[^a-z0-9]+")
+_WHITESPACE_CONTROLS = "\t\n\r"
+
+
+def _plain_text(text: str) -> str:
+    """Refuse what no word or sentence holds and the library should never see: control
+    characters (NUL among them) and lone surrogates (JSON can spell them, UTF-8 cannot)."""
+    for character in text:
+        category = unicodedata.category(character)
+        if category == "Cs" or (category == "Cc" and character not in _WHITESPACE_CONTROLS):
+            kind = "a lone surrogate" if category == "Cs" else "a control character"
+            raise ValueError(f"must not contain U+{ord(character):04X} ({kind})")
+    return text
+
+
+def _text(max_length: int) -> Any:
+    # the length first, so a long string is refused before it is read character by character
+    return Annotated[
+        str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_plain_text)
+    ]
+
+
+Text = _text(MAX_QUERY_CHARACTERS)
+ColourText = _text(MAX_QUERY_CHARACTERS + len("similarity:"))
 
 
 class SourceInfo(BaseModel):
@@ -122,9 +161,8 @@ class TokenScanAnswer(BaseModel):
 class ProjectionRequest(BaseModel):
     method: Literal["pca", "tsne", "umap"] = "pca"
     n_components: Literal[2, 3] = 3
-    neighborhood: str | None = Field(
+    neighborhood: Text | None = Field(
         default=None,
-        max_length=MAX_QUERY_CHARACTERS,
         description="project only this word's similar and opposite rows",
     )
     similar: int = Field(default=30, ge=1, le=MAX_TOP_K)
@@ -136,7 +174,7 @@ class ProjectionRequest(BaseModel):
 
 class JobAnswer(BaseModel):
     id: str
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     description: str
     seconds: float | None = None
     error: str | None = None
@@ -218,27 +256,62 @@ class _Spaces:
             return self._loaded[source_id]
 
 
-def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> FastAPI:
+def create_app(
+    sources: Sequence[str | EmbeddingSpace],
+    *,
+    workers: int = 1,
+    max_queued: int = MAX_QUEUED,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+    max_body: int = MAX_BODY,
+) -> FastAPI:
     """The explorer's app for ``sources`` (names, paths or hub ids as ``embscope.load`` takes
-    them, or spaces); ``workers`` background threads compute projections."""
+    them, or spaces); ``workers`` background threads compute projections, and at most
+    ``max_queued`` jobs wait for them.
+
+    Requests must name the server by a loopback name, ``host`` (the address it listens on) or
+    one of ``allowed_hosts`` (``"*"``: any); request bodies are at most ``max_body`` bytes."""
     if not sources:
         raise InvalidParameterError("give at least one source to serve")
     spaces = _Spaces(sources)
-    jobs = JobRunner(workers)
+    jobs = JobRunner(workers, max_queued=max_queued)
     # One query computes at a time: a search reads the whole matrix with BLAS threads that
     # already use every core, so twenty concurrent ones only thrash (measured: 23 requests/s
     # with 20 clients unserialised); queued, each takes a few milliseconds.
     compute = threading.Lock()
+    slow = Lane(waiting=MAX_SLOW_WAITING)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # a stopped server stops computing: queued jobs are dropped, running ones cancelled
+        await anyio.to_thread.run_sync(lambda: jobs.shutdown(wait=STOP_WAIT_SECONDS))
+
     app = FastAPI(
         title="embscope",
         version=__version__,
         description="Explore embedding spaces: neighbours, opposites, projections.",
+        lifespan=lifespan,
     )
     app.state.spaces, app.state.jobs = spaces, jobs
+    app.add_middleware(RequestGuard, hosts=HostNames(host, allowed_hosts), max_body=max_body)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and a lone surrogate in it cannot be encoded
+        return _AsciiJSONResponse(
+            status_code=422, content={"detail": jsonable_encoder(error.errors())}
+        )
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(_request: Request, error: QueueFull) -> JSONResponse:
+        return _AsciiJSONResponse(
+            status_code=429, content={"detail": str(error)}, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(UnknownKeyError)
     async def unknown_word(_request: Request, error: UnknownKeyError) -> JSONResponse:
-        return JSONResponse(
+        return _AsciiJSONResponse(
             status_code=404,
             content={
                 "detail": str(error),
@@ -249,7 +322,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
 
     @app.exception_handler(EmbscopeError)
     async def user_error(_request: Request, error: EmbscopeError) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"detail": str(error)})
+        return _AsciiJSONResponse(status_code=400, content={"detail": str(error)})
 
     @app.get("/api/sources", response_model=list[SourceInfo])
     def list_sources() -> list[SourceInfo]:
@@ -258,7 +331,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     @app.get("/api/sources/{source}/complete", response_model=list[str])
     def complete(
         source: str,
-        prefix: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        prefix: Annotated[Text, Query()],
         limit: int = Query(10, ge=1, le=MAX_COMPLETIONS),
     ) -> list[str]:
         """Vocabulary keys starting with ``prefix`` (case-insensitive), most frequent first
@@ -269,7 +342,7 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     @app.get("/api/sources/{source}/neighbors", response_model=NeighborsAnswer)
     def neighbors(
         source: str,
-        query: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        query: Annotated[Text, Query()],
         top_k: int = Query(10, ge=1, le=MAX_TOP_K),
         metric: Literal["cosine", "euclidean", "dot"] | None = None,
         opposite: bool = False,
@@ -300,8 +373,8 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     @app.get("/api/sources/{source}/similarity", response_model=SimilarityAnswer)
     def similarity(
         source: str,
-        a: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
-        b: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        a: Annotated[Text, Query()],
+        b: Annotated[Text, Query()],
         metric: Literal["cosine", "euclidean", "dot"] | None = None,
     ) -> SimilarityAnswer:
         space = spaces.get(source)
@@ -312,47 +385,53 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
         )
 
     @app.get("/api/sources/{source}/profile", response_model=ProfileAnswer)
-    def profile(
+    async def profile(
         source: str,
-        query: str = Query(min_length=1, max_length=MAX_QUERY_CHARACTERS),
+        query: Annotated[Text, Query()],
         top_k: int = Query(15, ge=1, le=MAX_TOP_K),
         sample: int = Query(1500, ge=0, le=MAX_PROFILE_SAMPLE),
-    ) -> ProfileAnswer:
+    ) -> Response:
         """The BERT lecture's profile: every row's Euclidean distance to the query against its
         cosine similarity (the ``top_k`` of each by key, and a sample of rows to plot)."""
-        space = spaces.get(source)
-        with compute:
+
+        def answer() -> ProfileAnswer:
+            space = spaces.get(source)
             result = space.distance_profile(query, top_k=top_k, pieces="mean")
-        table = result.table
-        chosen = np.random.default_rng(0).permutation(len(table))[:sample]
-        plotted = table.iloc[np.sort(chosen)][["cosine", "euclidean"]].to_numpy(np.float64)
-        return ProfileAnswer(
-            source=source,
-            query=query,
-            rank_correlation=float(result.rank_correlation),
-            overlap=int(result.overlap),
-            rows=_records(table.head(top_k)),
-            euclidean_rows=_records(table.nsmallest(top_k, "euclidean_rank")),
-            sample=[[round(c, 5), round(e, 5)] for c, e in plotted if np.isfinite(c + e)],
-        )
+            table = result.table
+            chosen = np.random.default_rng(0).permutation(len(table))[:sample]
+            plotted = table.iloc[np.sort(chosen)][["cosine", "euclidean"]].to_numpy(np.float64)
+            return ProfileAnswer(
+                source=source,
+                query=query,
+                rank_correlation=float(result.rank_correlation),
+                overlap=int(result.overlap),
+                rows=_records(table.head(top_k)),
+                euclidean_rows=_records(table.nsmallest(top_k, "euclidean_rank")),
+                sample=[[round(c, 5), round(e, 5)] for c, e in plotted if np.isfinite(c + e)],
+            )
+
+        return await _json_from(slow, answer)
 
     @app.get("/api/sources/{source}/classes", response_model=ClassesAnswer)
-    def classes(source: str, label: str | None = Query(None, max_length=200)) -> ClassesAnswer:
+    async def classes(source: str, label: Annotated[Text | None, Query()] = None) -> Response:
         """A labelled (document) space's class-similarity matrix: the mean cosine within and
         between classes."""
-        space = spaces.get(source)
-        with compute:
+
+        def answer() -> ClassesAnswer:
+            space = spaces.get(source)
             result = space.class_similarity(label)
-        order = list(result.labels)
-        return ClassesAnswer(
-            source=source,
-            label_column=result.label_column,
-            labels=[str(v) for v in order],
-            counts=[int(result.counts[v]) for v in order],
-            mean=[[_number(result.mean.loc[a, b]) for b in order] for a in order],
-            within=[_number(result.within[v]) for v in order],
-            between=[_number(result.between[v]) for v in order],
-        )
+            order = list(result.labels)
+            return ClassesAnswer(
+                source=source,
+                label_column=result.label_column,
+                labels=[str(v) for v in order],
+                counts=[int(result.counts[v]) for v in order],
+                mean=[[_number(result.mean.loc[a, b]) for b in order] for a in order],
+                within=[_number(result.within[v]) for v in order],
+                between=[_number(result.between[v]) for v in order],
+            )
+
+        return await _json_from(slow, answer)
 
     @app.post("/api/sources/{source}/projections", response_model=JobAnswer, status_code=202)
     def start_projection(source: str, request: ProjectionRequest) -> JobAnswer:
@@ -429,6 +508,16 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
     def job_state(job_id: str) -> JobAnswer:
         return _job_answer(_job(jobs, job_id))
 
+    @app.delete("/api/jobs/{job_id}", response_model=JobAnswer)
+    def cancel_job(job_id: str) -> JobAnswer:
+        """Cancel a job, for every client sharing it: a queued one is dropped, a running one
+        stops at its next progress step (answered once it has, or after a few seconds while it
+        still runs); a finished job is left as it is. Answers the job's state."""
+        job = jobs.cancel(job_id, wait=CANCEL_WAIT_SECONDS)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while)")
+        return _job_answer(job)
+
     @app.get("/api/jobs/{job_id}/points", response_class=Response)
     def job_points(job_id: str) -> Response:
         """The projection as an Arrow IPC stream: ``key``, ``label`` (left out where it is
@@ -455,33 +544,47 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
             },
         )
 
+    # names per projection, computed once; only as many as the jobs kept (read and written in
+    # the slow lane, one request at a time)
     clusters_of: dict[str, list[ClusterLabel]] = {}
 
     @app.get("/api/jobs/{job_id}/clusters", response_model=list[ClusterLabel])
-    def job_clusters(job_id: str) -> list[ClusterLabel]:
+    async def job_clusters(job_id: str) -> list[ClusterLabel]:
         """Names for the projection's dense regions (HDBSCAN on the projected points), largest
         first; computed once per projection."""
         from .clusters import cluster_labels
 
         job = _projection(jobs, job_id)
-        if job_id not in clusters_of:
-            with compute:
+
+        def named() -> list[ClusterLabel]:
+            if job_id not in clusters_of:
                 found = cluster_labels(job.result)
-            clusters_of[job_id] = [
-                ClusterLabel(label=c.label, size=c.size, position=list(c.position)) for c in found
-            ]
-        return clusters_of[job_id]
+                for gone in [known for known in clusters_of if jobs.get(known) is None]:
+                    del clusters_of[gone]
+                clusters_of[job_id] = [
+                    ClusterLabel(label=c.label, size=c.size, position=list(c.position))
+                    for c in found
+                ]
+            return clusters_of[job_id]
+
+        return await slow.run(named)
 
     @app.get("/api/jobs/{job_id}/figure.html", response_class=Response)
-    def job_figure(
-        job_id: str, color: str | None = Query(None, max_length=MAX_QUERY_CHARACTERS + 11)
+    async def job_figure(
+        job_id: str,
+        color: Annotated[ColourText | None, Query()] = None,
     ) -> Response:
         """The projection as a self-contained interactive HTML file (plotly, no CDN) to share:
         ``color`` is a metadata column or ``similarity:WORD``."""
         job = _projection(jobs, job_id)
-        with compute:
+
+        def html() -> str:
             figure = job.result.figure(color=color)
-        page = figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+            return figure.to_html(
+                include_plotlyjs=True, full_html=True, config={"displaylogo": False}
+            )
+
+        page = await slow.run(html)
         return Response(
             page,
             media_type="text/html; charset=utf-8",
@@ -496,6 +599,21 @@ def create_app(sources: Sequence[str | EmbeddingSpace], *, workers: int = 1) -> 
 
 
 ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an error message quoting what a client
+    sent stays encodable whatever it sent (a lone surrogate has no UTF-8)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+async def _json_from(lane: Lane, answer: Any) -> Response:
+    """Run ``answer()`` in ``lane`` and serialise its model there too: a profile's thousands of
+    rows would otherwise be validated on the event loop, holding up every other request."""
+    body = await lane.run(lambda: answer().model_dump_json().encode())
+    return Response(body, media_type="application/json")
 
 
 def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
