@@ -11,7 +11,8 @@ and umap-learn. What embscope adds around them:
   ``Projection.parameters`` and logged;
 - a progress bar, and Ctrl-C at any point leaves the cache as it was;
 - an on-disk cache keyed by the space's provenance and every parameter: a second identical
-  call returns at once; files are written atomically, so concurrent writers are safe;
+  call returns at once; files are written atomically, so concurrent writers are safe, and a
+  file that cannot be read is deleted (with a warning) and computed again;
 - spaces above ``SAMPLE_THRESHOLD`` rows are sampled for t-SNE and UMAP with a stated seed
   (``sample=None`` projects every row and logs how long that will take);
 - the quality of the result against the original space (``Projection.quality``).
