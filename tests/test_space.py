@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,8 +112,10 @@ def test_zero_vectors_give_zero_not_nan():
     space = EmbeddingSpace(vectors, ["zero", "x", "y", "xy"])
     assert space.similarity("zero", "x") == 0.0
     assert space.similarity("zero", "zero") == 0.0
-    frame = space.neighbors("zero", top_k=3)
-    assert not frame["score"].isna().any() and (frame["score"] == 0).all()
+    # every row would score 0 against it: refused with the reason, not ranked arbitrarily
+    with pytest.raises(InvalidParameterError, match="'zero' is a zero vector"):
+        space.neighbors("zero", top_k=3)
+    assert space.neighbors("zero", top_k=3, metric="euclidean")["key"].tolist() == ["x", "y", "xy"]
     frame = space.neighbors("xy", top_k=3)
     assert not frame["score"].isna().any()
     assert frame["key"].tolist() == ["x", "y", "zero"]
@@ -121,7 +125,7 @@ def test_zero_vectors_give_zero_not_nan():
 
 def test_unknown_word_names_the_closest_keys(glove):
     with pytest.raises(UnknownKeyError) as caught:
-        glove.neighbors("Beauty")
+        glove.neighbors("beautyy")
     assert caught.value.suggestions[0] == "beauty"
     assert "closest keys" in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(UnknownKeyError, match="beautiful"):
@@ -310,3 +314,42 @@ def test_float16_storage_halves_memory_and_keeps_answers(glove):
     huge = EmbeddingSpace(np.array([[1e6, 0], [0, 1]], dtype=np.float32), ["a", "b"])
     with pytest.raises(InvalidParameterError, match="float16 cannot hold"):
         huge.astype("float16")
+
+
+def test_a_lowercase_vocabulary_folds_case_and_says_which_key(glove):
+    frame = glove.neighbors("Paris", top_k=5)
+    assert frame.attrs["query_keys"] == ["paris"]
+    assert frame["key"].tolist() == glove.neighbors("paris", top_k=5)["key"].tolist()
+    assert glove.similarity("Paris", "LONDON") == pytest.approx(glove.similarity("paris", "london"))
+    mixed = EmbeddingSpace(np.eye(3, dtype=np.float32), ["paris", "Berlin", "rome"])
+    with pytest.raises(UnknownKeyError, match="closest keys: paris"):
+        mixed.resolve("Paris")  # a cased vocabulary keeps case: no silent fold
+
+
+def test_rows_with_nan_or_inf_are_left_out_and_said(caplog, glove):
+    vectors = np.array(glove[["good", "bad", "great", "awful", "fine"]])
+    vectors[1, 3] = np.nan
+    vectors[3] = np.inf
+    keys = ["good", "bad", "great", "awful", "fine"]
+    with caplog.at_level(logging.WARNING, logger="embscope"):
+        space = EmbeddingSpace(vectors, keys, metadata={"n": np.arange(5)}, name="broken")
+    assert "broken: 2 of 5 rows hold NaN or infinite values and are left out: 'bad', 'awful'" in (
+        caplog.text
+    )
+    assert space.keys == ["good", "great", "fine"] and space.non_finite_keys == ["bad", "awful"]
+    assert space.metadata["n"].tolist() == [0, 2, 4]
+    assert np.isfinite(space.neighbors("good", top_k=2)["score"]).all()
+    opposites = space.opposites("good", top_k=5)
+    assert sorted(opposites["key"]) == ["fine", "great"] and np.isfinite(opposites["score"]).all()
+    with pytest.raises(UnknownKeyError, match="'bad' is not in broken: its vector holds NaN"):
+        space.similarity("bad", "good")
+
+
+def test_a_question_with_nothing_to_rank_says_why():
+    one = EmbeddingSpace(np.ones((1, 3), np.float32), ["only"], name="tiny")
+    with pytest.raises(InvalidParameterError, match="nothing to rank for 'only': tiny has 1 row"):
+        one.neighbors("only")
+    two = EmbeddingSpace(np.eye(2, dtype=np.float32), ["a", "b"], name="pair")
+    with pytest.raises(InvalidParameterError, match="nothing to rank"):
+        two.neighbors("a", exclude=["b"])
+    assert two.neighbors("a", top_k=5)["key"].tolist() == ["b"]  # fewer than asked is fine
