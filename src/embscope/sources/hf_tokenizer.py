@@ -255,8 +255,11 @@ def read_tokenizer_file(path: str | Path) -> TokenizerVocabulary:
 def token_table(vocabulary: TokenizerVocabulary | None, n_rows: int) -> TokenTable:
     """Keys, labels and metadata for ``n_rows`` matrix rows.
 
-    Rows past the tokenizer's vocabulary (a ``vocab_size`` padded for speed) are kept, keyed
-    ``<row 50257>`` and marked ``padding_row``; a vocabulary larger than the matrix is an error.
+    Rows without a token are kept, keyed ``<row 50257>`` and marked ``padding_row``, and a
+    warning gives their count and the first of them: a few rows at the end pad the matrix for
+    speed (GPT-2: 50,257 tokens in 50,304 rows; Phi-2: 50,295 in 51,200), but the same gap is
+    what a ``vocab.txt`` that lost lines leaves, so it is never silent. A vocabulary larger
+    than the matrix is an error.
     """
     if vocabulary is None:
         keys = [str(row) for row in range(n_rows)]
@@ -302,12 +305,35 @@ def token_table(vocabulary: TokenizerVocabulary | None, n_rows: int) -> TokenTab
         labels.append(label)
         kinds.append(kind)
         special.append(row in special_ids)
+    if padding:
+        _warn_rows_without_tokens(vocabulary, n_rows, padding)
     columns = {
         "token_id": np.arange(n_rows, dtype=np.int64),
         "special": np.array(special, dtype=bool),
         "kind": np.array(kinds, dtype=object),
     }
     return TokenTable(keys, labels, columns, _piece_splitter(vocabulary, keys), padding)
+
+
+def _warn_rows_without_tokens(vocabulary: TokenizerVocabulary, n_rows: int, padding: int) -> None:
+    first = next(row for row in range(n_rows) if row not in vocabulary.tokens)
+    at_end = first == vocabulary.size
+    where = (
+        "all after its last token: a matrix padded for speed has a few such rows, but a "
+        "vocabulary file that lost lines leaves the same gap, so check that"
+        if at_end
+        else "some between its tokens: the tokenizer files may not belong to these weights"
+    )
+    logger.warning(
+        "%s has %s tokens for the %s matrix rows: %s rows have no token (the first is row %s) "
+        "and are keyed '<row N>', %s",
+        vocabulary.source,
+        f"{len(vocabulary.tokens):,}",
+        f"{n_rows:,}",
+        f"{padding:,}",
+        f"{first:,}",
+        where,
+    )
 
 
 def _piece_splitter(
@@ -340,31 +366,42 @@ def _piece_splitter(
 # ---- tokenizer.json --------------------------------------------------------------------------
 def _from_tokenizer_json(path: Path) -> TokenizerVocabulary:
     raw = path.read_bytes()
+    data = _parse_json(raw, path)
     try:
-        data = json.loads(raw)
         model = data["model"]
         vocab = model["vocab"]
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise MalformedFileError(path, f"not valid JSON ({error})") from None
     except (KeyError, TypeError):
         raise MalformedFileError(path, "no model.vocab entry; not a tokenizers file") from None
+    if not isinstance(model, dict):
+        raise MalformedFileError(path, "model is not a JSON object; not a tokenizers file")
     model_type = model.get("type") or _guess_model_type(model)
+    if not isinstance(model_type, str):
+        raise MalformedFileError(path, "model.type is not a string")
     tokens: dict[int, str] = {}
     unk_id = None
     if isinstance(vocab, list):  # Unigram: [[piece, score], ...] in id order
-        tokens = {i: entry[0] for i, entry in enumerate(vocab)}
+        for i, entry in enumerate(vocab):
+            if not isinstance(entry, list) or not entry or not isinstance(entry[0], str):
+                raise MalformedFileError(
+                    path, f"model.vocab entry {i} is not a [piece, score] pair"
+                )
+            tokens[i] = entry[0]
         unk_id = model.get("unk_id")
+        unk_id = unk_id if isinstance(unk_id, int) and not isinstance(unk_id, bool) else None
     elif isinstance(vocab, dict):
-        tokens = {int(i): token for token, i in vocab.items()}
+        tokens = _token_ids(vocab, path, "model.vocab")
         unk = model.get("unk_token")
-        unk_id = vocab.get(unk) if isinstance(unk, str) else None
+        unk_id = _token_id(vocab, unk)
     else:
         raise MalformedFileError(path, "model.vocab is neither a list nor a mapping")
     added: set[int] = set()
     special: set[int] = set()
-    for entry in data.get("added_tokens") or []:
+    added_tokens = data.get("added_tokens") or []
+    if not isinstance(added_tokens, list):
+        raise MalformedFileError(path, "added_tokens is not a list")
+    for entry in added_tokens:
         try:
-            i, content = int(entry["id"]), str(entry["content"])
+            i, content = _non_negative(entry["id"]), str(entry["content"])
         except (KeyError, TypeError, ValueError):
             raise MalformedFileError(
                 path, f"added token without id and content: {entry!r}"
@@ -374,10 +411,15 @@ def _from_tokenizer_json(path: Path) -> TokenizerVocabulary:
         if entry.get("special"):
             special.add(i)
     parts = [data.get(part) for part in ("normalizer", "pre_tokenizer", "decoder")]
-    types = set(_component_types(parts))
+    prefix = model.get("continuing_subword_prefix")
+    try:
+        types = set(_component_types(parts))
+        metaspace = "Metaspace" in types or "▁" in json.dumps(parts, ensure_ascii=False)
+    except RecursionError:
+        raise MalformedFileError(path, "its components are nested too deeply") from None
     if "ByteLevel" in types:
         style = "byte_level"
-    elif "Metaspace" in types or "▁" in json.dumps(parts, ensure_ascii=False):
+    elif metaspace:
         style = "metaspace"
     elif model_type == "WordPiece":
         style = "wordpiece"
@@ -401,7 +443,7 @@ def _from_tokenizer_json(path: Path) -> TokenizerVocabulary:
         source=path.name,
         fingerprint=_digest(raw),
         unk_id=unk_id,
-        continuation_prefix=model.get("continuing_subword_prefix") or "##",
+        continuation_prefix=prefix if isinstance(prefix, str) and prefix else "##",
         build_encoder=build,
     )
 
@@ -447,7 +489,7 @@ def _from_vocab_and_merges(directory: Path, config: Mapping[str, Any]) -> Tokeni
         return lambda word: tokenizer.encode(word, add_special_tokens=False).ids
 
     return TokenizerVocabulary(
-        tokens={int(i): token for token, i in vocab.items()},
+        tokens=_token_ids(vocab, vocab_path, "vocab.json"),
         special_ids=frozenset(),
         added_ids=frozenset(),
         style="byte_level",
@@ -574,7 +616,8 @@ def _with_declared_specials(
                 special.add(i)
     declared = _read_json(directory / "special_tokens_map.json", optional=True) or {}
     names = [_token_text(declared.get(k)) for k in _SPECIAL_MAP_KEYS]
-    names += [_token_text(v) for v in declared.get("additional_special_tokens") or []]
+    additional = declared.get("additional_special_tokens") or []
+    names += [_token_text(v) for v in (additional if isinstance(additional, list) else [])]
     names += [_token_text(config.get(k)) for k in _SPECIAL_MAP_KEYS]
     wanted = {name for name in names if name}
     if wanted:
@@ -586,11 +629,14 @@ def _with_declared_specials(
 
 def _added_tokens_decoder(config: Mapping[str, Any]) -> dict[int, tuple[str, bool]]:
     entries = config.get("added_tokens_decoder") or {}
-    found = {}
+    found: dict[int, tuple[str, bool]] = {}
+    if not isinstance(entries, dict):
+        return found
     for i, entry in entries.items():
         content = _token_text(entry)
-        if content is not None and str(i).isdigit():
-            found[int(i)] = (content, bool(entry.get("special", False)))
+        if content is not None and str(i).isascii() and str(i).isdigit():
+            special = isinstance(entry, dict) and bool(entry.get("special", False))
+            found[int(i)] = (content, special)
     return found
 
 
@@ -606,10 +652,45 @@ def _token_text(value: Any) -> str | None:
 def _read_json(path: Path, *, optional: bool = False) -> Any:
     if optional and not path.is_file():
         return None
+    value = _parse_json(path.read_bytes(), path)
+    if optional and not isinstance(value, dict):
+        raise MalformedFileError(path, "not a JSON object")
+    return value
+
+
+def _parse_json(raw: bytes, path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return json.loads(raw)
+    except RecursionError:
+        raise MalformedFileError(path, "JSON nested too deeply to be a tokenizer file") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
         raise MalformedFileError(path, f"not valid JSON ({error})") from None
+
+
+def _non_negative(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(value)
+    return value
+
+
+def _token_ids(vocab: Mapping[str, Any], path: Path, what: str) -> dict[int, str]:
+    """id → token of a token → id mapping; an id that is not a non-negative integer is an
+    error naming the token."""
+    tokens: dict[int, str] = {}
+    for token, i in vocab.items():
+        try:
+            tokens[_non_negative(i)] = token
+        except ValueError:
+            raise MalformedFileError(
+                path, f"{what}: the id of {token[:40]!r} is {i!r}, not a non-negative integer"
+            ) from None
+    return tokens
+
+
+def _token_id(vocab: Mapping[str, Any], token: Any) -> int | None:
+    """The id of ``token`` in a token → id mapping, or None."""
+    value = vocab.get(token) if isinstance(token, str) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _digest(data: bytes) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .arrays import reserved_safe_metadata, restore_reserved_names
-from .vocabulary import file_fingerprint
+from .vocabulary import file_fingerprint, is_lowercase
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,12 @@ def load_projector(
     keys, labels, metadata_frame, key_rule = _keys_labels_metadata(
         columns, cells, lines, where, key_column
     )
+    options: dict[str, Any] = {
+        "metadata": str(metadata_path) if metadata_path else None,
+        "keys": key_rule,
+    }
+    if is_lowercase(keys):
+        options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,
@@ -99,10 +106,7 @@ def load_projector(
         provenance=Provenance(
             source=str(vectors_path.parent if Path(path).is_dir() else vectors_path),
             kind="projector",
-            options={
-                "metadata": str(metadata_path) if metadata_path else None,
-                "keys": key_rule,
-            },
+            options=options,
             fingerprint=file_fingerprint(vectors_path, metadata_path),
         ),
         name=name or (Path(path).name if Path(path).is_dir() else vectors_path.parent.name),
@@ -142,14 +146,17 @@ def _locate(path: Path, metadata: str | Path | None) -> tuple[Path, Path | None]
     return vectors_path, None
 
 
-def _decoded_lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise MalformedFileError(path, "not UTF-8; re-save it as UTF-8", line=line) from None
-    return text.split("\n")
+def _decoded_lines(path: Path) -> Iterator[str]:
+    """The file's lines without their newline, read one at a time: a flood of blank lines is
+    skipped as it streams past, never held."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.removesuffix(b"\n").decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedFileError(
+                    path, "not UTF-8; re-save it as UTF-8", line=number
+                ) from None
 
 
 def _is_number(field: str) -> bool:

@@ -4,6 +4,12 @@ Reading works on large blocks, never one Python call per number: a text block's 
 off with numpy and all its numbers parsed by one ``np.fromstring`` call; a binary block's
 records are found by one regular-expression scan and its vectors gathered by one fancy index.
 Gzip-compressed files are read and written transparently (``.gz`` on writing).
+
+Nothing a file declares is trusted further than its size allows: a header's dimension must fit
+in the file before anything is allocated, the matrix never grows past what the bytes read can
+hold, a gzip stream may expand to at most ``max_inflation`` times its compressed size, and
+blank lines are never accumulated (those at the end are dropped; one between rows is an error
+naming its line).
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
+from .vocabulary import (
+    DEFAULT_MAX_INFLATION,
+    INFLATION_FLOOR,
+    check_inflation,
+    check_max_inflation,
+    human_bytes,
+    is_lowercase,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +52,7 @@ _BLOCK_BYTES = 1 << 20
 _WRITE_ROWS = 8192
 _MAX_LINE = 1 << 20
 _UNSIZED_ROWS = 1 << 20  # first allocation when a gzip stream hides the size
+_UNSIZED_BYTES = 64 << 20  # …but never more bytes than this for wide vectors
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _SPACE, _NEWLINE = ord(" "), ord("\n")
@@ -56,12 +71,17 @@ def has_word2vec_header(path: str | Path) -> bool:
 
     Two positive integers on line 1 are not enough: a one-dimensional GloVe file whose first
     key is a number looks the same. The next line must hold ``dim`` values, or be binary data.
+    A broken gzip stream is a MalformedFileError.
     """
-    with _open(Path(path)) as stream:
-        header = _parse_header(stream.readline(_MAX_LINE).removeprefix(_BOM))
-        if header is None or min(header) < 1:
-            return False
-        body = stream.read(_MAX_LINE)
+    path = Path(path)
+    try:
+        with _open(path) as stream:
+            header = _parse_header(stream.readline(_MAX_LINE).removeprefix(_BOM))
+            if header is None or min(header) < 1:
+                return False
+            body = stream.read(_MAX_LINE)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise _broken_gzip(path, error) from None
     dim = header[1]
     return not body or _values_on_line(body.split(b"\n", 1)[0]) == dim or _is_binary(body, dim)
 
@@ -76,6 +96,7 @@ def load_word_vectors(
     name: str | None = None,
     encoding: str = "utf-8",
     unicode_errors: str = "strict",
+    max_inflation: float | None = DEFAULT_MAX_INFLATION,
 ) -> EmbeddingSpace:
     """Read a word-vector file into an EmbeddingSpace.
 
@@ -84,20 +105,28 @@ def load_word_vectors(
     ``limit`` reads only the first vectors; ``on_duplicate`` says what a repeated key does
     (``"error"``, or keep the ``"first"`` / ``"last"`` occurrence); ``encoding`` and
     ``unicode_errors`` decode keys as in ``bytes.decode`` (gensim's options of the same names).
-    Broken files raise MalformedFileError naming the line (text) or vector (binary).
+    ``max_inflation`` bounds how many times its compressed size a ``.gz`` file may expand to
+    (at least 64 MiB is always allowed; None lifts the bound). Broken files raise
+    MalformedFileError naming the line (text) or vector (binary).
+
+    A vocabulary whose letters are all lowercase (GloVe's) is marked ``lowercase`` in the
+    provenance options, so queries can be folded to lowercase.
     """
     path = Path(path)
     vector_dtype = _check_options(format, on_duplicate, limit, dtype, encoding, unicode_errors)
+    max_inflation = check_max_inflation(max_inflation)
     stat = _stat(path)
     decoding = _KeyDecoding(encoding, unicode_errors)
     started = time.perf_counter()
     try:
-        with _open(path) as stream:
+        with _open(path, max_inflation) as stream:
+            compressed = isinstance(stream, _BoundedGzip)
             common = {
                 "limit": limit,
                 "dtype": vector_dtype,
                 "decoding": decoding,
-                "size_hint": None if isinstance(stream, gzip.GzipFile) else stat.st_size,
+                "size_hint": None if compressed else stat.st_size,
+                "size_bound": stream.bound if compressed else stat.st_size,
             }
             if format == "word2vec":
                 keys, vectors, layout = _read_binary(stream, path, **common)
@@ -107,14 +136,21 @@ def load_word_vectors(
                     stream, path, header_required=header_required, **common
                 )
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raise MalformedFileError(
-            path, f"the gzip data is broken ({error}); the file may be incomplete"
-        ) from None
+        raise _broken_gzip(path, error) from None
     except FloatingPointError:
         raise SourceError(
             f"{path}: holds values beyond the float16 range (±65,504); load it with dtype='float32'"
         ) from None
     keys, vectors = _resolve_duplicates(keys, vectors, on_duplicate, path, layout)
+    options: dict[str, object] = {
+        "on_duplicate": on_duplicate,
+        "limit": limit,
+        "dtype": vector_dtype.name,
+        "encoding": encoding,
+        "unicode_errors": unicode_errors,
+    }
+    if is_lowercase(keys):
+        options["lowercase"] = True
     logger.info(
         "read %s vectors of %s dimensions from %s in %.1f s",
         f"{len(keys):,}",
@@ -128,13 +164,7 @@ def load_word_vectors(
         provenance=Provenance(
             source=str(path),
             kind=format,
-            options={
-                "on_duplicate": on_duplicate,
-                "limit": limit,
-                "dtype": vector_dtype.name,
-                "encoding": encoding,
-                "unicode_errors": unicode_errors,
-            },
+            options=options,
             fingerprint=f"{stat.st_size}-{int(stat.st_mtime)}",
         ),
         name=name,
@@ -218,10 +248,65 @@ def _stat(path: Path) -> os.stat_result:
     return stat
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path, max_inflation: float | None = None) -> IO[bytes]:
     with path.open("rb") as probe:
         compressed = probe.read(2) == _GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else path.open("rb")
+    if not compressed:
+        return path.open("rb")
+    return _BoundedGzip(path, max_inflation)  # type: ignore[return-value]
+
+
+class _BoundedGzip:
+    """A gzip stream that refuses to expand past ``max_inflation`` times the file's size: a
+    few megabytes of gzip can hold gigabytes of one repeated line."""
+
+    def __init__(self, path: Path, max_inflation: float | None) -> None:
+        self._path = path
+        self._stored = path.stat().st_size
+        self._max_inflation = max_inflation
+        self._stream = gzip.open(path, "rb")  # noqa: SIM115 (closed by close(), as a file is)
+        self._read = 0
+        #: the most bytes the stream may give; None: no bound
+        self.bound = (
+            None
+            if max_inflation is None
+            else max(INFLATION_FLOOR, int(self._stored * max_inflation))
+        )
+
+    def _counted(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self.bound is not None and self._read > self.bound:
+            check_inflation(
+                self._path,
+                "its content, once decompressed,",
+                declared=self._read,
+                stored=self._stored,
+                max_inflation=self._max_inflation,
+            )
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._counted(self._stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._counted(self._stream.readline(size))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _BoundedGzip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _broken_gzip(path: Path, error: BaseException) -> MalformedFileError:
+    return MalformedFileError(
+        path,
+        f"the gzip data is broken ({error or type(error).__name__}); the file may be "
+        "incomplete: download or copy it again",
+    )
 
 
 @contextlib.contextmanager
@@ -367,6 +452,7 @@ def _read_text(
     dtype: np.dtype,
     decoding: _KeyDecoding,
     size_hint: int | None,
+    size_bound: int | None,
 ) -> tuple[list[str], np.ndarray, _Layout]:
     first = stream.readline(_MAX_LINE).removeprefix(_BOM)
     if not first:
@@ -390,7 +476,8 @@ def _read_text(
         pending = first + pending
         count = None
     else:
-        count, dim = _checked_header(header, path)
+        # a value takes at least 2 bytes of text: a digit and a separator
+        count, dim = _checked_header(header, path, len(first), size_bound, row_bytes=2)
     first_line = 1 if header is None else 2
     if count is None or limit is None:
         target = count if limit is None else limit
@@ -424,7 +511,7 @@ def _read_text(
         lines = first_block.count(b"\n")
         estimate = size_hint * lines // len(first_block) * 21 // 20 + 1
     else:
-        estimate = _UNSIZED_ROWS
+        estimate = _unsized_rows(dim, dtype)
     capacity = estimate if target is None else min(target, estimate)
     matrix = _GrowingMatrix(dim, dtype, capacity)
     keys: list[str] = []
@@ -464,13 +551,39 @@ def _read_text(
     return keys, matrix.finish(), _Layout(first_line)
 
 
-def _checked_header(header: tuple[int, int], path: Path) -> tuple[int, int]:
+def _checked_header(
+    header: tuple[int, int],
+    path: Path,
+    header_bytes: int,
+    size_bound: int | None,
+    *,
+    row_bytes: int,
+) -> tuple[int, int]:
+    """The header's count and dimension, once the dimension fits in the bytes after the header
+    (``size_bound`` in all): one vector takes at least ``row_bytes`` per value. The count is
+    never trusted for allocation (the matrix grows with what is read), and a file with fewer
+    vectors than it says is reported where it ends."""
     count, dim = header
     if dim == 0:
         raise MalformedFileError(path, "the header declares 0 dimensions", line=1)
     if count == 0:
         raise SourceError(f"{path}: holds no vectors (its header declares 0)")
+    body = None if size_bound is None else size_bound - header_bytes
+    # an empty body is reported as such by the reader ("none follow")
+    if body and dim * row_bytes > body:
+        raise MalformedFileError(
+            path,
+            f"the header declares {dim:,} dimensions, but one such vector takes at least "
+            f"{human_bytes(dim * row_bytes)} and the file holds {human_bytes(body)} after "
+            "the header; the header is wrong, or this is not a word2vec file",
+            line=1,
+        )
     return count, dim
+
+
+def _unsized_rows(dim: int, dtype: np.dtype) -> int:
+    """Rows to allocate first when a gzip stream hides the file's size."""
+    return max(1, min(_UNSIZED_ROWS, _UNSIZED_BYTES // (dim * dtype.itemsize)))
 
 
 def _line_blocks(stream: IO[bytes], pending: bytes) -> Iterator[bytes]:
@@ -485,7 +598,11 @@ def _line_blocks(stream: IO[bytes], pending: bytes) -> Iterator[bytes]:
             return
         content_end = len(pending.rstrip())
         if content_end == 0:
-            continue  # only blank lines so far: they may be the end of the file
+            # Only blank lines so far: they may be the end of the file. Keep the first (a row
+            # after them must fail there, on the right line) and the unfinished last one.
+            last_newline = pending.rfind(b"\n")
+            pending = (b"\n" if last_newline >= 0 else b"") + pending[last_newline + 1 :][-1:]
+            continue
         line_end = pending.find(b"\n", content_end)
         cut = line_end + 1 if line_end >= 0 else pending.rfind(b"\n", 0, content_end) + 1
         if cut:
@@ -601,6 +718,7 @@ def _read_binary(
     dtype: np.dtype,
     decoding: _KeyDecoding,
     size_hint: int | None,
+    size_bound: int | None,
 ) -> tuple[list[str], np.ndarray, _Layout]:
     first = stream.readline(_MAX_LINE).removeprefix(_BOM)
     if not first:
@@ -613,12 +731,12 @@ def _read_binary(
             "binary file (fastText .bin models are not word-vector files: use the .vec file)",
             line=1,
         )
-    count, dim = _checked_header(header, path)
+    count, dim = _checked_header(header, path, len(first), size_bound, row_bytes=4)
     record = 4 * dim
     target = count if limit is None else min(limit, count)
     count_binds = limit is None or limit > count
     # Never trust the header's count further than the file's size allows.
-    bound = size_hint // (record + 1) + 1 if size_hint is not None else _UNSIZED_ROWS
+    bound = size_hint // (record + 1) + 1 if size_hint is not None else _unsized_rows(dim, dtype)
     capacity = min(target, bound)
     # One match per record, scanned in C: leftover newlines + key + space, then the vector.
     # The `.+` branch swallows an incomplete last record in one step, so a failed match
