@@ -55,22 +55,50 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
 
     - checkpoints: ``matrix="input" | "output"`` (an untied head), ``revision=`` (hub ids);
     - word-vector files: ``on_duplicate="error" | "first" | "last"``, ``limit=`` (first N rows),
-      ``unicode_errors=``;
-    - Keras: ``layer=`` (the Embedding layer's name), ``vocab=`` (vocabulary file),
-      ``extra_rows="error" | "drop"`` (matrix rows the vocabulary does not name);
-    - arrays: ``vocab=``, ``key=`` (which array of an ``.npz``);
-    - tables and projector files: ``column=`` (vector column), ``key_column=``, ``metadata=``
-      (projector metadata file);
+      ``encoding=``, ``unicode_errors=``, ``max_inflation=`` (``.gz`` files);
+    - Keras: ``layer=`` (the Embedding layer's name), ``vocabulary=`` (vocabulary file),
+      ``extra_rows="error" | "drop"`` (matrix rows the vocabulary does not name),
+      ``max_inflation=``;
+    - arrays: ``vocabulary=``, ``key=`` (which array of an ``.npz``), ``max_inflation=``;
+    - tables: ``column=`` (vector column), ``key_column=``, ``model=`` (the sentence model that
+      encodes text queries), ``max_inflation=`` (Parquet);
+    - projector files: ``metadata=`` (the metadata file), ``key_column=``;
     - every reader: ``name=`` (how the space calls itself in tables and errors).
+
+    ``vocabulary=`` defaults to the vocabulary file beside the matrix: ``<stem>.vocab.txt``,
+    else the only ``*vocab*.txt`` in its folder (several are an error naming them). A
+    vocabulary must name every row (a shorter one is an error; Keras' ``extra_rows="drop"``
+    leaves the unnamed rows out with a warning), and an empty first token, Keras' padding,
+    leaves row 0 out. ``vocab=`` is the older name of ``vocabulary=`` and still works.
+
+    ``max_inflation`` (default 100) bounds how many times the bytes a file stores for an array
+    it may take in memory, judged from the sizes the file declares before anything is read (at
+    least 64 MiB is always allowed); a file past it is refused with the value that would let it
+    through, and ``max_inflation=None`` lifts the bound for a file you trust.
+
+    ``model=`` is how a user confirms the model a Parquet file from ``embscope encode`` names:
+    a data file never picks a model to load, so text queries on such a file use its model only
+    when it is a bundled one (``minilm``) or ``model=`` names it, and fail saying so otherwise.
     """
     if kind is not None and kind not in KINDS:
         raise SourceError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     text = str(source)
-    if kind == "bundled" or (kind is None and text in BUNDLED):
-        return load_bundled(text, **options)
+    bundled = kind == "bundled" or (kind is None and text in BUNDLED)
     path = Path(text).expanduser()
-    chosen = kind or _guess_kind(path, text)
-    return _READERS[chosen](path if chosen != "huggingface" else text, **options)
+    chosen = "bundled" if bundled else kind or _guess_kind(path, text)
+    try:
+        return _READERS[chosen](
+            path if chosen not in ("huggingface", "bundled") else text, **options
+        )
+    except TypeError as error:
+        # an option this kind of reader does not take (vocabulary= for a checkpoint): one
+        # line naming it, where Python would say "unexpected keyword argument"
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unknown is None or unknown.group(1) not in options:
+            raise
+        raise InvalidParameterError(
+            f"{unknown.group(1)}= does not apply to {text} (read as {chosen})"
+        ) from None
 
 
 def _guess_kind(path: Path, text: str) -> str:
