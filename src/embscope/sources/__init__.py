@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import InvalidParameterError, SourceError
 from ..space import EmbeddingSpace
 from .bundled import BUNDLED, bundled_sources, load_bundled
 from .trained import is_trained_model
