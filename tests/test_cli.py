@@ -175,3 +175,37 @@ def test_vector_file_with_the_wrong_width_names_the_line(tmp_path):
     )  # fmt: skip
     assert completed.returncode == 1 and "Traceback" not in completed.stderr
     assert f"{text}, line 2: 2 values where the space has 50 dimensions" in completed.stderr
+
+
+def test_vocab_names_the_vocabulary_of_a_matrix(run, glove, tmp_path):
+    words = ["good", "bad", "great", "awful", "fine", "terrible"]
+    np.save(tmp_path / "matrix.npy", glove[words])
+    (tmp_path / "tokens.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    result = run(
+        "neighbors", "good", "-s", str(tmp_path / "matrix.npy"),
+        "--vocab", str(tmp_path / "tokens.txt"), "-k", "2", "--json",
+    )  # fmt: skip
+    expected = glove.subset(words).neighbors("good", top_k=2)["key"].tolist()
+    assert [json.loads(line)["key"] for line in result.stdout.splitlines()] == expected
+    refused = CliRunner().invoke(main, ["info", "minilm", "--vocab", str(tmp_path / "tokens.txt")])
+    assert refused.exit_code == 1 and "vocabulary= does not apply to minilm" in refused.output
+
+
+def test_model_confirms_the_model_a_document_file_names(minilm_dir, tmp_path):
+    texts = tmp_path / "reviews.txt"
+    texts.write_text("the film was wonderful\nthe soup was cold\nstocks fell sharply\n")
+    encoded = tmp_path / "reviews.parquet"
+    runner = CliRunner()
+    made = runner.invoke(
+        main, ["encode", str(texts), "--model", str(minilm_dir), "--out", str(encoded)]
+    )
+    assert made.exit_code == 0, made.output
+    # the file names a model directory: typed text is not encoded until the user says so
+    unconfirmed = runner.invoke(main, ["neighbors", "markets drop", "-s", str(encoded)])
+    assert unconfirmed.exit_code == 1 and "--model" in unconfirmed.output
+    confirmed = runner.invoke(
+        main,
+        ["neighbors", "markets drop", "-s", str(encoded), "--model", str(minilm_dir), "--json"],
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert json.loads(confirmed.stdout.splitlines()[0])["label"] == "stocks fell sharply"

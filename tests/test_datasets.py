@@ -153,3 +153,16 @@ def test_a_larger_sample_keeps_the_smaller_one(ag_news):
     small = set(ag_news.sample_per_label(10, random_state=1).frame["row"])
     large = set(ag_news.sample_per_label(25, random_state=1).frame["row"])
     assert small < large and len(large) == 100
+
+
+def test_a_few_sentences_are_not_taken_for_labelled_lines(tmp_path):
+    # "the" and "stocks" repeat as first words the way labels do; three lines prove nothing
+    few = tmp_path / "few.txt"
+    few.write_text("the film was wonderful\nthe soup was cold\nstocks fell sharply\n")
+    dataset = read_texts(few)
+    assert dataset.texts == ["the film was wonderful", "the soup was cold", "stocks fell sharply"]
+    assert dataset.label is None and dataset.format == "lines"
+    numbered = tmp_path / "numbered.txt"
+    numbered.write_text("1 the film was wonderful\n0 the soup was cold\n")
+    labelled = read_texts(numbered)
+    assert labelled.format == "label-text" and labelled.frame[labelled.label].tolist() == [1, 0]

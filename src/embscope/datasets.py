@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ import numpy as np
 
 from .errors import InvalidParameterError, MalformedFileError, SourceError
 
+logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -42,6 +45,8 @@ VALID_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet", "lines", "label-text"
 # or the last tab-separated field takes at most this many distinct values (and is short)
 _MAX_LABELS_GUESSED = 50
 _MAX_LABEL_LENGTH = 24
+# fewer lines than this are too few to tell first words that are labels from ordinary ones
+_MIN_ROWS_FOR_WORD_LABELS = 50
 # each text's 0-based position in the source, before anything was dropped or sampled
 ROW_COLUMN = "row"
 
@@ -212,9 +217,22 @@ def _guess_line_format(content: str) -> str:
         if _looks_like_labels(labels, len(lines)):
             return "text-tab-label"
     firsts = {line.split(None, 1)[0] for line in lines}
-    if all(len(line.split(None, 1)) == 2 for line in lines) and _looks_like_labels(
-        firsts, len(lines)
+    # ordinary sentences repeat their first words ("the", "I") as often as labels repeat:
+    # a first word is taken for a label only when it is written as one (a number, fastText's
+    # __label__) or when enough lines show a small fixed set of them
+    marked = all(re.fullmatch(r"-?\d+|__label__\S+", first) for first in firsts)
+    if (
+        all(len(line.split(None, 1)) == 2 for line in lines)
+        and (marked or len(lines) >= _MIN_ROWS_FOR_WORD_LABELS)
+        and _looks_like_labels(firsts, len(lines))
     ):
+        # words taken for labels are a guess the user should see; numbers are not
+        logger.log(
+            logging.INFO if marked else logging.WARNING,
+            "read as 'label text' lines (labels: %s); pass format='lines' (CLI: --format "
+            "lines) if the first word is part of the text",
+            ", ".join(sorted(firsts)[:5]),
+        )
         return "label-text"
     return "lines"
 

@@ -18,6 +18,7 @@ from ..space import EmbeddingSpace
 
 DEFAULT_SOURCE = "minilm"
 
+
 def _one_source(_ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]) -> str:
     # click keeps the last of a repeated option silently: "-s a -s b" would answer from b
     # alone while the user may think both were read
@@ -29,14 +30,19 @@ def _one_source(_ctx: click.Context, _param: click.Parameter, given: tuple[str, 
     return given[0] if given else DEFAULT_SOURCE
 
 
-source_option = click.option(
-    "--source",
-    "-s",
-    multiple=True,
-    callback=_one_source,
-    help=f"Bundled name, checkpoint directory or hub id, or a vectors file.  [default: "
-    f"{DEFAULT_SOURCE}]",
-)
+def source_option(command: Any) -> Any:
+    """``--source/-s`` (once), with the options that say how to read it."""
+    command = load_options(command)
+    return click.option(
+        "--source",
+        "-s",
+        multiple=True,
+        callback=_one_source,
+        help=f"Bundled name, checkpoint directory or hub id, or a vectors file.  [default: "
+        f"{DEFAULT_SOURCE}]",
+    )(command)
+
+
 metric_option = click.option(
     "--metric",
     "-m",
@@ -54,10 +60,44 @@ pieces_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON lines for machines.")
 
 
+_LOAD_OPTIONS = "embscope.load_options"
+
+
+def _remember_load_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta.setdefault(_LOAD_OPTIONS, {})[_LOAD_OPTION_NAMES[param.name]] = value
+
+
+# CLI option -> the keyword embscope.load takes
+_LOAD_OPTION_NAMES = {"vocab": "vocabulary", "model": "model"}
+
+
+def load_options(command: Any) -> Any:
+    """``--vocab`` and ``--model``, for every command that reads a source; ``load_space``
+    passes them on (only the readers that take them accept them, the others say so)."""
+    command = click.option(
+        "--model",
+        expose_value=False,
+        callback=_remember_load_option,
+        help="For a document space (Parquet from `embscope encode`): the model that encodes "
+        "typed queries; the file's own record of its model is used only when it is a bundled "
+        "one.",
+    )(command)
+    return click.option(
+        "--vocab",
+        expose_value=False,
+        type=click.Path(exists=True, dir_okay=False),
+        callback=_remember_load_option,
+        help="The vocabulary file (one token per line) of a Keras model or a .npy/.npz matrix.",
+    )(command)
+
+
 def load_space(source: str) -> EmbeddingSpace:
     from .. import load
 
-    return load(source)
+    context = click.get_current_context(silent=True)
+    options = context.meta.get(_LOAD_OPTIONS, {}) if context is not None else {}
+    return load(source, **options)
 
 
 def echo_pieces_note(frame: pd.DataFrame) -> None:

@@ -13,11 +13,12 @@ import pandas as pd
 
 from ..analogy import VALID_METHODS
 from ..evaluation import ANALOGY_SETS, WORD_PAIR_SETS
-from .common import DEFAULT_SOURCE, echo_table, json_option, load_space
+from .common import DEFAULT_SOURCE, echo_table, json_option, load_options, load_space
 
 
 @click.command()
 @click.argument("source", required=False)
+@load_options
 @click.option(
     "--source",
     "-s",

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from ..export import EXPORT_FORMATS
-from .common import check_output, load_space
+from .common import check_output, load_options, load_space
 
 
 @click.command(name="export")
 @click.argument("source")
+@load_options
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
     "--format",

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from .common import check_output, load_space, metric_option
+from .common import check_output, load_options, load_space, metric_option
 
 
 @click.command()
 @click.argument("source")
+@load_options
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
     "--top-k",

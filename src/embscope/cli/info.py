@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from .common import echo_json, echo_json_records, echo_table, json_option, load_space
+from .common import echo_json, echo_json_records, echo_table, json_option, load_options, load_space
 
 
 @click.command()
 @click.argument("source")
+@load_options
 @json_option
 def info(source: str, as_json: bool) -> None:
     """Shape, storage, tokenizer and norm spread of SOURCE."""

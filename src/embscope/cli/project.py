@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import check_output, echo_json, load_space, metric_option
+from .common import check_output, echo_json, load_options, load_space, metric_option
 
 _METHODS = ("pca", "tsne", "umap")
 # parameters the first summary line already states
@@ -18,6 +18,7 @@ _SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
 
 @click.command()
 @click.argument("source")
+@load_options
 @click.option("--method", type=click.Choice(_METHODS), default="pca", show_default=True)
 @click.option(
     "--dims", type=click.IntRange(min=2, max=3), default=2, show_default=True, help="2 or 3."

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json, echo_table, json_option, load_space
+from .common import echo_json, echo_table, json_option, load_options, load_space
 
 
 @click.command()
 @click.argument("source")
+@load_options
 @click.option("--label", help="The label column (default: the one `embscope encode` recorded).")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
