@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -238,7 +239,11 @@ def test_parquet_written_by_pandas_with_a_list_column(small_glove, tmp_path):
     assert space.keys == small_glove.keys
     np.testing.assert_array_equal(space.vectors, small_glove.vectors)
     assert space.metadata.columns.tolist() == ["rank"]
-    assert space.provenance.options == {"vector": "embedding", "key_column": "word"}
+    assert space.provenance.options == {
+        "vector": "embedding",
+        "key_column": "word",
+        "lowercase": True,  # every word is lowercase: queries may be folded
+    }
 
 
 def test_parquet_vector_problems_name_the_row_or_the_columns(tmp_path):
@@ -338,3 +343,104 @@ def test_csv_problems_name_the_row(tmp_path):
     (tmp_path / "word.csv").write_text('word,vector\na,"1 2"\nb,"1 x"\n', encoding="utf-8")
     with pytest.raises(MalformedFileError, match="row 1 of column 'vector': 'x' is not a number"):
         load_table(tmp_path / "word.csv", column="vector")
+
+
+# ---- the embscope marker of a Parquet file ---------------------------------------------------
+
+
+def marked_parquet(path, marker: bytes, *, dim: int = 4) -> None:
+    """A three-row table with the given bytes as its ``embscope`` schema metadata."""
+    rng = np.random.default_rng(0)
+    table = pa.table(
+        {
+            "key": ["0", "1", "2"],
+            "label": ["a good film", "a bad film", "stock markets fell"],
+            "vector": pa.FixedSizeListArray.from_arrays(
+                pa.array(rng.standard_normal(3 * dim).astype(np.float32)), dim
+            ),
+        }
+    )
+    pq.write_table(table.replace_schema_metadata({b"embscope": marker}), path)
+
+
+def documents_marker(model: dict) -> bytes:
+    return json.dumps(
+        {
+            "key": "key",
+            "label": "label",
+            "vector": "vector",
+            "metric": "cosine",
+            "documents": {"model": model, "text_column": "text", "label_column": None},
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("marker", "problem"),
+    [
+        (b"{not json", "is not valid JSON"),
+        (b"\xff\xfe", "is not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "is JSON nested too deeply"),
+        (b'["key"]', "is not a JSON object"),
+        (b'{"key": 3}', "field 'key' must be str, not int"),
+        (b'{"loader": "pickle"}', "has an unknown field 'loader'"),
+        (b'{"metric": "manhattan"}', "names the metric 'manhattan'"),
+        (b'{"documents": {"model": "minilm"}}', "field 'model' must be dict, not str"),
+        (b'{"documents": {"model": {"name": "minilm"}}}', "'documents.model' lacks location"),
+        (
+            b'{"documents": {"model": {"name": "m", "location": "m", "trust_remote_code": true}}}',
+            "has an unknown field 'trust_remote_code'",
+        ),
+    ],
+)
+def test_a_malformed_marker_is_one_clean_error(tmp_path, marker, problem):
+    path = tmp_path / "marked.parquet"
+    marked_parquet(path, marker)
+
+    with pytest.raises(MalformedFileError) as caught:
+        embscope.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: its 'embscope' schema metadata")
+    assert problem in message
+
+
+def test_a_model_the_file_names_is_not_loaded_until_the_user_confirms_it(tmp_path):
+    # a crafted file that names a local directory as "its" model
+    elsewhere = tmp_path / "some-model"
+    elsewhere.mkdir()
+    path = tmp_path / "docs.parquet"
+    marked_parquet(path, documents_marker({"name": "acme/encoder", "location": str(elsewhere)}))
+
+    space = embscope.load(path)
+    assert space.neighbors("1", top_k=2)["key"].tolist()  # its rows answer as ever
+    with pytest.raises(embscope.SourceError) as caught:
+        space.neighbors("a wonderful film", top_k=2)
+    message = str(caught.value)
+    assert "docs.parquet says its vectors were made by the model 'acme/encoder'" in message
+    assert f"(at {str(elsewhere)!r})" in message
+    assert "pass model='acme/encoder' (CLI: --model 'acme/encoder')" in message
+    assert "query_model" not in space.provenance.options
+
+
+def test_a_bundled_model_is_used_and_a_confirmed_one_replaces_the_named_one(tmp_path, caplog):
+    # the file names the bundled model but a location of its own: the bundled copy is used
+    named_bundled = tmp_path / "bundled.parquet"
+    marked_parquet(
+        named_bundled,
+        documents_marker({"name": "minilm", "location": str(tmp_path / "not-minilm")}),
+        dim=384,
+    )
+    space = embscope.load(named_bundled)
+    assert space.provenance.options["query_model"] == "minilm"
+    assert len(space.neighbors("a wonderful film", top_k=2)) == 2
+
+    # the user confirms a model: it encodes the queries, and the log says the file named another
+    named_other = tmp_path / "other.parquet"
+    marked_parquet(
+        named_other, documents_marker({"name": "acme/encoder", "location": "acme/encoder"}), dim=384
+    )
+    with caplog.at_level(logging.WARNING, logger="embscope.sources.arrays"):
+        confirmed = embscope.load(named_other, model="minilm")
+    assert "says its vectors were made by 'acme/encoder'" in caplog.text
+    assert confirmed.provenance.options["query_model"] == "minilm"
+    assert len(confirmed.neighbors("a wonderful film", top_k=2)) == 2

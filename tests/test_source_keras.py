@@ -17,8 +17,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import embscope
+from embscope.cli import main
 from embscope.errors import InvalidParameterError, MalformedFileError, MissingDependencyError
 from embscope.sources.keras import embedding_layers, load_keras
 from embscope.train.vectorizer import TextVectorizer
@@ -363,3 +365,87 @@ def test_keras2_hdf5_layout(tmp_path, whole_model):
     np.testing.assert_array_equal(space.vectors, weights[1:])
     assert space.keys == ["[UNK]", "the", "a", "film", "bad"]
     assert space.provenance.options["layer"] == "embedding"
+
+
+# ---- the word-embeddings tutorial's own files ---------------------------------------------------
+
+TUTORIAL_VOCABULARY = 10_000
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory, shared_data):
+    """What TensorFlow's word-embeddings notebook leaves on disk: ``embedding-model-16.keras``
+    (``Embedding(10000, 16, name="embedding")``) saved by ``model.save``, and
+    ``embedding-vocabulary.txt``, one token of ``get_vocabulary()`` per line (padding first)."""
+    lines = (shared_data / "sst" / "stsa.binary.train").read_text(encoding="utf-8").splitlines()
+    vocabulary = text_vectorization_vocabulary([line[2:] for line in lines], TUTORIAL_VOCABULARY)
+    assert len(vocabulary) == TUTORIAL_VOCABULARY and vocabulary[:2] == ["", "[UNK]"]
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(100,), dtype="int32"),
+            keras.layers.Embedding(TUTORIAL_VOCABULARY, 16, name="embedding"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
+    folder = tmp_path_factory.mktemp("tutorial")
+    model.save(str(folder / "embedding-model-16.keras"))
+    with (folder / "embedding-vocabulary.txt").open("w", encoding="utf-8") as handle:
+        for token in vocabulary:
+            handle.write(token + "\n")
+    weights = model.get_layer("embedding").get_weights()[0]
+    return {"dir": folder, "weights": weights, "vocabulary": vocabulary}
+
+
+def test_the_tutorial_files_load_by_the_model_path_alone(tutorial, caplog):
+    with caplog.at_level(logging.INFO, logger="embscope.sources"):
+        space = embscope.load(tutorial["dir"] / "embedding-model-16.keras")
+
+    # the padding row is left out, as the notebook's vectors.tsv / metadata.tsv leave it out
+    assert len(space) == TUTORIAL_VOCABULARY - 1
+    assert space.keys == tutorial["vocabulary"][1:]
+    np.testing.assert_array_equal(space.vectors, tutorial["weights"][1:])
+    assert space.provenance.options["vocabulary"] == str(
+        tutorial["dir"] / "embedding-vocabulary.txt"
+    )
+    assert "row 0 is left out" in caplog.text and "9,999 rows remain" in caplog.text
+    hits = space.neighbors("horrible", top_k=5)
+    assert len(hits) == 5 and "horrible" not in hits["key"].tolist()
+
+
+def test_the_tutorial_question_on_the_command_line(tutorial):
+    model = tutorial["dir"] / "embedding-model-16.keras"
+
+    result = CliRunner().invoke(main, ["neighbors", "horrible", "-s", str(model), "-k", "3"])
+
+    assert result.exit_code == 0, result.output
+    assert "not in the vocabulary" not in result.output
+
+
+def test_several_vocabulary_files_beside_the_model_need_vocabulary(tutorial, tmp_path):
+    model = tmp_path / "embedding-model-16.keras"
+    shutil.copy(tutorial["dir"] / "embedding-model-16.keras", model)
+    shutil.copy(tutorial["dir"] / "embedding-vocabulary.txt", tmp_path)
+    (tmp_path / "vocab.txt").write_text("a\nb\n", encoding="utf-8")
+
+    with pytest.raises(embscope.SourceError) as caught:
+        embscope.load(model)
+    message = str(caught.value)
+    assert "several vocabulary files beside it (embedding-vocabulary.txt, vocab.txt)" in message
+    assert "pass vocabulary=" in message
+
+    space = embscope.load(model, vocabulary=tmp_path / "embedding-vocabulary.txt")
+    assert len(space) == TUTORIAL_VOCABULARY - 1
+
+
+def test_vocab_and_vocabulary_together_must_agree(tutorial):
+    model = tutorial["dir"] / "embedding-model-16.keras"
+    vocabulary = tutorial["dir"] / "embedding-vocabulary.txt"
+
+    with pytest.raises(InvalidParameterError, match="vocab= is the older name of vocabulary="):
+        load_keras(model, vocabulary=vocabulary, vocab=tutorial["dir"] / "other.txt")
+    with pytest.raises(embscope.SourceError, match="no such vocabulary file"):
+        load_keras(model, vocabulary=tutorial["dir"] / "missing.txt")

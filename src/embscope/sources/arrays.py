@@ -484,6 +484,8 @@ def load_table(
     metadata = frame.drop(columns=[c for c in (key_name, label_name) if c is not None])
     metadata = restore_reserved_names(metadata)
     options: dict[str, Any] = {"vector": vector_columns, "key_column": key_name}
+    if is_lowercase(keys):
+        options["lowercase"] = True
     documents = marker.get("documents")
     if documents is not None:  # written by `embscope encode`: queries are texts
         options.update(documents)
