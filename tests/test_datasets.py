@@ -166,3 +166,10 @@ def test_a_few_sentences_are_not_taken_for_labelled_lines(tmp_path):
     numbered.write_text("1 the film was wonderful\n0 the soup was cold\n")
     labelled = read_texts(numbered)
     assert labelled.format == "label-text" and labelled.frame[labelled.label].tolist() == [1, 0]
+
+
+def test_json_lines_nested_too_deep_are_a_malformed_line(tmp_path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"text": "fine"}\n{"text": "x", "y": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(MalformedFileError, match=r"deep\.jsonl, line 2: JSON nested too deeply"):
+        read_texts(deep)

@@ -23,7 +23,6 @@ with one name per line, or a mapping); the integers are kept in ``<label>_id``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InvalidParameterError, MalformedFileError, SourceError
+from .json_input import parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -365,10 +365,7 @@ def _read_jsonl(path: Path, content: str) -> pd.DataFrame:
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise MalformedFileError(path, f"not valid JSON: {error.msg}", line=number) from None
+        record = parse_json(line, path, line=number)
         if not isinstance(record, dict):
             raise MalformedFileError(path, "each line must be a JSON object", line=number)
         records.append(record)

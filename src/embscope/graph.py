@@ -31,6 +31,7 @@ import numpy as np
 from . import neighbors as _nb
 from .atomic import atomic_path
 from .errors import InvalidParameterError
+from .json_input import parse_json
 from .progress import progress_bar
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class KnnGraph:
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {})[b"embscope.knn_graph"])
+        meta = parse_json((table.schema.metadata or {})[b"embscope.knn_graph"], path)
         n, k = int(meta["rows"]), int(meta["top_k"])
         columns = table.to_pydict()
         keys: list[str | None] = [None] * n

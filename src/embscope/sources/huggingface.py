@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
+from ..json_input import parse_json
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, token_table
 
@@ -407,12 +408,7 @@ def _read_config(directory: Path) -> tuple[dict[str, Any], str]:
     if path is None:
         return {}, ""
     raw = path.read_bytes()
-    try:
-        config = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise MalformedFileError(path, f"not valid JSON ({error})") from None
-    except RecursionError:
-        raise MalformedFileError(path, "JSON nested too deeply to be a config") from None
+    config = parse_json(raw, path)
     if not isinstance(config, dict):
         raise MalformedFileError(path, "expected a JSON object")
     return config, hashlib.sha256(raw).hexdigest()[:16]
@@ -481,8 +477,8 @@ def _open_weights(
 def _weight_map(index: Path, root: Path) -> dict[str, str]:
     """Tensor name -> shard file name; every shard named must lie inside ``root``."""
     try:
-        weight_map = json.loads(index.read_bytes())["weight_map"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
+        weight_map = parse_json(index.read_bytes(), index)["weight_map"]
+    except (KeyError, TypeError):
         raise MalformedFileError(index, "expected JSON with a 'weight_map' object") from None
     if not isinstance(weight_map, dict) or not all(
         isinstance(v, str) and v for v in weight_map.values()
