@@ -137,7 +137,7 @@ def train(
     except KeyboardInterrupt:
         if best:
             click.echo(
-                f"\ninterrupted: {out} holds the best model so far (epoch {best['epoch']})",
+                f"\n{out} holds the best model so far (epoch {best['epoch']})",
                 err=True,
             )
         raise click.Abort() from None
