@@ -353,3 +353,47 @@ def test_a_vocabulary_file_of_blank_lines_fails_on_its_second_line(tmp_path):
 
     with pytest.raises(MalformedFileError, match=r"line 2: duplicate token ''"):
         embscope.load(tmp_path / "m.npy")
+
+
+# ---- a saved training run ---------------------------------------------------------------------
+
+
+def saved_run(folder: Path, config: bytes, vocabulary: str = "\n[UNK]\ngood\nbad\n") -> Path:
+    """The three files ``embscope train`` saves, written field for field."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir()
+    (folder / "embscope-train.json").write_bytes(config)
+    (folder / "vocabulary.txt").write_text(vocabulary, encoding="utf-8")
+    weights = np.arange(8, dtype=np.float32).reshape(4, 2)
+    save_file({"embedding.weight": weights}, str(folder / "model.safetensors"))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("config", "vocabulary", "problem"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, None, "JSON nested too deeply"),
+        (b'{"format": "embscope-sentiment", "token_counts": "many"}', None, "token_counts"),
+        (b'{"format": "embscope-sentiment", "standardization": "rot13"}', None, "rot13"),
+        (b'{"format": "embscope-sentiment"}', "good\nbad\nugly\nfine\n", "starts with an empty"),
+        (b'{"format": "embscope-sentiment"}', "\n[UNK]\ngood\n", "3 tokens for a matrix of 4"),
+    ],
+)
+def test_a_damaged_training_run_is_one_clean_error(tmp_path, config, vocabulary, problem):
+    extra = {} if vocabulary is None else {"vocabulary": vocabulary}
+    folder = saved_run(tmp_path / "run", config, **extra)
+
+    with pytest.raises(MalformedFileError, match=problem):
+        embscope.load(folder)
+
+
+def test_a_well_formed_training_run_loads_without_its_padding_row(tmp_path):
+    folder = saved_run(
+        tmp_path / "run", b'{"format": "embscope-sentiment", "token_counts": [0, 5, 3, 2]}'
+    )
+
+    space = embscope.load(folder)
+
+    assert space.keys == ["[UNK]", "good", "bad"]
+    assert space.metadata["count"].tolist() == [5, 3, 2]

@@ -1,7 +1,8 @@
 """NumPy arrays (``.npy``, ``.npz``) and tables (Parquet, CSV) with a vector column, both ways.
 
 Reading never unpickles: ``.npy`` files are memory-mapped with ``allow_pickle=False`` and an
-``.npz`` member is read from its own header. Keys come from ``vocab=``, a string array inside the
+``.npz`` member is read from its own header, once the sizes its zip entry and header declare are
+credible and within ``max_inflation``. Keys come from ``vocabulary=``, a string array inside the
 ``.npz``, or a vocabulary file beside the matrix (``find_vocabulary``); without any, the keys
 are the row numbers and the log says so.
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
-from .vocabulary import file_fingerprint
+from .vocabulary import file_fingerprint, read_vocabulary
 
 CONFIG_FILE = "embscope-train.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -35,7 +35,9 @@ def read_config(path: Path) -> dict[str, Any]:
     config_path = path / CONFIG_FILE
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise MalformedFileError(config_path, "JSON nested too deeply") from None
+    except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError
         raise MalformedFileError(config_path, f"not a readable JSON file ({error})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise MalformedFileError(config_path, f'"format" must be "{FORMAT}"')
@@ -72,31 +74,62 @@ def trained_space(
 
 
 def read_trained(path: Path, *, name: str | None = None) -> EmbeddingSpace:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    from ..train.vectorizer import TextVectorizer
+    """The embedding of a saved run. The vocabulary must name every row (one token per line,
+    padding and ``[UNK]`` first); ``token_counts`` in the config, when present, one count per
+    token."""
+    from safetensors import SafetensorError, safe_open
 
     config = read_config(path)
     weights_path = path / WEIGHTS_FILE
     try:
-        matrix = load_file(weights_path)[EMBEDDING_WEIGHT]
-    except (SafetensorError, KeyError) as error:
+        # only the embedding: the file's other tensors are never read
+        with safe_open(weights_path, framework="numpy") as weights:
+            matrix = weights.get_tensor(EMBEDDING_WEIGHT)
+    except (SafetensorError, OSError, KeyError, ValueError) as error:
         raise MalformedFileError(
             weights_path, f"no readable {EMBEDDING_WEIGHT} ({error})"
         ) from None
-    vocabulary = TextVectorizer.load(path / VOCABULARY_FILE).vocabulary
-    if len(vocabulary) != len(matrix):
+    if matrix.ndim != 2 or matrix.dtype.kind != "f" or 0 in matrix.shape:
         raise MalformedFileError(
-            path / VOCABULARY_FILE,
-            f"{len(vocabulary)} tokens for the embedding's {len(matrix)} rows",
+            weights_path,
+            f"{EMBEDDING_WEIGHT} has shape {matrix.shape} {matrix.dtype}; expected a float "
+            "matrix, rows x dimensions",
         )
-    counts = np.asarray(config.get("token_counts") or np.zeros(len(vocabulary)), dtype=np.int64)
+    vocabulary_path = path / VOCABULARY_FILE
+    vocabulary = tuple(read_vocabulary(vocabulary_path, expected_rows=len(matrix)))
+    if vocabulary[:2] != ("", "[UNK]"):
+        raise MalformedFileError(
+            vocabulary_path,
+            f"a TextVectorization vocabulary starts with an empty line and [UNK]; got "
+            f"{list(vocabulary[:2])!r}",
+            line=1,
+        )
+    from ..train.vectorizer import STANDARDIZERS
+
+    standardization = config.get("standardization", "keras")
+    if not isinstance(standardization, str) or standardization not in STANDARDIZERS:
+        raise MalformedFileError(
+            path / CONFIG_FILE,
+            f'"standardization" must be one of {", ".join(STANDARDIZERS)}; got {standardization!r}',
+        )
+    counts = config.get("token_counts")
+    if counts is None:
+        counts = [0] * len(vocabulary)
+    if (
+        not isinstance(counts, list)
+        or len(counts) != len(vocabulary)
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
+    ):
+        raise MalformedFileError(
+            path / CONFIG_FILE,
+            f'"token_counts" must be a list of {len(vocabulary):,} non-negative integers, one '
+            "per token of the vocabulary",
+        )
     return trained_space(
         matrix,
         vocabulary,
-        counts,
-        standardization=config.get("standardization", "keras"),
+        np.asarray(counts, dtype=np.int64),
+        standardization=standardization,
         name=name or path.name,
         provenance=Provenance(
             source=str(path),
