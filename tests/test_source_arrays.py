@@ -78,7 +78,6 @@ def test_npy_keeps_float16_and_takes_an_explicit_vocabulary(tmp_path):
     assert space.keys == ["a", "b", "c"]
     np.testing.assert_array_equal(space.vectors, vectors[1:])
     assert space.provenance.options["padding_row"] == "left out"
-    assert space.provenance.options["lowercase"] is True
     # the older name of the option still works
     assert load_array(tmp_path / "half.npy", vocab=vocab).keys == ["a", "b", "c"]
 
@@ -239,11 +238,7 @@ def test_parquet_written_by_pandas_with_a_list_column(small_glove, tmp_path):
     assert space.keys == small_glove.keys
     np.testing.assert_array_equal(space.vectors, small_glove.vectors)
     assert space.metadata.columns.tolist() == ["rank"]
-    assert space.provenance.options == {
-        "vector": "embedding",
-        "key_column": "word",
-        "lowercase": True,  # every word is lowercase: queries may be folded
-    }
+    assert space.provenance.options == {"vector": "embedding", "key_column": "word"}
 
 
 def test_parquet_vector_problems_name_the_row_or_the_columns(tmp_path):

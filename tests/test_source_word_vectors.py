@@ -326,7 +326,6 @@ def test_provenance(glove_text: Path) -> None:
         "dtype": "float32",
         "encoding": "utf-8",
         "unicode_errors": "strict",
-        "lowercase": True,  # GloVe's vocabulary is lowercase
     }
 
 

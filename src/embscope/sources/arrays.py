@@ -43,7 +43,6 @@ from .vocabulary import (
     file_fingerprint,
     find_vocabulary,
     human_bytes,
-    is_lowercase,
     keys_for_tokens,
     leave_out_padding,
     read_vocabulary,
@@ -138,8 +137,6 @@ def load_array(
         keys, empty_key = keys_for_tokens(tokens)
         if empty_key is not None:
             options["empty_token_key"] = empty_key
-        if is_lowercase(keys):
-            options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,
@@ -485,8 +482,6 @@ def load_table(
     metadata = frame.drop(columns=[c for c in (key_name, label_name) if c is not None])
     metadata = restore_reserved_names(metadata)
     options: dict[str, Any] = {"vector": vector_columns, "key_column": key_name}
-    if is_lowercase(keys):
-        options["lowercase"] = True
     documents = marker.get("documents")
     if documents is not None:  # written by `embscope encode`: queries are texts
         options.update(documents)

@@ -106,7 +106,6 @@ def _load_glove_package(**options: Any) -> EmbeddingSpace:
         provenance=Provenance(
             source="glove-6b-50d",
             kind="bundled",
-            options={"lowercase": True},  # GloVe 6B was trained on lowercased text
             fingerprint=f"{stat.st_size}-{int(stat.st_mtime)}",
         ),
         name="glove-6b-50d",

@@ -57,7 +57,6 @@ from .vocabulary import (
     file_fingerprint,
     find_vocabulary,
     human_bytes,
-    is_lowercase,
     keys_for_tokens,
     leave_out_padding,
     read_vocabulary,
@@ -163,8 +162,6 @@ def load_keras(
         if empty_key is not None:
             options["empty_token_key"] = empty_key
             logger.info("%s: the empty token has the key %r", vocab_path, empty_key)
-        if is_lowercase(keys):
-            options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,

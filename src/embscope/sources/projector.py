@@ -38,7 +38,7 @@ from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .arrays import reserved_safe_metadata, restore_reserved_names
-from .vocabulary import file_fingerprint, is_lowercase
+from .vocabulary import file_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,6 @@ def load_projector(
         "metadata": str(metadata_path) if metadata_path else None,
         "keys": key_rule,
     }
-    if is_lowercase(keys):
-        options["lowercase"] = True
     return EmbeddingSpace(
         matrix,
         keys,

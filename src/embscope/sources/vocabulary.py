@@ -151,13 +151,6 @@ def leave_out_padding(tokens: list[str], source: str | Path) -> bool:
     return True
 
 
-def is_lowercase(keys: Sequence[str]) -> bool:
-    """Whether a vocabulary holds cased letters and all of them lowercase (GloVe, a Keras
-    ``TextVectorization``): a query's capitals can then be folded without changing its meaning."""
-    joined = "\n".join(keys)
-    return joined == joined.lower() and joined != joined.upper()
-
-
 def check_max_inflation(max_inflation: Any) -> float | None:
     """``max_inflation`` as a number, or None for no bound; anything else is refused."""
     if max_inflation is None:

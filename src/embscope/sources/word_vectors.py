@@ -40,7 +40,6 @@ from .vocabulary import (
     check_inflation,
     check_max_inflation,
     human_bytes,
-    is_lowercase,
 )
 
 logger = logging.getLogger(__name__)
@@ -108,9 +107,6 @@ def load_word_vectors(
     ``max_inflation`` bounds how many times its compressed size a ``.gz`` file may expand to
     (at least 64 MiB is always allowed; None lifts the bound). Broken files raise
     MalformedFileError naming the line (text) or vector (binary).
-
-    A vocabulary whose letters are all lowercase (GloVe's) is marked ``lowercase`` in the
-    provenance options, so queries can be folded to lowercase.
     """
     path = Path(path)
     vector_dtype = _check_options(format, on_duplicate, limit, dtype, encoding, unicode_errors)
@@ -149,8 +145,6 @@ def load_word_vectors(
         "encoding": encoding,
         "unicode_errors": unicode_errors,
     }
-    if is_lowercase(keys):
-        options["lowercase"] = True
     logger.info(
         "read %s vectors of %s dimensions from %s in %.1f s",
         f"{len(keys):,}",
