@@ -397,3 +397,26 @@ def test_a_well_formed_training_run_loads_without_its_padding_row(tmp_path):
 
     assert space.keys == ["[UNK]", "good", "bad"]
     assert space.metadata["count"].tolist() == [5, 3, 2]
+
+
+@pytest.mark.parametrize("kind", ["external", "virtual"])
+def test_an_hdf5_embedding_stored_in_another_file_is_never_followed(tmp_path, kind):
+    elsewhere = tmp_path / "elsewhere.bin"
+    elsewhere.write_bytes(np.arange(8, dtype="<f4").tobytes())
+    source = tmp_path / "source.h5"
+    with h5py.File(source, "w") as root:
+        root["data"] = np.arange(8, dtype="<f4").reshape(4, 2)
+
+    def create(group):
+        if kind == "external":
+            group.create_dataset("0", shape=(4, 2), dtype="<f4", external=[(elsewhere, 0, 32)])
+        else:
+            layout = h5py.VirtualLayout(shape=(4, 2), dtype="<f4")
+            layout[:] = h5py.VirtualSource(source, "data", shape=(4, 2))
+            group.create_virtual_dataset("0", layout)
+
+    path = tmp_path / "model.weights.h5"
+    keras3_weights(path, create)
+
+    with pytest.raises(MalformedFileError, match="stored in other files that this one names"):
+        embscope.load(path)

@@ -541,6 +541,13 @@ def _read_weights(
             f"the weights of layer {layer.name!r} are {dataset.dtype}, not floating point "
             "(a quantized layer?); only float embeddings are supported",
         )
+    if dataset.external or dataset.is_virtual:
+        # HDF5 lets a dataset's bytes live in other files, named by this one: never followed
+        raise MalformedFileError(
+            opened.path,
+            f"the weights of layer {layer.name!r} are stored in other files that this one "
+            "names (an HDF5 external or virtual dataset); re-save the model with model.save()",
+        )
     declared = math.prod(shape) * dataset.dtype.itemsize
     stored = dataset.id.get_storage_size()
     if stored > opened.size:
