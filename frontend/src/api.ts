@@ -73,7 +73,7 @@ export interface ProjectionRequest {
 
 export interface Job {
   id: string;
-  state: "queued" | "running" | "done" | "failed";
+  state: "queued" | "running" | "done" | "failed" | "cancelled";
   description: string;
   seconds: number | null;
   error: string | null;
@@ -157,12 +157,15 @@ export const neighbors = (
 export const similarity = (source: string, a: string, b: string, metric: Metric) =>
   call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric })}`);
 
+/** The server takes only JSON in requests that change state (no cross-site form can send it). */
+const postJson = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
 export const startProjection = (source: string, request: ProjectionRequest) =>
-  call<Job>(`${sourcePath(source)}/projections`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(request),
-  });
+  call<Job>(`${sourcePath(source)}/projections`, postJson(request));
 
 export const job = (id: string) => call<Job>(`api/jobs/${encodeURIComponent(id)}`);
 
@@ -194,7 +197,7 @@ export interface Classes {
 export const classes = (source: string) => call<Classes>(`${sourcePath(source)}/classes`);
 
 export const startTokenScan = (source: string) =>
-  call<Job>(`${sourcePath(source)}/tokens`, { method: "POST" });
+  call<Job>(`${sourcePath(source)}/tokens`, postJson({}));
 
 export const tokenScan = (id: string, top: number) =>
   call<TokenScan>(`api/jobs/${encodeURIComponent(id)}/tokens?top=${top}`);

@@ -705,8 +705,8 @@ async function scanTokens(): Promise<void> {
     }
     ui.tokensProgress.hidden = true;
     if (seq !== state.tokenSeq) return;
-    if (job.state === "failed") {
-      ui.tokensStatus.textContent = `failed: ${job.error ?? "unknown error"}`;
+    if (job.state === "failed" || job.state === "cancelled") {
+      ui.tokensStatus.textContent = `${job.state}: ${job.error ?? "unknown error"}`;
       return;
     }
     const found = await api.tokenScan(job.id, FLAGGED_CANDIDATES);
@@ -842,8 +842,8 @@ async function project(): Promise<void> {
       job = await api.job(job.id);
     }
     ui.progress.hidden = true;
-    if (job.state === "failed") {
-      setStatus(`failed: ${job.error ?? "unknown error"}`, "error");
+    if (job.state === "failed" || job.state === "cancelled") {
+      setStatus(`${job.state}: ${job.error ?? "unknown error"}`, "error");
       return;
     }
     setStatus(`loading ${job.rows ?? ""} points…`);
