@@ -93,6 +93,8 @@ class MalformedFileError(SourceError):
     def __init__(self, path: str | Path, problem: str, *, line: int | None = None) -> None:
         self.path = str(path)
         self.line = line
-        self.problem = problem
+        # a library's own message (pyarrow's, h5py's) may end in a newline or span several
+        # lines; the user's error stays one line
+        self.problem = problem = " ".join(problem.split())
         where = f"{self.path}, line {line}" if line is not None else self.path
         super().__init__(f"{where}: {problem}")

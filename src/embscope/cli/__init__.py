@@ -30,7 +30,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except EmbscopeError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(" ".join(str(error).split())) from None
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         if extra.pop("standalone_mode", True) is False:  # CliRunner and callers who handle it

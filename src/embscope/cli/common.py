@@ -65,16 +65,56 @@ _LOAD_OPTIONS = "embscope.load_options"
 
 def _remember_load_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     if value is not None:
+        if param.name == "max_inflation":
+            value = None if value.lower() == "none" else _inflation_bound(value)
         ctx.meta.setdefault(_LOAD_OPTIONS, {})[_LOAD_OPTION_NAMES[param.name]] = value
 
 
+def _inflation_bound(text: str) -> float:
+    try:
+        bound = float(text)
+    except ValueError:
+        bound = 0.0
+    if not bound >= 1:
+        raise click.BadParameter(f"a number of at least 1, or 'none'; got {text!r}")
+    return bound
+
+
 # CLI option -> the keyword embscope.load takes
-_LOAD_OPTION_NAMES = {"vocab": "vocabulary", "model": "model"}
+_LOAD_OPTION_NAMES = {
+    "vocab": "vocabulary",
+    "model": "model",
+    "max_inflation": "max_inflation",
+    "layer": "layer",
+    "key": "key",
+    "column": "column",
+}
+# options that only pick a part of a file, by name: passed on as given
+_PART_OPTIONS = {
+    "--layer": "A Keras file's Embedding layer, by name (when it has several).",
+    "--key": "The array of an .npz that holds the vectors (when it has several).",
+    "--column": "The vector column of a Parquet or CSV table (when it has several).",
+}
 
 
 def load_options(command: Any) -> Any:
-    """``--vocab`` and ``--model``, for every command that reads a source; ``load_space``
-    passes them on (only the readers that take them accept them, the others say so)."""
+    """``--vocab``, ``--model`` and ``--max-inflation``, for every command that reads a
+    source; ``load_space`` passes them on (only the readers that take them accept them, the
+    others say so)."""
+    for flag, help_text in _PART_OPTIONS.items():
+        command = click.option(
+            flag, expose_value=False, callback=_remember_load_option, help=help_text
+        )(command)
+    command = click.option(
+        "--max-inflation",
+        "max_inflation",
+        metavar="N|none",
+        expose_value=False,
+        callback=_remember_load_option,
+        help="A compressed file (.npz, .keras, .gz, Parquet) may take at most N times its size "
+        "in memory (default 100, and 64 MiB always); 'none' lifts the bound for a file you "
+        "trust.",
+    )(command)
     command = click.option(
         "--model",
         expose_value=False,
@@ -85,6 +125,8 @@ def load_options(command: Any) -> Any:
     )(command)
     return click.option(
         "--vocab",
+        "--vocabulary",
+        "vocab",
         expose_value=False,
         type=click.Path(exists=True, dir_okay=False),
         callback=_remember_load_option,

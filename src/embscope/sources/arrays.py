@@ -173,7 +173,7 @@ def _read_npy_header(handle: Any, where: str | Path) -> tuple[tuple[int, ...], b
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(handle)
         return np.lib.format.read_array_header_2_0(handle)
-    except ValueError as error:
+    except Exception as error:  # numpy parses old headers with Python's tokenizer: any error
         raise MalformedFileError(where, f"unreadable .npy header ({error})") from None
 
 
@@ -245,7 +245,7 @@ def _open_npz(
     """The chosen matrix, its name, and the name and values of the keys array (if any)."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
         raise MalformedFileError(path, f"not a readable .npz archive ({error})") from None
     with archive:
         members: dict[str, _Member] = {}
@@ -309,7 +309,7 @@ def _read_member_header(
         with archive.open(info) as handle:
             shape, _, dtype = _read_npy_header(handle, where)
             data_start = handle.tell()
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as error:
         raise MalformedFileError(path, f"array {array_name!r}: {error}") from None
     member = _Member(info.filename, shape, dtype, info)
     if not dtype.hasobject and data_start + member.nbytes > info.file_size:
@@ -364,7 +364,7 @@ def _read_member(
                 "(never done here); save keys as np.array(keys, dtype=str)",
             ) from None
         raise MalformedFileError(path, f"array {array_name!r}: {error}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as error:
         raise MalformedFileError(path, f"array {array_name!r} is truncated ({error})") from None
 
 

@@ -120,9 +120,16 @@ def load_keras(
     h5py = _import_h5py()
     path = Path(path)
     with _open_keras_file(path, h5py, max_inflation) as opened:
-        found = _layers_in(opened)
-        chosen = _choose(found, layer, opened)
-        matrix = _read_weights(opened, chosen, max_inflation)
+        try:
+            found = _layers_in(opened)
+            chosen = _choose(found, layer, opened)
+            matrix = _read_weights(opened, chosen, max_inflation)
+        except (RuntimeError, OSError, KeyError) as error:
+            # h5py reports a damaged object tree from inside HDF5 (a visit that meets a
+            # missing object, a link to nowhere) as these, deep in its own stack
+            raise MalformedFileError(
+                path, f"the HDF5 data is damaged ({type(error).__name__}: {error})"
+            ) from None
     rows = matrix.shape[0]
 
     if vocab_path is None:
@@ -277,7 +284,7 @@ def _open_zip(path: Path, h5py: Any, max_inflation: float | None) -> _OpenedFile
     try:
         archive = zipfile.ZipFile(path)
         names = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, NotImplementedError, OSError) as error:
         raise MalformedFileError(path, f"not a readable .keras archive ({error})") from None
     closers: list[Any] = [archive]
     try:
@@ -333,7 +340,7 @@ def _read_entry(
     )
     try:
         return archive.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as error:
         raise MalformedFileError(path, f"{member} is damaged ({error})") from None
 
 
