@@ -706,7 +706,7 @@ async function scanTokens(): Promise<void> {
     ui.tokensProgress.hidden = true;
     if (seq !== state.tokenSeq) return;
     if (job.state === "failed" || job.state === "cancelled") {
-      ui.tokensStatus.textContent = `${job.state}: ${job.error ?? "unknown error"}`;
+      ui.tokensStatus.textContent = jobEnd(job);
       return;
     }
     const found = await api.tokenScan(job.id, FLAGGED_CANDIDATES);
@@ -843,7 +843,7 @@ async function project(): Promise<void> {
     }
     ui.progress.hidden = true;
     if (job.state === "failed" || job.state === "cancelled") {
-      setStatus(`${job.state}: ${job.error ?? "unknown error"}`, "error");
+      setStatus(jobEnd(job), "error");
       return;
     }
     setStatus(`loading ${job.rows ?? ""} points…`);
@@ -872,6 +872,12 @@ async function project(): Promise<void> {
 function jobProgress(job: api.Job): string {
   if (job.state === "queued" || job.progress === null) return `${job.state}… ${job.description}`;
   return `${job.state} ${Math.round(100 * job.progress)}% · ${job.phase ?? job.description}`;
+}
+
+/** Why a job ended without a result: "failed: <error>", or who cancelled it. */
+function jobEnd(job: api.Job): string {
+  if (job.state === "cancelled") return job.error ?? "cancelled";
+  return `failed: ${job.error ?? "unknown error"}`;
 }
 
 function showProgress(bar: HTMLProgressElement, job: api.Job): void {
