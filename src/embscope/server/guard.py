@@ -34,6 +34,7 @@ _HOST = re.compile(
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?"
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_OWN_PAGE_ONLY = "requests that change state come only from this server's page"
 
 
 class HostNames:
@@ -94,15 +95,9 @@ class RequestGuard:
             return None
         origin = headers.get("origin")
         if origin is not None and not self._same_origin(origin, scope, host):
-            return (
-                403,
-                f"requests that change state come only from the server's page, not {origin[:80]!r}",
-            )
+            return 403, f"{_OWN_PAGE_ONLY}, not {origin[:80]!r}"
         if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return (
-                403,
-                "requests that change state come only from this server's page, not another site",
-            )
+            return 403, f"{_OWN_PAGE_ONLY}, not another site's"
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             return 415, "send the request as JSON (Content-Type: application/json)"
