@@ -275,7 +275,10 @@ SMALL = 20  # rows of the space the parameter rules are checked on
             r"n_neighbors must be less than the number of rows \(20\)",
         ),
         (lambda s: s.project("umap", min_dist=2.0), r"min_dist must be less than or equal to"),
-        (lambda s: s.project("tsne", n_iter=0), r"n_iter must be 'auto' or an integer of at"),
+        (
+            lambda s: s.project("tsne", n_iter=0),
+            r"n_iter must be 'auto' or an integer from 1 to 100,000",
+        ),
         (lambda s: s.project("tsne", sample=0), r"sample must be 'auto', None or a positive"),
         (lambda s: s.project("tsne", random_state="x"), r"random_state must be an integer"),
     ],

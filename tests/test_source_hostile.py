@@ -38,17 +38,22 @@ def peak_memory_of_loading(path: Path, **options) -> tuple[str, float]:
     message) and how many MiB its peak resident memory grew while loading."""
     code = textwrap.dedent(
         f"""
-        import resource
         import embscope
         import numpy, h5py, pyarrow.parquet  # everything a reader imports, before the baseline
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        def peak_kib():
+            # VmHWM, not ru_maxrss: Linux hands a forked child its parent's peak (the test
+            # suite's gigabytes), which would hide any growth here
+            for line in open("/proc/self/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        before = peak_kib()
         try:
             embscope.load({str(path)!r}, **{options!r})
             outcome = "loaded"
         except Exception as error:
             outcome = f"{{type(error).__name__}}: {{error}}"
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
+        after = peak_kib()
+        print((after - before) / 1024)
         print(outcome)
         """
     )
