@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -166,3 +167,21 @@ def test_piped_tables_keep_their_headers_whole(ag_news_docs, tmp_path):
     header = next(line for line in result.output.splitlines() if line.startswith("label"))
     for column in ("knn_recall", "probe_recall", "between", "closest_mean"):
         assert column in header.split()
+
+
+def test_a_broken_vector_file_is_one_line(tmp_path):
+    garbage = tmp_path / "queries.npy"
+    garbage.write_bytes(bytes(range(50)))
+    assert "lacks NumPy's header" in one_error_line(
+        embscope_process("neighbors", "--vector-file", str(garbage), "-s", "glove-6b-50d")
+    )
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert "Object arrays cannot be loaded" in one_error_line(
+        embscope_process("neighbors", "--vector-file", str(objects), "-s", "glove-6b-50d")
+    )
+    nan = tmp_path / "nan.txt"
+    nan.write_text(" ".join(["nan"] * 50) + "\n")
+    assert "NaN or infinite" in one_error_line(
+        embscope_process("neighbors", "--vector-file", str(nan), "-s", "glove-6b-50d")
+    )

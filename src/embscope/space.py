@@ -341,6 +341,10 @@ class EmbeddingSpace:
                 raise InvalidParameterError(
                     f"a vector query must have shape ({self.dim},); got {vector.shape}"
                 )
+            if not np.isfinite(vector).all():
+                raise InvalidParameterError(
+                    "a vector query holds NaN or infinite values: every score would be NaN"
+                )
             return ResolvedQuery("<vector>", (), (), vector)
         if query in self._index:
             row = self._index[query]

@@ -990,7 +990,13 @@ def read_query_vectors(path: str | Path, *, dim: int) -> np.ndarray:
     if not path.is_file():
         raise SourceError(f"{path}: no such vector file")
     if path.suffix == ".npy":
-        matrix = np.load(path, allow_pickle=False)
+        with path.open("rb") as handle:
+            if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise MalformedFileError(path, "not an .npy file: it lacks NumPy's header")
+        try:
+            matrix = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:  # not .npy, object arrays, cut short
+            raise MalformedFileError(path, f"not a readable .npy of numbers ({error})") from None
         if matrix.ndim == 1:
             matrix = matrix[None, :]
         if matrix.ndim != 2 or matrix.shape[1] != dim or not np.issubdtype(matrix.dtype, np.number):
@@ -999,7 +1005,12 @@ def read_query_vectors(path: str | Path, *, dim: int) -> np.ndarray:
             )
         return matrix.astype(np.float32)
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes().count(b"\n", 0, error.start) + 1
+        raise MalformedFileError(path, "not UTF-8 text (nor .npy)", line=line) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.replace(",", " ").split()
         if not fields:
             continue
