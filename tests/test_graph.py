@@ -152,6 +152,9 @@ def test_bad_parameters_name_the_rule(glove):
             knn_graph(small, top_k=top_k, progress=False)
     with pytest.raises(InvalidParameterError, match="block_rows"):
         knn_graph(small, top_k=3, block_rows=0, progress=False)
+    # a block of 10**11 rows would ask for terabytes before the first score
+    with pytest.raises(InvalidParameterError, match="block_rows must be from 1 to 32,768"):
+        knn_graph(small, top_k=3, block_rows=10**11, progress=False)
     with pytest.raises(InvalidParameterError, match="metric"):
         knn_graph(small, top_k=3, metric="manhattan", progress=False)
 

@@ -47,6 +47,8 @@ GRAPH_FORMATS: dict[str, str] = {
 }
 
 _BLOCK_ROWS = 1024
+# a block scores at least block_rows x block_rows cells at once: beyond this, 4 GiB
+MAX_BLOCK_ROWS = 32_768
 # One tile of scores (block rows x a chunk of columns, float32) is scored at a time, small
 # enough that the passes over it after the matrix product run in cache.
 _TILE_BYTES = 8 * 1024 * 1024
@@ -229,8 +231,11 @@ def knn_graph(
         isinstance(block_rows, bool) or not isinstance(block_rows, int | np.integer)
     ):
         raise InvalidParameterError(f"block_rows must be a positive integer; got {block_rows!r}")
-    if block_rows is not None and block_rows < 1:
-        raise InvalidParameterError(f"block_rows must be at least 1; got {block_rows}")
+    if block_rows is not None and not 1 <= block_rows <= MAX_BLOCK_ROWS:
+        raise InvalidParameterError(
+            f"block_rows must be from 1 to {MAX_BLOCK_ROWS:,} (a block's scores take at least "
+            f"block_rows² x 4 bytes: 4 GiB at the maximum); got {block_rows}"
+        )
     top_k = int(top_k)
     start = time.perf_counter()
     if wants_approximate(space, approximate, metric=metric):

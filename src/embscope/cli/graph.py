@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..graph import MAX_BLOCK_ROWS
 from .common import check_output, load_options, load_space, metric_option
 
 
@@ -30,9 +31,9 @@ from .common import check_output, load_options, load_space, metric_option
 )
 @click.option(
     "--block-rows",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_BLOCK_ROWS),
     default=None,
-    help="Rows scored per block (memory grows with it; default 1024).",
+    help="Rows scored per block (memory grows with its square; default 1024).",
 )
 def graph(
     source: str, out: Path, top_k: int, metric: str | None, approximate: bool, block_rows: int
