@@ -52,14 +52,15 @@ class _Group(click.Group):
                 os._exit(1)
             click.echo(f"Error: {_describe_os_error(error)}", err=True)
             sys.exit(1)
-        except MemoryError:
-            click.echo(
-                "Error: out of memory; try a smaller input (a sample, fewer rows) or a machine "
-                "with more memory",
-                err=True,
-            )
-            sys.exit(1)
-        except Exception as error:  # a bug: say so in one line; -v shows where
+        except Exception as error:
+            if _out_of_memory(error):
+                click.echo(
+                    "Error: out of memory; try a smaller input (a sample, fewer rows, a smaller "
+                    "model) or a machine with more memory",
+                    err=True,
+                )
+                sys.exit(1)
+            # a bug: say so in one line; -v shows where
             if logging.getLogger("embscope").isEnabledFor(logging.INFO):
                 traceback.print_exc()
             message = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -70,6 +71,17 @@ class _Group(click.Group):
             )
             sys.exit(1)
         sys.exit(status if isinstance(status, int) else 0)
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Python's MemoryError, or torch's allocator failing (a RuntimeError on the CPU,
+    ``torch.OutOfMemoryError`` on a GPU)."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
 
 
 def _describe_os_error(error: OSError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,18 @@ def sentiment(
     from .model import SentimentClassifier
 
     _check_positive("vocab_size", vocab_size, minimum=3)
-    _check_positive("sequence_length", sequence_length)
-    _check_positive("dim", dim)
-    _check_positive("hidden", hidden)
+    # bounds far above any small model's, below where a typo asks for terabytes
+    _check_positive("sequence_length", sequence_length, maximum=MAX_SEQUENCE_LENGTH)
+    _check_positive("dim", dim, maximum=MAX_WIDTH)
+    _check_positive("hidden", hidden, maximum=MAX_WIDTH)
     _check_positive("epochs", epochs)
     _check_positive("patience", patience)
     _check_positive("batch_size", batch_size)
-    if not isinstance(learning_rate, int | float) or not learning_rate > 0:
+    if (
+        not isinstance(learning_rate, int | float)
+        or not learning_rate > 0
+        or not math.isfinite(learning_rate)
+    ):
         raise InvalidParameterError(
             f"learning_rate must be a positive number; got {learning_rate!r}"
         )
@@ -261,9 +267,20 @@ def _held_out_texts(held_out: Any, text: str | int | None) -> list[str]:
     return [t for d in read_sources(held_out, text=text, labelled=False) for t in d.texts]
 
 
-def _check_positive(name: str, value: Any, *, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+MAX_SEQUENCE_LENGTH = 100_000
+MAX_WIDTH = 8192
+
+
+def _check_positive(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
         rule = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        if maximum is not None:
+            rule += f" of at most {maximum:,}"
         raise InvalidParameterError(f"{name} must be {rule}; got {value!r}")
 
 
