@@ -77,7 +77,7 @@ def test_reading_a_trained_model_needs_no_torch(trained):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dim", "0"], "dim must be a positive integer; got 0"),
+        (["--dim", "0"], "dim must be a positive integer of at most 8,192; got 0"),
         (["--classes", "0"], "classes must name two or more distinct classes"),
     ],
 )
