@@ -241,7 +241,11 @@ def test_restrict_vocab_searches_the_most_frequent_rows(small):
     [
         (["good\t1", "fine\t1"] * 10, {}, "one class (1)"),
         (["good\t1", "bad\t2"] * 10, {}, "binary labels must be 0 and 1; got 1, 2"),
-        (["good\t1", "bad\t0"] * 10, {"dim": 0}, "dim must be a positive integer of at most 8,192; got 0"),
+        (
+            ["good\t1", "bad\t0"] * 10,
+            {"dim": 0},
+            "dim must be a positive integer of at most 8,192; got 0",
+        ),
         (["good\t1", "bad\t0"] * 10, {"dim": 10**8}, "dim must be a positive integer of at most"),
         (["good\t1", "bad\t0"] * 10, {"sequence_length": 10**9}, "sequence_length must be"),
         (["good\t1", "bad\t0"] * 10, {"learning_rate": float("inf")}, "learning_rate must be"),
