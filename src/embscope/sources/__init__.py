@@ -43,7 +43,11 @@ KINDS: tuple[str, ...] = (
     "csv",
     "projector",
     "trained",
+    "gguf",
 )
+
+#: Prefixes of models named in a local model store (``ollama:gemma3:270m``).
+STORE_PREFIXES = ("ollama:", "lmstudio:")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
@@ -54,6 +58,9 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
     Options go to the reader:
 
     - checkpoints: ``matrix="input" | "output"`` (an untied head), ``revision=`` (hub ids);
+    - GGUF files, and models in Ollama's or LM Studio's store by name (``ollama:gemma3:270m``,
+      ``lmstudio:publisher/repo[/file.gguf]``): ``matrix="input" | "output"``, ``progress=``
+      (the bar while a quantized matrix is dequantized into the cache, on first load only);
     - word-vector files: ``on_duplicate="error" | "first" | "last"``, ``limit=`` (first N rows),
       ``encoding=``, ``unicode_errors=``, ``max_inflation=`` (``.gz`` files);
     - Keras: ``layer=`` (the Embedding layer's name), ``vocabulary=`` (vocabulary file),
@@ -83,8 +90,14 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
     if kind is not None and kind not in KINDS:
         raise SourceError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     text = str(source)
+    if text.startswith(STORE_PREFIXES) and kind in (None, "gguf"):
+        # a model in Ollama's or LM Studio's store, by name: the store says which GGUF file
+        from .stores import resolve_store
+
+        source, kind = resolve_store(text), "gguf"
+        options.setdefault("name", text)
     bundled = kind == "bundled" or (kind is None and text in BUNDLED)
-    path = Path(text).expanduser()
+    path = Path(source).expanduser()
     chosen = "bundled" if bundled else kind or _guess_kind(path, text)
     try:
         return _READERS[chosen](
@@ -199,6 +212,12 @@ def _read_trained(path: Path, **options: Any) -> EmbeddingSpace:
     return read_trained(path, **options)
 
 
+def _read_gguf(path: Path, **options: Any) -> EmbeddingSpace:
+    from .gguf import load_gguf
+
+    return load_gguf(path, **options)
+
+
 _READERS = {
     "bundled": lambda path, **options: load_bundled(str(path), **options),
     "huggingface": _read_huggingface,
@@ -213,6 +232,7 @@ _READERS = {
     "csv": _read_table,
     "projector": _read_projector,
     "trained": _read_trained,
+    "gguf": _read_gguf,
 }
 
 
