@@ -315,7 +315,8 @@ def test_gpt2_from_tiktoken_file(gpt2_tiktoken_dir, gpt2_ranks):
     assert space.provenance.options["padding_rows"] == 47
     assert space.provenance.options["tokenizer"] == "gpt2.tiktoken (BPE, byte_level)"
     assert space.resolve(" SolidGoldMagikarp").keys == ("ĠSolidGoldMagikarp",)
-    assert space.resolve("Hello world", pieces="mean").rows == (15496, 995)
+    # words are split as in running text, after a space: ĠHello (18435), not Hello (15496)
+    assert space.resolve("Hello world", pieces="mean").rows == (18435, 995)
 
 
 def test_gpt2_from_vocab_json_and_merges(tmp_path, gpt2_ranks, gpt2_merges, gpt2_tiktoken_dir):
@@ -349,7 +350,7 @@ def test_gpt2_from_tokenizer_json(tmp_path, gpt2_ranks, gpt2_merges, gpt2_tiktok
     assert space.provenance.options["tokenizer"] == "tokenizer.json (BPE, byte_level)"
     assert space.labels == reference.labels[:50_257]
     assert space.metadata.iloc[50256]["kind"] == "special"
-    assert space.resolve("Hello world", pieces="mean").rows == (15496, 995)
+    assert space.resolve("Hello world", pieces="mean").rows == (18435, 995)
 
 
 def test_readable_labels():

@@ -26,9 +26,11 @@ class EmbscopeError(Exception):
 class UnknownKeyError(EmbscopeError, KeyError):
     """A query names a key the space does not have.
 
-    ``suggestions`` holds the closest keys; ``pieces`` holds the sub-word pieces the word splits
-    into when the space has a tokenizer (empty otherwise); ``reason`` says why a key the source
-    had is missing (a row left out on load).
+    ``suggestions`` holds the closest keys (in a vocabulary of word-start tokens, the words
+    that name them); ``pieces`` holds the keys of the sub-word pieces the word splits into when
+    the space has a tokenizer (empty otherwise) and ``piece_labels`` how tables show them
+    (``␣em``, ``bed``, ``dings``), which the message uses; ``reason`` says why a key the
+    source had is missing (a row left out on load).
     """
 
     def __init__(
@@ -38,17 +40,19 @@ class UnknownKeyError(EmbscopeError, KeyError):
         space_name: str = "the space",
         suggestions: Sequence[str] = (),
         pieces: Sequence[str] = (),
+        piece_labels: Sequence[str] = (),
         reason: str | None = None,
     ) -> None:
         self.key = key
         self.suggestions = list(suggestions)
         self.pieces = list(pieces)
+        self.piece_labels = list(piece_labels) or list(pieces)
         if reason is not None:
             message = f"{key!r} is not in {space_name}: {reason}"
         elif not key.strip():
             message = "empty query: give a word or token of the vocabulary"
         elif len(self.pieces) > 1:
-            shown = " + ".join(self.pieces)
+            shown = " + ".join(self.piece_labels)
             message = (
                 f"{key!r} is not a single entry of {space_name}: the tokenizer splits it into "
                 f"{shown}; query one piece, or pass pieces='mean' (CLI: --pieces mean) "

@@ -53,18 +53,39 @@ class Provenance:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+#: Typed before a piece, asks for the mid-word continuation piece of a vocabulary with
+#: word-start tokens (SentencePiece, byte-level BPE): there ``king`` means the word (``Ġking``,
+#: ``▁king``) and ``##king`` the piece ``king`` that continues a word, as WordPiece writes it.
+CONTINUATION_MARK = "##"
+#: How a label shows the space a word-start token begins with (``Ġking`` → ``␣king``).
+WORD_START_MARK = "␣"
+
+
 @dataclass(frozen=True)
 class ResolvedQuery:
-    """A query turned into a vector, with the keys (rows) that made it."""
+    """A query turned into a vector, with the keys (rows) that made it and their labels."""
 
     text: str
     keys: tuple[str, ...]
     rows: tuple[int, ...]
     vector: np.ndarray = field(repr=False)
+    labels: tuple[str, ...] = ()
 
     @property
     def used_pieces(self) -> bool:
-        return len(self.keys) > 1 or (len(self.keys) == 1 and self.keys[0] != self.text)
+        """Whether the text was answered by other keys than it names as shown: a word by its
+        word-start token or its pieces, a folded case (a label typed as shown is not)."""
+        if len(self.keys) > 1:
+            return True
+        return len(self.keys) == 1 and self.text not in (self.keys[0], *self.labels[:1])
+
+    @property
+    def looked_up_as(self) -> str | None:
+        """What answered the text, as a person reads it (``␣em + bed + dings``), when that is
+        not the text itself; None for a key or label typed as shown, and for a vector."""
+        if not self.used_pieces:
+            return None
+        return " + ".join(self.labels or self.keys)
 
 
 @dataclass(frozen=True)
@@ -321,17 +342,40 @@ class EmbeddingSpace:
         pieces: list[str] = []
         if self._tokenize is not None and key.strip():
             pieces = self._tokenize(key)
-        suggestions = [] if len(pieces) > 1 else closest_keys(key, self._keys)
-        return UnknownKeyError(key, space_name=self.name, suggestions=suggestions, pieces=pieces)
+        labels = self.labels
+        piece_labels = [labels[self._index[p]] if p in self._index else p for p in pieces]
+        suggestions: list[str] = []
+        if len(pieces) <= 1:
+            words = self._lookup().words
+            # in a vocabulary of word-start tokens the words a person types are the ones
+            # after the space mark (they resolve to their ␣word token), not the raw keys
+            suggestions = closest_keys(key, [*words, *self._keys] if words else self._keys)
+        return UnknownKeyError(
+            key,
+            space_name=self.name,
+            suggestions=suggestions,
+            pieces=pieces,
+            piece_labels=piece_labels,
+        )
 
     def resolve(self, query: Query, *, pieces: PiecesMode = "error") -> ResolvedQuery:
         """Turn a word (or a raw vector) into the vector a question uses.
 
-        A key is used as is. A space of encoded texts (``embscope.encode_dataset``) encodes
-        any other text with its model. When the space has a tokenizer, a word it splits into
-        one known token uses that token (the model's own normalisation, e.g. lowercasing); a
-        word it splits into several uses their mean only with ``pieces="mean"``, and the
-        pieces are reported.
+        A key is used as is, and so is a label typed as tables show it (``␣king``). In a
+        vocabulary of word-start tokens (SentencePiece ``▁king``, byte-level BPE ``Ġking``) a
+        plain word means its word-start token, the token it is in running text: ``king`` is
+        answered by ``Ġking`` (labelled ``␣king``), and ``looked_up_as`` says so. The bare
+        piece ``king`` there continues a word (``ma+king``); ask for it as ``##king``, the mark
+        WordPiece gives such pieces (a prefix rather than an option, so the same text asks
+        for it in Python, on the command line and in the web page). A raw key typed with its
+        marker (``Ġking``, ``▁king``) is always that token. WordPiece and word vocabularies
+        have no word-start tokens, and their words are keys as before.
+
+        A space of encoded texts (``embscope.encode_dataset``) encodes any other text with its
+        model. A lowercase vocabulary (GloVe) answers ``Paris`` with ``paris``. When the space
+        has a tokenizer, a word it splits into one known token uses that token (the model's
+        own normalisation, e.g. lowercasing); a word it splits into several uses their mean
+        only with ``pieces="mean"``, and the pieces are reported (as labels in the error).
         """
         if pieces not in ("error", "mean"):
             raise InvalidParameterError(f"pieces must be 'error' or 'mean'; got {pieces!r}")
@@ -346,31 +390,74 @@ class EmbeddingSpace:
                     "a vector query holds NaN or infinite values: every score would be NaN"
                 )
             return ResolvedQuery("<vector>", (), (), vector)
-        if query in self._index:
-            row = self._index[query]
-            return ResolvedQuery(
-                query, (query,), (row,), np.asarray(self._vectors[row], np.float32)
-            )
+        row = self._find_row(query)
+        if row is not None:
+            return self._resolved(query, (row,))
         if self._encode is not None and query.strip():
             # a document space answers free text through the model that encoded it
             return ResolvedQuery(query, (), (), np.asarray(self._encode(query), np.float32))
         folded = query.lower()
-        if folded != query and folded in self._index and self._lowercase_only():
+        if folded != query and self._lowercase_only():
             # GloVe and other lowercased vocabularies hold "paris", never "Paris": fold as an
             # uncased tokenizer would, and report the key used (the CLI says so in a note)
-            row = self._index[folded]
-            logger.info("%r looked up as %r (the vocabulary is lowercase)", query, folded)
-            return ResolvedQuery(
-                query, (folded,), (row,), np.asarray(self._vectors[row], np.float32)
-            )
+            row = self._find_row(folded)
+            if row is not None:
+                logger.info("%r looked up as %r (the vocabulary is lowercase)", query, folded)
+                return self._resolved(query, (row,))
         split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
         known = [p for p in split if p in self._index]
         if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
-            rows = tuple(self._index[p] for p in split)
-            vector = np.asarray(self._vectors[list(rows)], dtype=np.float32).mean(axis=0)
-            logger.info("%r resolved to pieces %s", query, split)
-            return ResolvedQuery(query, tuple(split), rows, vector)
+            resolved = self._resolved(query, tuple(self._index[p] for p in split))
+            logger.info("%r resolved to pieces %s", query, " + ".join(resolved.labels))
+            return resolved
         raise self._unknown(query)
+
+    def _resolved(self, text: str, rows: tuple[int, ...]) -> ResolvedQuery:
+        """The query answered by ``rows``: one row's vector, or the mean of several."""
+        labels = self.labels
+        if len(rows) == 1:
+            vector = np.asarray(self._vectors[rows[0]], np.float32)
+        else:
+            vector = np.asarray(self._vectors[list(rows)], dtype=np.float32).mean(axis=0)
+        keys = tuple(self._keys[r] for r in rows)
+        return ResolvedQuery(text, keys, rows, vector, tuple(labels[r] for r in rows))
+
+    def _find_row(self, text: str) -> int | None:
+        """The row a text names without the tokenizer: a plain word's word-start token, a
+        key, a ``##piece``, or a label shown in tables; None when it names none."""
+        lookup = self._lookup()
+        if lookup.word_start is not None and _is_plain_word(text):
+            row = lookup.label_rows.get(WORD_START_MARK + text)
+            if row is not None and lookup.word_start[row]:
+                return row
+        row = self._index.get(text)
+        if row is not None:
+            return row
+        if lookup.word_start is not None and text.startswith(CONTINUATION_MARK):
+            row = self._index.get(text[len(CONTINUATION_MARK) :])
+            if row is not None:
+                return row
+        return lookup.label_rows.get(text)
+
+    def query_text(self, key: str) -> str:
+        """The text that ``resolve`` answers with exactly the row ``key``, as a person would
+        type it: its label where that leads back to it (``␣king`` for ``Ġking``),
+        ``##king`` for a continuation piece whose bare form means the word, else the key.
+        An unknown key raises UnknownKeyError."""
+        row = self.row(key)
+        label = self.labels[row]
+        for text in (label, CONTINUATION_MARK + key, key):
+            if self._find_row(text) == row:
+                return text
+        return key
+
+    def _lookup(self) -> _Lookup:
+        """The label and word-start tables, built on the first lookup, then kept."""
+        found = self.__dict__.get("_lookup_tables")
+        if found is None:
+            found = _Lookup.build(self)
+            self.__dict__["_lookup_tables"] = found
+        return found
 
     def _lowercase_only(self) -> bool:
         """Whether no key has an upper-case letter (computed on the first miss, then kept)."""
@@ -721,6 +808,9 @@ class EmbeddingSpace:
         stacked = pd.concat(frames, ignore_index=True)
         stacked.attrs.update(frames[0].attrs, query=[h.attrs["query"] for h in frames])
         stacked.attrs["query_keys"] = [h.attrs["query_keys"] for h in frames]
+        stacked.attrs["query_labels"] = {
+            k: v for h in frames for k, v in h.attrs["query_labels"].items()
+        }
         return stacked
 
     def similarity_table(
@@ -761,6 +851,10 @@ class EmbeddingSpace:
         frame.attrs.update(
             query=hits.query.text,
             query_keys=list(hits.query.keys),
+            # key -> label: the CLI's note shows what answered as a person reads it
+            query_labels={
+                k: labels[r] for k, r in zip(hits.query.keys, hits.query.rows, strict=True)
+            },
             metric=hits.metric,
             higher_is_closer=_nb.higher_is_closer(hits.metric),
             space=self.name,
@@ -908,6 +1002,61 @@ def _is_memory_mapped(array: np.ndarray) -> bool:
             return True
         array = array.base if isinstance(array.base, np.ndarray) else None
     return False
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What ``resolve`` needs beyond the key index: ``label_rows`` maps each label that
+    differs from its key and belongs to one row only back to that row (``␣king`` → the row of
+    ``Ġking``); ``word_start`` marks the rows the tokenizer's table calls ``word_start`` (None
+    when none is: no word-start vocabulary); ``words`` are those rows' labels without the
+    space mark, the words a person types."""
+
+    label_rows: dict[str, int]
+    word_start: np.ndarray | None
+    words: list[str]
+
+    @classmethod
+    def build(cls, space: EmbeddingSpace) -> _Lookup:
+        label_rows: dict[str, int] = {}
+        # a document space's labels are its texts: those are encoded, not looked up
+        if space._labels is not None and space._encode is None:
+            shared: set[str] = set()
+            for row, (key, label) in enumerate(zip(space._keys, space._labels, strict=True)):
+                if label != key:
+                    if label in label_rows:
+                        shared.add(label)
+                    label_rows[label] = row
+            for label in shared:  # a label of several rows names none of them
+                del label_rows[label]
+        kind = _kind_column(space)
+        word_start = None
+        words: list[str] = []
+        if kind is not None:
+            marked = np.asarray(kind == "word_start", dtype=bool)
+            if marked.any():
+                word_start = marked
+                labels = space.labels
+                words = [
+                    labels[row][len(WORD_START_MARK) :]
+                    for row in np.flatnonzero(marked).tolist()
+                    if labels[row].startswith(WORD_START_MARK)
+                ]
+        return cls(label_rows, word_start, words)
+
+
+def _kind_column(space: EmbeddingSpace) -> np.ndarray | None:
+    """The tokenizer table's ``kind`` column, without building a DataFrame for it."""
+    if space._metadata_columns is not None:
+        return space._metadata_columns.get("kind")
+    if space._metadata is not None and "kind" in space._metadata.columns:
+        return space._metadata["kind"].to_numpy()
+    return None
+
+
+def _is_plain_word(text: str) -> bool:
+    """A word as typed in running text: it starts with a letter or digit and has no space."""
+    return text[:1].isalnum() and not any(c.isspace() for c in text)
 
 
 def closest_keys(query: str, keys: Sequence[str], n: int = 5) -> list[str]:

@@ -143,11 +143,15 @@ def load_space(source: str) -> EmbeddingSpace:
 
 
 def echo_pieces_note(frame: pd.DataFrame) -> None:
-    """Say on stderr when a word was answered through the tokenizer's pieces."""
+    """Say on stderr when a word was answered by other keys than it names: its word-start
+    token, its pieces, another case. They are shown as tables show them (``␣king``, never
+    ``Ġking``); a label typed as shown needs no note."""
     keys = frame.attrs.get("query_keys", [])
     query = frame.attrs.get("query")
-    if keys and (len(keys) > 1 or keys[0] != query):
-        click.echo(f"note: {query!r} was looked up as {' + '.join(keys)}", err=True)
+    labels = frame.attrs.get("query_labels") or {}
+    shown = [str(labels.get(key, key)) for key in keys]
+    if keys and (len(keys) > 1 or query not in (keys[0], shown[0])):
+        click.echo(f"note: {query!r} was looked up as {' + '.join(shown)}", err=True)
 
 
 def _plain(value: Any) -> Any:

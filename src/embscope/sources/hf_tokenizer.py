@@ -312,7 +312,8 @@ def token_table(vocabulary: TokenizerVocabulary | None, n_rows: int) -> TokenTab
         "special": np.array(special, dtype=bool),
         "kind": np.array(kinds, dtype=object),
     }
-    return TokenTable(keys, labels, columns, _piece_splitter(vocabulary, keys), padding)
+    tokenize = _piece_splitter(vocabulary, keys, columns["kind"])
+    return TokenTable(keys, labels, columns, tokenize, padding)
 
 
 def _warn_rows_without_tokens(vocabulary: TokenizerVocabulary, n_rows: int, padding: int) -> None:
@@ -337,9 +338,15 @@ def _warn_rows_without_tokens(vocabulary: TokenizerVocabulary, n_rows: int, padd
 
 
 def _piece_splitter(
-    vocabulary: TokenizerVocabulary, keys: list[str]
+    vocabulary: TokenizerVocabulary, keys: list[str], kinds: np.ndarray
 ) -> Callable[[str], list[str]] | None:
     """word → the keys of its pieces, without special tokens; built on first call.
+
+    A word is split as it stands in running text, after a space: in a vocabulary of word-start
+    tokens (byte-level BPE, SentencePiece) its first piece is a word-start token, so
+    ``embeddings`` is ``Ġembed + d + ings`` even where the tokenizer adds no space of its own
+    (GPT-2's ``add_prefix_space=False``, a Metaspace that prepends nothing). Text that starts
+    with a space, and every other style, is split as given.
 
     A word the tokenizer can only map to its unknown token has no pieces (an empty list), so
     it is reported as unknown rather than answered with the ``[UNK]`` vector.
@@ -350,12 +357,20 @@ def _piece_splitter(
     lock = threading.Lock()
     encoder: list[Callable[[str], list[int]]] = []
     unk_id = vocabulary.unk_id
+    word_starts = vocabulary.style in ("byte_level", "metaspace")
 
-    def tokenize(word: str) -> list[str]:
+    def encode(text: str) -> list[int]:
         with lock:
             if not encoder:
                 encoder.append(build())
-        ids = encoder[0](word)
+        return encoder[0](text)
+
+    def tokenize(word: str) -> list[str]:
+        ids = encode(word)
+        if word_starts and ids and word[:1].strip() and kinds[ids[0]] != "word_start":
+            spaced = encode(" " + word)
+            if spaced and kinds[spaced[0]] == "word_start":
+                ids = spaced
         if unk_id is not None and unk_id in ids:
             return []
         return [keys[i] for i in ids]
