@@ -4,9 +4,12 @@ How a source string is read, first match wins:
 
 1. a bundled alias (``minilm``, ``glove-6b-50d``; see ``embscope sources``);
 2. an existing directory: a model ``embscope train`` saved (``embscope-train.json``), a
-   Hugging Face checkpoint (``config.json``, ``*.safetensors``, ``pytorch_model.bin``) or a
-   TensorBoard projector export (``vectors.tsv``);
-3. an existing file, by suffix: ``.safetensors``; ``.keras`` / ``.h5``; ``.npy`` / ``.npz``;
+   Hugging Face checkpoint (``config.json``, ``*.safetensors``, ``pytorch_model.bin``), an ONNX
+   export (``*.onnx`` and no other weights) or a TensorBoard projector export (``vectors.tsv``);
+3. an existing file, first by its bytes (``sources/sniff.py``: GGUF, zip archives told apart by
+   their members, ONNX, safetensors, pickle, HDF5, ``.npy``, Parquet; a PDF, an image, an
+   executable or a pickle on its own is refused in one line saying what it is), then by
+   suffix: ``.safetensors``; ``.keras`` / ``.h5``; ``.npy`` / ``.npz``; ``.onnx``;
    ``.parquet`` / ``.csv``; ``vectors.tsv``; ``.bin`` (word2vec binary); ``.vec`` (fastText);
    other text (``.txt``, ``.gz``…) is word2vec text when its first line is ``<count> <dim>``,
    GloVe text otherwise;
@@ -44,6 +47,8 @@ KINDS: tuple[str, ...] = (
     "projector",
     "trained",
     "gguf",
+    "onnx",
+    "huggingface-zip",
 )
 
 #: Prefixes of models named in a local model store (``ollama:gemma3:270m``).
@@ -120,11 +125,15 @@ def _guess_kind(path: Path, text: str) -> str:
             return "trained"
         if (path / "vectors.tsv").is_file():
             return "projector"
-        if any((path / name).exists() for name in _HF_MARKERS) or any(path.glob("*.safetensors")):
+        weights = any((path / name).exists() for name in _HF_MARKERS[1:])
+        if not (weights or any(path.glob("*.safetensors"))) and any(path.glob("*.onnx")):
+            return "onnx"  # an ONNX export (HF's onnx/ folders), even beside a config.json
+        if weights or (path / "config.json").exists() or any(path.glob("*.safetensors")):
             return "huggingface"
         raise SourceError(
             f"{path}: a directory, but neither a Hugging Face checkpoint (config.json, "
-            "*.safetensors) nor a projector export (vectors.tsv); point at a file inside it"
+            "*.safetensors), an ONNX export (*.onnx) nor a projector export (vectors.tsv); "
+            "point at a file inside it"
         )
     if path.is_file():
         return _kind_of_file(path)
@@ -151,10 +160,21 @@ _SUFFIX_KINDS = {
     ".csv": "csv",
     ".bin": "word2vec",
     ".vec": "fasttext",
+    ".onnx": "onnx",
 }
 
 
 def _kind_of_file(path: Path) -> str:
+    from .sniff import sniff_file
+
+    # the bytes first: a GGUF, zip, pickle or PDF says what it is whatever its name
+    found = sniff_file(path)
+    if found is not None:
+        if found.kind is None:
+            raise SourceError(found.refusal(path))
+        if found.kind not in _READERS:
+            raise SourceError(f"{path}: {found.what}, which this embscope cannot read yet")
+        return found.kind
     if path.name == "vectors.tsv" or path.suffix == ".tsv":
         return "projector"
     if path.suffix == ".bin" and (path.parent / "config.json").is_file():
@@ -218,6 +238,18 @@ def _read_gguf(path: Path, **options: Any) -> EmbeddingSpace:
     return load_gguf(path, **options)
 
 
+def _read_onnx(path: Path, **options: Any) -> EmbeddingSpace:
+    from .onnx import load_onnx
+
+    return load_onnx(path, **options)
+
+
+def _read_huggingface_zip(path: Path, **options: Any) -> EmbeddingSpace:
+    from .hf_zip import load_huggingface_zip
+
+    return load_huggingface_zip(path, **options)
+
+
 _READERS = {
     "bundled": lambda path, **options: load_bundled(str(path), **options),
     "huggingface": _read_huggingface,
@@ -233,6 +265,8 @@ _READERS = {
     "projector": _read_projector,
     "trained": _read_trained,
     "gguf": _read_gguf,
+    "onnx": _read_onnx,
+    "huggingface-zip": _read_huggingface_zip,
 }
 
 
