@@ -93,7 +93,10 @@ def test_similarity_complete_and_profile(client, glove):
     completions = client.get(
         "/api/sources/glove-6b-50d/complete", params={"prefix": "beaut", "limit": 5}
     ).json()
-    assert completions[0] == "beautiful" and all(c.startswith("beaut") for c in completions)
+    assert [c["key"] for c in completions][0] == "beautiful"
+    # a word vocabulary's keys are their labels, and typed as they are
+    assert all(c["key"] == c["label"] == c["query"] for c in completions)
+    assert all(c["key"].startswith("beaut") for c in completions)
     profile = client.get("/api/sources/minilm/profile", params={"query": "beauty"}).json()
     assert len(profile["rows"]) == 15 and -1 <= profile["rank_correlation"] <= 1
     assert profile["rows"][0]["cosine"] >= profile["rows"][-1]["cosine"]

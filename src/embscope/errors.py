@@ -29,7 +29,8 @@ class UnknownKeyError(EmbscopeError, KeyError):
     ``suggestions`` holds the closest keys (in a vocabulary of word-start tokens, the words
     that name them); ``pieces`` holds the keys of the sub-word pieces the word splits into when
     the space has a tokenizer (empty otherwise) and ``piece_labels`` how tables show them
-    (``␣em``, ``bed``, ``dings``), which the message uses; ``reason`` says why a key the
+    (``␣em``, ``bed``, ``dings``), which the message uses (and offers their mean, unless
+    ``offer_mean`` is false: a question only one row can answer); ``reason`` says why a key the
     source had is missing (a row left out on load).
     """
 
@@ -42,6 +43,7 @@ class UnknownKeyError(EmbscopeError, KeyError):
         pieces: Sequence[str] = (),
         piece_labels: Sequence[str] = (),
         reason: str | None = None,
+        offer_mean: bool = True,
     ) -> None:
         self.key = key
         self.suggestions = list(suggestions)
@@ -55,9 +57,12 @@ class UnknownKeyError(EmbscopeError, KeyError):
             shown = " + ".join(self.piece_labels)
             message = (
                 f"{key!r} is not a single entry of {space_name}: the tokenizer splits it into "
-                f"{shown}; query one piece, or pass pieces='mean' (CLI: --pieces mean) "
-                "to use the mean of their vectors"
+                f"{shown}; query one piece"
             )
+            if offer_mean:
+                message += (
+                    ", or pass pieces='mean' (CLI: --pieces mean) to use the mean of their vectors"
+                )
         elif self.suggestions:
             message = (
                 f"{key!r} is not in the vocabulary of {space_name}; closest keys: "

@@ -426,7 +426,7 @@ class EmbeddingSpace:
         """The row a text names without the tokenizer: a plain word's word-start token, a
         key, a ``##piece``, or a label shown in tables; None when it names none."""
         lookup = self._lookup()
-        if lookup.word_start is not None and _is_plain_word(text):
+        if lookup.word_start is not None and is_plain_word(text):
             row = lookup.label_rows.get(WORD_START_MARK + text)
             if row is not None and lookup.word_start[row]:
                 return row
@@ -1054,7 +1054,7 @@ def _kind_column(space: EmbeddingSpace) -> np.ndarray | None:
     return None
 
 
-def _is_plain_word(text: str) -> bool:
+def is_plain_word(text: str) -> bool:
     """A word as typed in running text: it starts with a letter or digit and has no space."""
     return text[:1].isalnum() and not any(c.isspace() for c in text)
 

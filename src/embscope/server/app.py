@@ -36,7 +36,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from .. import __version__
 from ..errors import EmbscopeError, InvalidParameterError, UnknownKeyError
 from ..progress import ProgressCallback
-from ..space import EmbeddingSpace
+from ..space import WORD_START_MARK, EmbeddingSpace, ResolvedQuery, is_plain_word
 from .guard import MAX_BODY, HostNames, RequestGuard
 from .jobs import MAX_QUEUED, JobRunner, QueueFull
 from .lanes import Lane
@@ -73,6 +73,15 @@ def _text(max_length: int) -> Any:
 
 Text = _text(MAX_QUERY_CHARACTERS)
 ColourText = _text(MAX_QUERY_CHARACTERS + len("similarity:"))
+Pieces = Literal["error", "mean"]
+PIECES_HELP = (
+    "a word the tokenizer splits into several pieces: 'error' answers 404 with its pieces, "
+    "'mean' uses the mean of their vectors"
+)
+EXACT_HELP = (
+    "the query is a key as the answers give it (a row the page shows): answered by exactly "
+    "that row, never read as a word"
+)
 
 
 class SourceInfo(BaseModel):
@@ -96,10 +105,30 @@ class Hit(BaseModel):
     score: float
 
 
-class NeighborsAnswer(BaseModel):
+class Completion(BaseModel):
+    key: str
+    label: str = Field(description="what tables show for the key (␣king for Ġking)")
+    query: str = Field(
+        description="the text that asks about exactly this row: its label, ##piece for a "
+        "continuation piece whose bare form is a word, else its key"
+    )
+
+
+class QueryKeys(BaseModel):
+    query_keys: list[str] = Field(
+        description="the key(s) that answered: the word's own, its word-start token, or its "
+        "pieces (their mean); empty for a text a document space encoded"
+    )
+    query_labels: list[str] = Field(description="those keys as tables show them")
+    query_text: str = Field(
+        description="the text that asks the same again (the label of one key, as typed for "
+        "several pieces)"
+    )
+
+
+class NeighborsAnswer(QueryKeys):
     source: str
     query: str
-    query_keys: list[str]
     metric: str
     opposite: bool
     hits: list[Hit]
@@ -109,11 +138,15 @@ class SimilarityAnswer(BaseModel):
     source: str
     a: str
     b: str
+    a_keys: list[str] = Field(description="the key(s) that answered a")
+    a_labels: list[str]
+    b_keys: list[str] = Field(description="the key(s) that answered b")
+    b_labels: list[str]
     metric: str
     score: float
 
 
-class ProfileAnswer(BaseModel):
+class ProfileAnswer(QueryKeys):
     source: str
     query: str
     rank_correlation: float = Field(
@@ -184,32 +217,49 @@ class JobAnswer(BaseModel):
         default=None, description="fraction done (0 to 1) while running, where the work reports it"
     )
     phase: str | None = Field(default=None, description="the step a running job has reached")
+    query_keys: list[str] | None = Field(
+        default=None, description="the key a neighbourhood projection is around (when started)"
+    )
+    query_labels: list[str] | None = None
 
 
 class _PrefixIndex:
-    """Keys sorted case-insensitively, so the keys starting with a prefix are one contiguous
-    run found by binary search; among them the first rows (the most frequent words of a
-    frequency-ordered vocabulary) are returned."""
+    """Every row's key, and its label where that differs (``␣king`` for ``Ġking``), sorted
+    case-insensitively, so the names starting with a prefix are one contiguous run found by
+    binary search; among them the first rows (the most frequent words of a frequency-ordered
+    vocabulary) are returned. In a vocabulary of word-start tokens a plain prefix offers the
+    words first: ``kin`` gives ``␣kind``, ``␣king``… before ``king``, the piece that continues
+    a word."""
 
-    def __init__(self, keys: Sequence[str]) -> None:
-        import numpy as np
+    def __init__(self, space: EmbeddingSpace) -> None:
+        keys, labels = space.keys, space.labels
+        names, rows = list(keys), list(range(len(keys)))
+        for row, (key, label) in enumerate(zip(keys, labels, strict=True)):
+            if label != key:
+                names.append(label)
+                rows.append(row)
+        lowered = np.array([name.lower() for name in names], dtype=str)
+        order = np.argsort(lowered, kind="stable")
+        self._sorted = lowered[order]
+        self._rows = np.asarray(rows, dtype=np.int64)[order]
+        self._word_start = space._lookup().word_start
 
-        lowered = np.array([key.lower() for key in keys], dtype=str)
-        self._order = np.argsort(lowered, kind="stable")
-        self._sorted = lowered[self._order]
-        self._keys = keys
-
-    def complete(self, prefix: str, limit: int) -> list[str]:
-        import numpy as np
-
+    def _starting(self, prefix: str) -> np.ndarray:
         lowered = prefix.lower()
         start = int(np.searchsorted(self._sorted, lowered, side="left"))
         # every string starting with the prefix sorts before prefix + the highest character
         end = int(np.searchsorted(self._sorted, lowered + "\U0010ffff", side="left"))
-        rows = self._order[start:end]
-        if len(rows) > limit:
-            rows = np.partition(rows, limit - 1)[:limit]
-        return [self._keys[int(row)] for row in np.sort(rows)]
+        return np.unique(self._rows[start:end])
+
+    def complete(self, prefix: str, limit: int) -> list[int]:
+        """Rows whose key or label starts with ``prefix``, at most ``limit``."""
+        words = np.empty(0, dtype=np.int64)
+        if self._word_start is not None and is_plain_word(prefix):
+            found = self._starting(WORD_START_MARK + prefix)
+            words = found[self._word_start[found]][:limit]
+        rest = self._starting(prefix)
+        rest = rest[~np.isin(rest, words)][: limit - len(words)]  # np.unique sorted them
+        return [int(row) for row in (*words, *rest)]
 
 
 class _Spaces:
@@ -236,7 +286,7 @@ class _Spaces:
     def prefixes(self, source_id: str, space: EmbeddingSpace) -> _PrefixIndex:
         with self._lock:
             if source_id not in self._prefixes:
-                self._prefixes[source_id] = _PrefixIndex(space.keys)
+                self._prefixes[source_id] = _PrefixIndex(space)
             return self._prefixes[source_id]
 
     def get(self, source_id: str) -> EmbeddingSpace:
@@ -317,6 +367,7 @@ def create_app(
                 "detail": str(error),
                 "suggestions": error.suggestions,
                 "pieces": error.pieces,
+                "piece_labels": error.piece_labels,
             },
         )
 
@@ -328,16 +379,22 @@ def create_app(
     def list_sources() -> list[SourceInfo]:
         return [_info(source_id, spaces.get(source_id)) for source_id in spaces.ids]
 
-    @app.get("/api/sources/{source}/complete", response_model=list[str])
+    @app.get("/api/sources/{source}/complete", response_model=list[Completion])
     def complete(
         source: str,
         prefix: Annotated[Text, Query()],
         limit: int = Query(10, ge=1, le=MAX_COMPLETIONS),
-    ) -> list[str]:
-        """Vocabulary keys starting with ``prefix`` (case-insensitive), most frequent first
-        (the source's row order)."""
+    ) -> list[Completion]:
+        """Rows whose key or label starts with ``prefix`` (case-insensitive), most frequent
+        first (the source's row order); in a vocabulary of word-start tokens the words
+        (``␣king``) come before the pieces that continue a word. Each comes with its label and
+        the text that asks about exactly it."""
         space = spaces.get(source)
-        return spaces.prefixes(source, space).complete(prefix, limit)
+        keys, labels = space.keys, space.labels
+        return [
+            Completion(key=keys[row], label=labels[row], query=space.query_text(keys[row]))
+            for row in spaces.prefixes(source, space).complete(prefix, limit)
+        ]
 
     @app.get("/api/sources/{source}/neighbors", response_model=NeighborsAnswer)
     def neighbors(
@@ -347,19 +404,25 @@ def create_app(
         metric: Literal["cosine", "euclidean", "dot"] | None = None,
         opposite: bool = False,
         restrict_vocab: int | None = Query(None, ge=1),
+        pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
+        exact: Annotated[bool, Query(description=EXACT_HELP)] = False,
     ) -> NeighborsAnswer:
+        """The query's closest (or most opposite) rows; ``query_keys`` says which key(s)
+        answered it (``king`` is ``Ġking`` in a byte-level vocabulary)."""
         space = spaces.get(source)
+        text = space.query_text(query) if exact else query
+        resolved = space.resolve(text, pieces=pieces)  # an unknown word: 404 before computing
         ask = space.opposites if opposite else space.neighbors
-        options: dict[str, Any] = {"top_k": top_k, "metric": metric, "pieces": "mean"}
+        options: dict[str, Any] = {"top_k": top_k, "metric": metric, "pieces": pieces}
         if restrict_vocab is not None:
             options["restrict_vocab"] = restrict_vocab
         with compute:
-            frame = ask(query, **options)
+            frame = ask(text, **options)
         rows = [space.row(key) for key in frame["key"]]
         return NeighborsAnswer(
             source=source,
             query=query,
-            query_keys=list(frame.attrs.get("query_keys", [])),
+            **_query_keys(space, resolved),
             metric=metric or space.metric,
             opposite=opposite,
             hits=[
@@ -376,12 +439,24 @@ def create_app(
         a: Annotated[Text, Query()],
         b: Annotated[Text, Query()],
         metric: Literal["cosine", "euclidean", "dot"] | None = None,
+        pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
     ) -> SimilarityAnswer:
+        """The similarity of two words (or texts); ``a_keys`` and ``b_keys`` say which keys
+        answered each."""
         space = spaces.get(source)
+        first, second = (space.resolve(word, pieces=pieces) for word in (a, b))
         with compute:
-            score = space.similarity(a, b, metric=metric, pieces="mean")
+            score = space.similarity(first.vector, second.vector, metric=metric)
         return SimilarityAnswer(
-            source=source, a=a, b=b, metric=metric or space.metric, score=float(score)
+            source=source,
+            a=a,
+            b=b,
+            a_keys=list(first.keys),
+            a_labels=list(first.labels),
+            b_keys=list(second.keys),
+            b_labels=list(second.labels),
+            metric=metric or space.metric,
+            score=float(score),
         )
 
     @app.get("/api/sources/{source}/profile", response_model=ProfileAnswer)
@@ -390,19 +465,22 @@ def create_app(
         query: Annotated[Text, Query()],
         top_k: int = Query(15, ge=1, le=MAX_TOP_K),
         sample: int = Query(1500, ge=0, le=MAX_PROFILE_SAMPLE),
+        pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
     ) -> Response:
         """The BERT lecture's profile: every row's Euclidean distance to the query against its
         cosine similarity (the ``top_k`` of each by key, and a sample of rows to plot)."""
 
         def answer() -> ProfileAnswer:
             space = spaces.get(source)
-            result = space.distance_profile(query, top_k=top_k, pieces="mean")
+            resolved = space.resolve(query, pieces=pieces)
+            result = space.distance_profile(query, top_k=top_k, pieces=pieces)
             table = result.table
             chosen = np.random.default_rng(0).permutation(len(table))[:sample]
             plotted = table.iloc[np.sort(chosen)][["cosine", "euclidean"]].to_numpy(np.float64)
             return ProfileAnswer(
                 source=source,
                 query=query,
+                **_query_keys(space, resolved),
                 rank_correlation=float(result.rank_correlation),
                 overlap=int(result.overlap),
                 rows=_records(table.head(top_k)),
@@ -438,8 +516,12 @@ def create_app(
         """Start (or join) a projection job; poll ``/api/jobs/{id}``, then fetch
         ``/api/jobs/{id}/points`` (Arrow IPC)."""
         space = spaces.get(source)
+        around: ResolvedQuery | None = None
         if request.neighborhood is not None:
-            space.resolve(request.neighborhood, pieces="mean")  # an unknown word: 404 now
+            # the word's own token (king: Ġking), found now, so an unknown word is a 404 now;
+            # a neighbourhood is one row's, so a word of several pieces is refused with them
+            around = _one_token(space, request.neighborhood)
+            request = request.model_copy(update={"neighborhood": around.keys[0]})
         options: dict[str, Any] = {"n_components": request.n_components}
         if request.method != "pca":
             options["random_state"] = request.random_state
@@ -460,9 +542,12 @@ def create_app(
 
         key = (source, request.model_dump_json())
         what = f"{request.method} {request.n_components}D of {source}"
-        if request.neighborhood:
-            what += f" around {request.neighborhood!r}"
-        return _job_answer(jobs.submit(key, what, work))
+        if around is not None:
+            what += f" around {around.labels[0]!r}"
+        started = _job_answer(jobs.submit(key, what, work))
+        if around is not None:
+            started.query_keys, started.query_labels = list(around.keys), list(around.labels)
+        return started
 
     @app.post("/api/sources/{source}/tokens", response_model=JobAnswer, status_code=202)
     def start_token_scan(source: str) -> JobAnswer:
@@ -614,6 +699,38 @@ async def _json_from(lane: Lane, answer: Any) -> Response:
     rows would otherwise be validated on the event loop, holding up every other request."""
     body = await lane.run(lambda: answer().model_dump_json().encode())
     return Response(body, media_type="application/json")
+
+
+def _query_keys(space: EmbeddingSpace, resolved: ResolvedQuery) -> dict[str, Any]:
+    """Which key(s) answered a query, their labels, and the text that asks the same again."""
+    again = space.query_text(resolved.keys[0]) if len(resolved.keys) == 1 else resolved.text
+    return {
+        "query_keys": list(resolved.keys),
+        "query_labels": list(resolved.labels),
+        "query_text": again,
+    }
+
+
+def _one_token(space: EmbeddingSpace, word: str) -> ResolvedQuery:
+    """The one row a word names (its key, label or word-start token, through the tokenizer
+    when it is one piece); a word of several pieces is a 404 that lists them."""
+    try:
+        resolved = space.resolve(word)
+    except UnknownKeyError as error:
+        if len(error.pieces) < 2:
+            raise
+        raise UnknownKeyError(
+            word,
+            space_name=space.name,
+            pieces=error.pieces,
+            piece_labels=error.piece_labels,
+            offer_mean=False,
+        ) from None
+    if len(resolved.keys) != 1:  # a document space's encoded text has no row of its own
+        raise InvalidParameterError(
+            f"the neighbourhood must be a row of {space.name}; {word!r} is not one"
+        )
+    return resolved
 
 
 def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
