@@ -93,7 +93,7 @@ def test_similarity_complete_and_profile(client, glove):
     completions = client.get(
         "/api/sources/glove-6b-50d/complete", params={"prefix": "beaut", "limit": 5}
     ).json()
-    assert [c["key"] for c in completions][0] == "beautiful"
+    assert completions[0]["key"] == "beautiful"
     # a word vocabulary's keys are their labels, and typed as they are
     assert all(c["key"] == c["label"] == c["query"] for c in completions)
     assert all(c["key"].startswith("beaut") for c in completions)
