@@ -33,17 +33,36 @@ def _cell(value: object) -> str:
 @click.command()
 @json_option
 def sources(as_json: bool) -> None:
-    """Bundled spaces and the kinds of file and checkpoint embscope reads."""
+    """Bundled spaces, the GGUF models Ollama and LM Studio keep on this machine, and the kinds
+    of file and checkpoint embscope reads."""
     from ..sources import KINDS, bundled_sources
+    from ..sources.stores import lmstudio_roots, ollama_root, stored_models
+    from ..sources.vocabulary import human_bytes
 
     frame = bundled_sources()
+    models = pd.DataFrame(
+        [
+            {"name": m.name, "store": m.store, "size": m.size, "path": str(m.path)}
+            for m in stored_models()
+        ],
+        columns=["name", "store", "size", "path"],
+    )
     if as_json:
         echo_json_records(frame)
+        echo_json_records(models)
         return
     echo_table(frame, title="Bundled spaces (embscope.load(name))")
+    click.echo()
+    if len(models):
+        shown = models.drop(columns="store").assign(size=models["size"].map(human_bytes))
+        echo_table(shown, title="GGUF models in Ollama's and LM Studio's stores (load by name)")
+    else:
+        folders = ", ".join(str(p) for p in [ollama_root(), *lmstudio_roots()])
+        click.echo(f"No GGUF models in Ollama's or LM Studio's stores ({folders}).")
     click.echo("\nAlso readable: " + ", ".join(k for k in KINDS if k != "bundled"))
     click.echo(
-        "(a path is recognised by its suffix or contents; a hub id like org/name is "
+        "(a path is recognised by its suffix or contents; ollama:NAME[:TAG] and "
+        "lmstudio:PUBLISHER/REPO name a model in those stores; a hub id like org/name is "
         "downloaded from the Hugging Face hub)"
     )
 
