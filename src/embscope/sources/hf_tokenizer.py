@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -217,9 +218,10 @@ def read_tokenizer(directory: str | Path) -> TokenizerVocabulary | None:
 
     ``tokenizer.json`` is preferred; then ``vocab.json`` + ``merges.txt``, ``vocab.txt`` and a
     ``*.tiktoken`` file. ``tokenizer_config.json`` and ``special_tokens_map.json`` add special
-    tokens and WordPiece options (``do_lower_case``).
+    tokens and WordPiece options (``do_lower_case``). ``directory`` may also be a folder inside a
+    zip (``hf_zip.ZipFolder``), whose members are read in place.
     """
-    directory = Path(directory)
+    directory = Path(directory) if isinstance(directory, str | os.PathLike) else directory
     config_path = directory / "tokenizer_config.json"
     config = _read_json(config_path, optional=True) or {}
     if (directory / "tokenizer.json").is_file():

@@ -113,6 +113,14 @@ def load_huggingface(
     if matrix not in MATRICES:
         raise InvalidParameterError(f"matrix must be 'input' or 'output'; got {matrix!r}")
     parts = read_checkpoint(source, revision=revision)
+    provenance_source = parts.origin.get("repo_id") or str(Path(source).expanduser().resolve())
+    return checkpoint_space(parts, matrix=matrix, name=name or source, source=provenance_source)
+
+
+def checkpoint_space(
+    parts: Checkpoint, *, matrix: str, name: str, source: str, kind: str = "huggingface"
+) -> EmbeddingSpace:
+    """The space of one matrix of an opened checkpoint (a folder, or one inside a zip)."""
     directory, embedding, head, tied = parts.directory, parts.embedding, parts.head, parts.tied
     vocabulary, tied_basis, origin = parts.vocabulary, parts.tied_basis, parts.origin
     config_digest, weights_digest = parts.config_digest, parts.weights_digest
@@ -150,16 +158,13 @@ def load_huggingface(
             [weights_digest, config_digest, vocabulary.fingerprint if vocabulary else ""]
         ).encode()
     ).hexdigest()[:16]
-    provenance_source = origin.get("repo_id") or str(Path(source).expanduser().resolve())
     return EmbeddingSpace(
         vectors,
         table.keys,
         labels=table.labels,
         metadata=table.columns,
-        provenance=Provenance(
-            source=provenance_source, kind="huggingface", options=options, fingerprint=fingerprint
-        ),
-        name=name or source,
+        provenance=Provenance(source=source, kind=kind, options=options, fingerprint=fingerprint),
+        name=name,
         tokenize=table.tokenize,
     )
 
@@ -756,6 +761,7 @@ __all__ = [
     "MATRICES",
     "Checkpoint",
     "WeightTensor",
+    "checkpoint_space",
     "load_huggingface",
     "read_checkpoint",
     "read_safetensors_header",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +41,10 @@ def read_vocabulary(path: str | Path, *, expected_rows: int | None = None) -> li
 
     Errors name the file and line: bytes that are not UTF-8, a token seen twice (so a flood of
     blank lines fails at its second line), or a line count that differs from the matrix' rows
-    (``expected_rows``). The file is read line by line, never whole.
+    (``expected_rows``). The file is read line by line, never whole. ``path`` may also be a
+    member of a zip (``hf_zip.ZipMember``).
     """
-    path = Path(path)
+    path = Path(path) if isinstance(path, str | os.PathLike) else path
     tokens: list[str] = []
     seen: dict[str, int] = {}
     try:
