@@ -26,10 +26,28 @@ export interface Hit {
   score: number;
 }
 
-export interface Neighbors {
+/** What a word that is not one token here does: 404 with its pieces, or their mean. */
+export type Pieces = "error" | "mean";
+
+/** A completion: the row's key, its label as tables show it (␣king for Ġking), and the text
+ * that asks about exactly that row (the label, ##king for a piece inside words, or the key). */
+export interface Completion {
+  key: string;
+  label: string;
+  query: string;
+}
+
+/** Which key(s) answered a query: the word's own, its word-start token (king: ␣king), or its
+ * pieces (their mean); and the text that asks the same again. */
+export interface QueryKeys {
+  query_keys: string[];
+  query_labels: string[];
+  query_text: string;
+}
+
+export interface Neighbors extends QueryKeys {
   source: string;
   query: string;
-  query_keys: string[];
   metric: Metric;
   opposite: boolean;
   hits: Hit[];
@@ -39,12 +57,16 @@ export interface Similarity {
   source: string;
   a: string;
   b: string;
+  a_keys: string[];
+  a_labels: string[];
+  b_keys: string[];
+  b_labels: string[];
   metric: Metric;
   score: number;
 }
 
 /** One query's cosine and Euclidean rankings side by side (the BERT lecture's profile). */
-export interface Profile {
+export interface Profile extends QueryKeys {
   query: string;
   rank_correlation: number;
   overlap: number;
@@ -55,8 +77,8 @@ export interface Profile {
   sample: number[][];
 }
 
-export const profile = (source: string, word: string, topK = 10) =>
-  call<Profile>(`${sourcePath(source)}/profile?${query({ query: word, top_k: topK })}`);
+export const profile = (source: string, word: string, topK = 10, pieces: Pieces = "error") =>
+  call<Profile>(`${sourcePath(source)}/profile?${query({ query: word, top_k: topK, pieces })}`);
 
 export type Method = "pca" | "tsne" | "umap";
 
@@ -82,15 +104,20 @@ export interface Job {
   /** fraction done (0 to 1) while running, where the work reports it */
   progress: number | null;
   phase: string | null;
+  /** the token a neighbourhood projection is around (in the answer that started it) */
+  query_keys?: string[] | null;
+  query_labels?: string[] | null;
 }
 
-/** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys. */
+/** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys, a
+ * word of several tokens with its pieces (their keys, and their labels to show). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly suggestions: string[] = [],
     readonly pieces: string[] = [],
+    readonly pieceLabels: string[] = [],
   ) {
     super(message);
     this.name = "ApiError";
@@ -105,20 +132,25 @@ async function errorOf(response: Response): Promise<ApiError> {
   let detail = `${response.status} ${response.statusText}`;
   let suggestions: string[] = [];
   let pieces: string[] = [];
+  let pieceLabels: string[] = [];
   try {
     const body: unknown = await response.json();
     if (body && typeof body === "object") {
-      const { detail: d, suggestions: s, pieces: p } = body as Record<string, unknown>;
+      const { detail: d, suggestions: s, pieces: p, piece_labels: l } = body as Record<
+        string,
+        unknown
+      >;
       if (typeof d === "string") detail = d;
       // FastAPI's validation errors are a list of {loc, msg, ...}
       else if (Array.isArray(d)) detail = d.map((e) => (e as { msg?: string }).msg ?? "").join("; ");
       if (Array.isArray(s)) suggestions = s.map(String);
       if (Array.isArray(p)) pieces = p.map(String);
+      if (Array.isArray(l)) pieceLabels = l.map(String);
     }
   } catch {
     // not JSON (a proxy's error page): the status line is all there is
   }
-  return new ApiError(response.status, detail, suggestions, pieces);
+  return new ApiError(response.status, detail, suggestions, pieces, pieceLabels);
 }
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -137,13 +169,22 @@ const sourcePath = (source: string) => `api/sources/${encodeURIComponent(source)
 
 export const listSources = () => call<Source[]>("api/sources");
 
+/** Rows whose key or label starts with ``prefix``; a plain prefix offers words first. */
 export const complete = (source: string, prefix: string, limit = 10) =>
-  call<string[]>(`${sourcePath(source)}/complete?${query({ prefix, limit })}`);
+  call<Completion[]>(`${sourcePath(source)}/complete?${query({ prefix, limit })}`);
+
+/** How a query is read: ``exact`` sends a key as the answers give it (a clicked row), else
+ * the text is read as typed (a word, a label, ##piece); ``pieces`` decides for a word of
+ * several tokens. */
+export interface Asking {
+  exact?: boolean;
+  pieces?: Pieces;
+}
 
 export const neighbors = (
   source: string,
   word: string,
-  options: { topK: number; metric: Metric; opposite: boolean },
+  options: { topK: number; metric: Metric; opposite: boolean } & Asking,
 ) =>
   call<Neighbors>(
     `${sourcePath(source)}/neighbors?${query({
@@ -151,11 +192,18 @@ export const neighbors = (
       top_k: options.topK,
       metric: options.metric,
       opposite: options.opposite,
+      exact: options.exact ?? false,
+      pieces: options.pieces ?? "error",
     })}`,
   );
 
-export const similarity = (source: string, a: string, b: string, metric: Metric) =>
-  call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric })}`);
+export const similarity = (
+  source: string,
+  a: string,
+  b: string,
+  metric: Metric,
+  pieces: Pieces = "error",
+) => call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric, pieces })}`);
 
 /** The server takes only JSON in requests that change state (no cross-site form can send it). */
 const postJson = (body: unknown): RequestInit => ({

@@ -3,7 +3,7 @@
 
 import "./style.css";
 import * as api from "./api";
-import { ApiError, type Hit, type Metric } from "./api";
+import { ApiError, type Asking, type Hit, type Metric, type Pieces } from "./api";
 import { Cloud, type DragMode, type Highlight, type Marker } from "./cloud";
 import {
   FADED,
@@ -108,8 +108,11 @@ const ui = {
 
 /** One query's answer: what the lists show and the cloud is coloured by. */
 interface Answer {
+  /** the text that asks it again (one token's label, ##piece, or the word as typed) */
   query: string;
   keys: string[];
+  labels: string[];
+  pieces: Pieces;
   metric: Metric;
   similar: Hit[];
   opposite: Hit[];
@@ -146,7 +149,7 @@ const state = {
 const cloud = new Cloud(ui.cloud, {
   onPick: (index) => {
     const points = state.projection?.points;
-    if (points && !isHidden(index)) void search(points.key(index));
+    if (points && !isHidden(index)) void search(points.key(index), { exact: true });
   },
   onHover: (index) => {
     const points = state.projection?.points;
@@ -174,32 +177,50 @@ function clearMessage(): void {
   delete ui.message.dataset.kind;
 }
 
-/** The server's answer to an unknown word: the closest keys, each a button that searches it. */
-function showUnknown(word: string, error: ApiError): void {
+function linkButton(text: string, testId: string, onClick: () => void): HTMLButtonElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "link";
+  button.textContent = text;
+  button.dataset.testid = testId;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+/** The server's answer to an unknown word: the closest keys, each a button that searches it;
+ * or a word of several tokens: its pieces as tables show them, and (where ``useMean`` is
+ * given) a button that asks again with their mean. */
+function showUnknown(word: string, error: ApiError, useMean?: () => void): void {
   // the server names the word it could not find (similarity has two candidates)
-  const named = /^(['"])(.*)\1 is not in/.exec(error.message)?.[2] ?? word;
+  const named = /^(['"])(.*)\1 is not (?:in|a single entry)/.exec(error.message)?.[2] ?? word;
+  if (error.pieces.length > 1) {
+    const labels = error.pieceLabels.length > 0 ? error.pieceLabels : error.pieces;
+    const parts: (string | Node)[] = [`"${named}" is not one token here: it splits into `];
+    const pieces = document.createElement("span");
+    pieces.className = "pieces";
+    pieces.dataset.testid = "pieces";
+    pieces.textContent = labels.join(" + ");
+    parts.push(pieces);
+    if (useMean) parts.push("; ", linkButton("use the mean of their vectors", "use-mean", useMean));
+    ui.message.replaceChildren(...parts);
+    ui.message.dataset.kind = "error";
+    return;
+  }
   const parts: (string | Node)[] = [`no word "${named}"`];
   if (error.suggestions.length > 0) {
     parts.push("; did you mean: ");
     error.suggestions.forEach((suggestion, i) => {
       if (i > 0) parts.push(", ");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "link";
-      button.textContent = suggestion;
-      button.addEventListener("click", () => void search(suggestion));
-      parts.push(button);
+      parts.push(linkButton(suggestion, "suggestion", () => void search(suggestion)));
     });
     parts.push(", …");
-  } else if (error.pieces.length > 0) {
-    parts.push(`; its pieces: ${error.pieces.join(", ")}`);
   }
   ui.message.replaceChildren(...parts);
   ui.message.dataset.kind = "error";
 }
 
-function report(error: unknown, word = ""): void {
-  if (error instanceof ApiError && error.unknownWord) showUnknown(word, error);
+function report(error: unknown, word = "", useMean?: () => void): void {
+  if (error instanceof ApiError && error.unknownWord) showUnknown(word, error, useMean);
   else if (error instanceof ApiError) showMessage(error.message, "error");
   else if (error instanceof TypeError) showMessage("the server did not answer", "error");
   else showMessage(error instanceof Error ? error.message : String(error), "error");
@@ -260,21 +281,31 @@ async function selectSource(id: string): Promise<void> {
  * the vocabulary. Asked through completion, because a search for a missing word answers 404,
  * which the browser logs as an error. */
 async function firstWord(source: api.Source, current: string): Promise<string | null> {
+  const offered = (prefix: string, limit: number) =>
+    api.complete(source.id, prefix, limit).catch(() => [] as api.Completion[]);
+  // a word names a row as its key, its label, the text offered for it, or its word-start token
   const has = async (word: string) =>
-    (await api.complete(source.id, word, 50).catch(() => [] as string[])).includes(word);
+    (await offered(word, 50)).some(
+      (c) => [c.key, c.label, c.query].includes(word) || c.label === `␣${word}`,
+    );
   for (const word of [current, ...FIRST_WORDS]) {
     if (word && (await has(word))) return word;
   }
   for (const prefix of ["a", "e", "s", "t", "d", "1", "0", "#", "["]) {
-    const [first] = await api.complete(source.id, prefix, 1).catch(() => [] as string[]);
-    if (first) return first;
+    const [first] = await offered(prefix, 1);
+    if (first) return first.query;
   }
   return null;
 }
 
 // ---- neighbours and opposites ---------------------------------------------------------------
 
-async function search(word: string): Promise<boolean> {
+/** Asks for a query's neighbours and opposites. ``exact``: ``word`` is a key as the answers
+ * give it (a clicked row, a picked completion), answered by exactly that row; otherwise it is
+ * read as typed (a word is its word-start token where the vocabulary has them, a label is its
+ * row, ##piece a piece inside words). A word of several tokens is refused with its pieces
+ * unless ``pieces`` is "mean". */
+async function search(word: string, asking: Asking = {}): Promise<boolean> {
   const source = state.source;
   word = word.trim();
   if (!source) return false;
@@ -283,22 +314,29 @@ async function search(word: string): Promise<boolean> {
     // an empty search clears the query, and the cloud goes back to its groups
     state.answer = null;
     delete document.body.dataset.query;
+    delete document.body.dataset.queryKeys;
     renderLists();
     recolour();
     renderSelection();
     return true;
   }
   const metric = ui.metric.value as Metric;
-  ui.query.value = word;
+  const pieces = asking.pieces ?? "error";
+  if (!asking.exact) ui.query.value = word;
   document.body.classList.add("searching");
   try {
     const ask = (opposite: boolean) =>
-      api.neighbors(source.id, word, { topK: COLOUR_K, metric, opposite });
+      api.neighbors(source.id, word, { topK: COLOUR_K, metric, opposite, ...asking });
     const [similar, opposite] = await Promise.all([ask(false), ask(true)]);
     if (seq !== state.searchSeq) return false;
+    // a row asked for by its key shows as one types it: ␣king, not Ġking
+    const shown = asking.exact ? similar.query_text : word;
+    ui.query.value = shown;
     state.answer = {
-      query: word,
+      query: similar.query_text,
       keys: similar.query_keys,
+      labels: similar.query_labels,
+      pieces,
       metric,
       similar: similar.hits,
       opposite: opposite.hits,
@@ -311,19 +349,27 @@ async function search(word: string): Promise<boolean> {
     recolour();
     renderSelection();
     const keys = similar.query_keys;
-    if (keys.length > 1 || (keys[0] !== undefined && keys[0] !== word)) {
-      showMessage(`"${word}" is not one key here: it stands for the mean of ${keys.join(" + ")}`);
+    const labels = similar.query_labels;
+    if (keys.length > 1) {
+      const mean = labels.join(" + ");
+      showMessage(`"${shown}" is not one token here: it stands for the mean of ${mean}`);
+    } else if (keys.length === 1 && shown !== keys[0] && shown !== labels[0]) {
+      // a word answered by its word-start token (king: ␣king), or in another case
+      showMessage(`"${shown}" was looked up as ${labels[0]}`);
     } else {
       clearMessage();
     }
-    document.body.dataset.query = word;
-    // the profile is a word's (a typed sentence or a sum of pieces has no row to rank against)
-    if (keys.length === 1 && keys[0] === word) void showProfile(source, word);
+    document.body.dataset.query = shown;
+    document.body.dataset.queryKeys = keys.join(" ");
+    // the profile is one row's (a typed sentence or a mean of pieces has no row to rank against)
+    if (keys.length === 1) void showProfile(source, similar.query_text);
     else ui.profile.hidden = true;
     return true;
   } catch (error) {
     if (seq !== state.searchSeq) return false;
-    report(error, word);
+    const useMean =
+      pieces === "error" ? () => void search(word, { ...asking, pieces: "mean" }) : undefined;
+    report(error, word, useMean);
     return false;
   } finally {
     if (seq === state.searchSeq) document.body.classList.remove("searching");
@@ -361,9 +407,9 @@ function hitRow(hit: Hit): HTMLLIElement {
   // keyboard focus points at the cloud as the mouse does
   for (const enter of ["mouseenter", "focus"]) row.addEventListener(enter, () => hoverKey(hit.key));
   for (const leave of ["mouseleave", "blur"]) row.addEventListener(leave, () => hoverKey(null));
-  row.addEventListener("click", () => void search(hit.key));
+  row.addEventListener("click", () => void search(hit.key, { exact: true }));
   row.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") void search(hit.key);
+    if (event.key === "Enter") void search(hit.key, { exact: true });
   });
   return row;
 }
@@ -574,7 +620,7 @@ async function showProfile(source: api.Source, word: string): Promise<void> {
       ui.profileSummary,
       { cosine: ui.profileCosine, euclidean: ui.profileEuclidean },
       found,
-      (key) => void search(key),
+      (key) => void search(key, { exact: true }),
     );
     ui.profile.hidden = false;
     document.body.dataset.profile = word;
@@ -616,7 +662,7 @@ function renderSelection(): void {
     selectionChanged();
   });
   renderTable(ui.rowTable, selection, {
-    onPick: (index) => void search(selection.points.key(index)),
+    onPick: (index) => void search(selection.points.key(index), { exact: true }),
     onHover: (index) => {
       cloud.setHover(index);
       markRows(index === null ? null : selection.points.key(index));
@@ -725,7 +771,7 @@ async function scanTokens(): Promise<void> {
         row.tabIndex = 0;
         row.title = `${candidate.category}, token ${candidate.token_id}: make it the query`;
         row.textContent = `${candidate.label}  ${candidate.value.toFixed(3)}`;
-        row.addEventListener("click", () => void search(candidate.key));
+        row.addEventListener("click", () => void search(candidate.key, { exact: true }));
         return row;
       }),
     );
@@ -773,7 +819,7 @@ function flagCandidates(): void {
 
 // ---- similarity of two words ----------------------------------------------------------------
 
-async function compare(): Promise<void> {
+async function compare(pieces: Pieces = "error"): Promise<void> {
   const source = state.source;
   const a = ui.simA.value.trim();
   const b = ui.simB.value.trim();
@@ -786,13 +832,24 @@ async function compare(): Promise<void> {
   const seq = ++state.similaritySeq;
   ui.simResult.textContent = "…";
   try {
-    const answer = await api.similarity(source.id, a, b, metric);
+    const answer = await api.similarity(source.id, a, b, metric, pieces);
     if (seq !== state.similaritySeq) return;
     ui.simResult.textContent = `${METRIC_NAMES[metric]} ${answer.score.toFixed(4)}`;
+    // which tokens answered, where they are not what was typed (king: ␣king)
+    const notes = [
+      [a, answer.a_keys, answer.a_labels],
+      [b, answer.b_keys, answer.b_labels],
+    ].flatMap(([text, keys, labels]) => {
+      const [word, ks, ls] = [text as string, keys as string[], labels as string[]];
+      const same = ks.length === 1 && (word === ks[0] || word === ls[0]);
+      return same || ks.length === 0 ? [] : [`${word} = ${ls.join(" + ")}`];
+    });
+    ui.simResult.title = notes.join("; ");
+    ui.simResult.dataset.lookedUp = notes.join("; ");
   } catch (error) {
     if (seq !== state.similaritySeq) return;
     ui.simResult.textContent = "—";
-    report(error, a);
+    report(error, a, pieces === "error" ? () => void compare("mean") : undefined);
   }
 }
 
@@ -819,6 +876,7 @@ async function project(): Promise<void> {
     if (request.method === "umap") request.n_neighbors = parameter;
   }
   if (ui.neighborhood.checked) {
+    // the answer's own token (its label, ##piece): the server finds that row again
     const word = state.answer?.query ?? ui.query.value.trim();
     if (!word) {
       setStatus("search a word first: the neighbourhood is the query's", "error");
@@ -934,28 +992,42 @@ function exportName(extension: string): string {
 
 // ---- autocomplete ---------------------------------------------------------------------------
 
-/** Fills the shared datalist with the vocabulary keys that start with what is typed. */
-function attachCompletion(input: HTMLInputElement, onPicked?: (word: string) => void): void {
+/** Fills the shared datalist with the rows whose key or label starts with what is typed (in
+ * a vocabulary of word-start tokens, the words first: kin offers ␣kind, ␣king…). Each entry
+ * is the text that asks for exactly its row (␣king; ##king for the piece inside words), and a
+ * picked entry is asked for by its key. */
+function attachCompletion(input: HTMLInputElement, onPicked?: (key: string) => void): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   input.addEventListener("input", (event) => {
     clearTimeout(timer);
     const prefix = input.value.trim();
     // Chromium reports picking an entry of the list as a replacement, not as typing
     const replaced = !(event instanceof InputEvent) || event.inputType === "insertReplacementText";
-    const offered = [...ui.completions.options].some((o) => o.value === input.value);
-    if (onPicked && replaced && offered) {
-      onPicked(input.value);
+    const picked = [...ui.completions.options].find((o) => o.value === input.value);
+    if (onPicked && replaced && picked) {
+      onPicked(picked.dataset.key ?? picked.value);
       return;
     }
     const source = state.source;
     if (!prefix || !source) return;
     timer = setTimeout(async () => {
       const seq = ++state.completeSeq;
-      const keys = await api.complete(source.id, prefix, 10).catch(() => [] as string[]);
+      const offered = await api
+        .complete(source.id, prefix, 10)
+        .catch(() => [] as api.Completion[]);
       if (seq !== state.completeSeq || input.value.trim() !== prefix) return;
-      ui.completions.replaceChildren(...keys.map((key) => new Option(key, key)));
+      ui.completions.replaceChildren(...offered.map(completionOption));
     }, 120);
   });
+}
+
+function completionOption(completion: api.Completion): HTMLOptionElement {
+  const { key, label, query } = completion;
+  // the list shows the entry and, where that is not the label, what the row is
+  const inside = query === `##${key}` ? `${label} (inside a word)` : label;
+  const option = new Option(inside === query ? query : inside, query);
+  option.dataset.key = key;
+  return option;
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -979,7 +1051,7 @@ function showParameter(): void {
   ui.parameterName.textContent = method === "umap" ? "neighbours" : "perplexity";
 }
 ui.metric.addEventListener("change", () => {
-  if (state.answer) void search(state.answer.query);
+  if (state.answer) void search(state.answer.query, { pieces: state.answer.pieces });
   const shown = ui.simResult.textContent ?? "";
   if (ui.simA.value.trim() && ui.simB.value.trim() && shown && shown !== "—") void compare();
 });
@@ -1042,7 +1114,7 @@ ui.exportHtml.addEventListener("click", () => {
   const asked = color ? `?color=${encodeURIComponent(color)}` : "";
   saveFrom(`api/jobs/${projection.job.id}/figure.html${asked}`, exportName("html"));
 });
-attachCompletion(ui.query, (word) => void search(word));
+attachCompletion(ui.query, (key) => void search(key, { exact: true }));
 attachCompletion(ui.simA);
 attachCompletion(ui.simB);
 window.addEventListener("unhandledrejection", (event) => report(event.reason));
