@@ -496,3 +496,111 @@ def test_a_document_space_shows_its_classes_and_searches_typed_text(
         assert len(negative & set(hit_keys(page, "neighbors")[:10])) >= 3
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def byte_level_server(shared_data, tmp_path_factory):
+    """``embscope serve`` on GPT-2's byte-level vocabulary (50,257 tokens, random weights)."""
+    from test_source_huggingface import gpt2_weights, write_json
+
+    directory = tmp_path_factory.mktemp("gpt2")
+    gpt2_weights(directory, 50_257)
+    shutil.copy(shared_data / "gpt2_tokenizer" / "gpt2.tiktoken", directory / "gpt2.tiktoken")
+    write_json(
+        directory / "tokenizer_config.json",
+        {"added_tokens_decoder": {"50256": {"content": "<|endoftext|>", "special": True}}},
+    )
+    with serving(directory) as address:
+        yield address
+
+
+def asked(page, shown, keys):
+    """Waits until the page's query shows ``shown`` and was answered by ``keys``."""
+    page.wait_for_function(
+        "([shown, keys]) => document.body.dataset.query === shown"
+        " && document.body.dataset.queryKeys === keys",
+        arg=[shown, " ".join(keys)],
+    )
+
+
+def message(page):
+    return by_id(page, "message").text_content()
+
+
+def test_a_byte_level_vocabulary_answers_the_token_meant(browser, byte_level_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    try:
+        page.goto(byte_level_server)
+        page.wait_for_selector('body[data-ready="1"]', timeout=60_000)
+        page.wait_for_selector('body[data-points="50257"]', timeout=120_000)
+        query = by_id(page, "query")
+
+        # a plain word is its word-start token, and the page says so
+        query.fill("king")
+        query.press("Enter")
+        asked(page, "king", ["Ġking"])
+        assert "looked up as ␣king" in message(page)
+
+        # the label as the lists show it is that token: nothing to say
+        query.fill("␣king")
+        query.press("Enter")
+        asked(page, "␣king", ["Ġking"])
+        assert message(page) == ""
+
+        # ##king is the piece inside words
+        query.fill("##king")
+        query.press("Enter")
+        asked(page, "##king", ["king"])
+
+        # a listed row clicked is exactly its token, shown as one would type it
+        row = by_id(page, "neighbors").locator('[data-testid="hit"]').first
+        key = row.get_attribute("data-key")
+        row.click()
+        page.wait_for_function(
+            "key => document.body.dataset.queryKeys === key", arg=key, timeout=30_000
+        )
+        assert "Ġ" not in query.input_value()  # it shows as ␣word, ##piece or the key
+
+        # typing a prefix offers the words first, each as it is typed, the label beside it
+        query.fill("")
+        query.press_sequentially("kin", delay=30)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#completions option')]"
+            ".some(o => o.value === '␣king')"
+        )
+        offered = page.eval_on_selector_all(
+            "#completions option", "options => options.map(o => [o.value, o.dataset.key])"
+        )
+        assert offered[0][0].startswith("␣kin") and ["␣king", "Ġking"] in offered
+        # picking an entry (Chromium reports it as a replacement of the text) asks for its key
+        page.eval_on_selector(
+            '[data-testid="query"]',
+            "input => { input.value = '␣king'; input.dispatchEvent(new InputEvent('input',"
+            " {inputType: 'insertReplacementText', bubbles: true})); }",
+        )
+        asked(page, "␣king", ["Ġking"])
+
+        # a word of several tokens: its pieces as labels, and a button for their mean
+        query.fill("embeddings")
+        query.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=pieces]')?.textContent"
+            " === '␣embed + d + ings'"
+        )
+        assert "Ġ" not in message(page)
+        by_id(page, "use-mean").click()
+        asked(page, "embeddings", ["Ġembed", "d", "ings"])
+        assert "mean of ␣embed + d + ings" in message(page)
+
+        # two words compared: a word and its label are the same token
+        compare_words(page, "king", "␣king", "1\\.0000")
+        assert by_id(page, "sim-result").get_attribute("data-looked-up") == "king = ␣king"
+
+        # the browser logs the deliberate split word's 404; nothing else may fail
+        assert [e for e in page.errors if "404" not in e] == []
+    finally:
+        context.close()
