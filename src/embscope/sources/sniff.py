@@ -272,7 +272,9 @@ def _zip_type(path: Path) -> FileType:
         )
     return FileType(
         "zip",
-        f"a zip archive of {len(files):,} files ({_listing(files)})" if files else "an empty zip",
+        f"a zip archive of {_count(files, 'file')} ({_listing(files)})"
+        if files
+        else "an empty zip",
         advice=_ARCHIVE
         + " (a zip is read in place when it is an .npz, a .keras model or a checkpoint folder)",
     )
@@ -291,6 +293,10 @@ def checkpoint_folders(names: list[str]) -> list[str]:
             ):
                 found.append(folder)
     return sorted(set(found), key=lambda folder: (folder.count("/"), folder))
+
+
+def _count(items: list[str], noun: str) -> str:
+    return f"{len(items):,} {noun}" + ("" if len(items) == 1 else "s")
 
 
 def _listing(names: list[str], shown: int = 3) -> str:
