@@ -230,7 +230,9 @@ def test_minilm_is_the_memory_mapped_word_embedding(minilm, minilm_dir):
     options = minilm.provenance.options
     assert options["tensor"] == "embeddings.word_embeddings.weight"
     assert options["dtype"] == "F32"
-    assert options["tied"] is True and options["head_tensor"] is None
+    # a sentence-transformers BertModel: no language-model head, so nothing to be tied to
+    assert options["tied"] is None and options["head_tensor"] is None
+    assert options["tied_basis"].startswith("no output head: config.json names BertModel")
     assert options["tokenizer"].startswith("tokenizer.json (WordPiece")
     assert minilm.provenance.kind == "huggingface"
     assert minilm.name == "minilm"
@@ -408,6 +410,29 @@ def test_absent_head_follows_config(tmp_path):
         load_huggingface(str(tmp_path / "untied"), matrix="output")
 
 
+def test_an_encoder_without_a_language_model_head_has_no_output_matrix(tmp_path, minilm_dir):
+    with pytest.raises(SourceError, match=r"no output head: config\.json names BertModel"):
+        load_huggingface(str(minilm_dir), matrix="output")
+    bert_checkpoint(tmp_path / "bert")  # BertModel: no head stored
+    assert load_huggingface(str(tmp_path / "bert")).provenance.options["tied"] is None
+    # the same weights with BERT's MLM head (its transform and bias; the decoder matrix is the
+    # input one, not stored): tied
+    tensors = load_file(str(tmp_path / "bert" / "model.safetensors"))
+    tensors["cls.predictions.bias"] = np.zeros(len(BERT_TOKENS), dtype=np.float32)
+    tensors["cls.predictions.transform.dense.weight"] = matrix(6, 6, 5)
+    save_file(tensors, str(tmp_path / "bert" / "model.safetensors"))
+    config = json.loads((tmp_path / "bert" / "config.json").read_text())
+    write_json(tmp_path / "bert" / "config.json", {**config, "architectures": ["BertForMaskedLM"]})
+    output = load_huggingface(str(tmp_path / "bert"), matrix="output")
+    assert output.provenance.options["tied"] is True
+    # an encoder model type with no architectures named and no head tensor: no head either
+    del config["architectures"]
+    write_json(tmp_path / "bert" / "config.json", config)
+    plain = {k: v for k, v in tensors.items() if not k.startswith("cls.")}
+    save_file(plain, str(tmp_path / "bert" / "model.safetensors"))
+    assert load_huggingface(str(tmp_path / "bert")).provenance.options["tied"] is None
+
+
 def test_a_string_at_two_ids_keeps_both_rows(tmp_path):
     directory = tmp_path / "llama"
     llama_checkpoint(directory, head="absent", tie=True)
@@ -445,7 +470,7 @@ def test_sharded_checkpoint(tmp_path):
     assert head.provenance.options["file"] == "model-00002-of-00003.safetensors"
 
 
-def test_bf16_is_widened_to_float32_and_f16_stays(tmp_path):
+def test_bf16_reads_as_float32_and_f16_stays(tmp_path):
     import torch
     from safetensors.torch import save_file as save_torch_file
 
@@ -456,7 +481,7 @@ def test_bf16_is_widened_to_float32_and_f16_stays(tmp_path):
     write_json(directory / "config.json", llama_config(len(UNIGRAM_PIECES), 4, tie=True))
     unigram_tokenizer(directory)
     space = embscope.load(str(directory))
-    assert space.vectors.dtype == np.float32
+    assert space.vectors.dtype == np.float32 and space.stored_dtype == "bfloat16"
     assert space.provenance.options["dtype"] == "BF16"
     np.testing.assert_array_equal(space.vectors, embedding.float().numpy())
 

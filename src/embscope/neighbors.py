@@ -6,6 +6,10 @@ usearch's SIMD kernels when ``embscope[ann]`` is installed), cosine divides by n
 once, and Euclidean distance comes from ``|v|² - 2 v·q + |q|²``, with the winners re-measured
 exactly in float64 so the order is the true order.
 
+Matrices stored as bfloat16 (numpy has no such type) come as ``BFloat16Rows``: the raw 16-bit
+patterns, memory-mapped, that read as float32 a block at a time (a bfloat16 is the upper half
+of a float32, so the widening is exact); every kernel here takes them where it takes an array.
+
 ``ranking_keys`` and ``top_keys`` select the best k of many rows at once (the kNN graph).
 """
 
@@ -20,8 +24,11 @@ from .errors import InvalidParameterError
 Metric = Literal["cosine", "euclidean", "dot"]
 VALID_METRICS: tuple[str, ...] = ("cosine", "euclidean", "dot")
 
-# Rows per block are chosen so that one float32 block stays near this many bytes.
+# Rows per block are chosen so that one float32 block stays near this many bytes; bfloat16
+# rows are widened in smaller blocks, so that reading a memory-mapped matrix once adds little
+# to the pages of the file itself.
 _BLOCK_BYTES = 64 * 1024 * 1024
+_BFLOAT16_BLOCK_BYTES = 16 * 1024 * 1024
 
 
 def check_metric(metric: str) -> str:
@@ -57,28 +64,115 @@ def higher_is_closer(metric: str) -> bool:
     return metric != "euclidean"
 
 
-def _row_blocks(n_rows: int, dim: int) -> range:
-    rows = max(1, _BLOCK_BYTES // max(1, dim * 4))
-    return range(0, n_rows, rows)
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 values, given as their uint16 bit patterns, as float32 (exact: a bfloat16 is
+    the upper half of a float32)."""
+    wide = np.asarray(bits, dtype=np.uint16).astype(np.uint32)
+    wide <<= np.uint32(16)
+    return wide.view(np.float32)
 
 
-def as_float32_rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` as float32: a view of float32 rows, a cast copy of float16 ones."""
+class BFloat16Rows:
+    """An (n, d) matrix stored as bfloat16, read as float32.
+
+    numpy has no bfloat16, so the matrix is kept as its raw uint16 bits (``bits``, typically a
+    read-only memory map of the weight file) and widened only where it is read: indexing
+    (``rows[i]``, ``rows[a:b]``, ``rows[[i, j]]``, ``rows[i, j]``) returns read-only float32
+    values for the rows asked for, and ``np.asarray(rows)`` converts the whole matrix, a float32
+    copy twice the stored size, which the kernels here never make. ``dtype`` is float32, the
+    type rows read as; ``stored_dtype`` is ``"bfloat16"`` and ``nbytes`` the stored size.
+    """
+
+    stored_dtype = "bfloat16"
+    dtype = np.dtype(np.float32)
+    itemsize = 4
+    ndim = 2
+
+    def __init__(self, bits: np.ndarray) -> None:
+        # a plain ndarray view of a memmap, as EmbeddingSpace keeps float arrays
+        bits = np.asarray(bits)
+        if bits.dtype != np.uint16 or bits.ndim != 2:
+            raise InvalidParameterError(
+                "bfloat16 rows must be a 2-D uint16 array of bit patterns; "
+                f"got {bits.ndim}-D {bits.dtype}"
+            )
+        if bits.flags.writeable:
+            bits = bits.view()
+            bits.flags.writeable = False
+        self.bits = bits
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.bits.shape
+
+    @property
+    def size(self) -> int:
+        return self.bits.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.bits.nbytes
+
+    def __len__(self) -> int:
+        return len(self.bits)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        values = bfloat16_to_float32(self.bits[index])
+        values.flags.writeable = False
+        return values
+
+    def __iter__(self) -> Any:
+        for row in range(len(self)):
+            yield self[row]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("bfloat16 rows cannot be read as an array without a copy")
+        whole = np.empty(self.shape, dtype=np.float32)
+        step = _block_rows(self)
+        for start in range(0, len(self), step):
+            whole[start : start + step] = bfloat16_to_float32(self.bits[start : start + step])
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        """The whole matrix as an array of ``dtype`` (a copy)."""
+        return np.asarray(self, dtype=dtype)
+
+    def __repr__(self) -> str:
+        n, d = self.shape
+        return f"<BFloat16Rows {n:,} x {d} (read as float32)>"
+
+
+#: What the kernels read: an array (float32, float16, possibly memory-mapped) or bfloat16 rows.
+Rows = np.ndarray | BFloat16Rows
+
+
+def _block_rows(vectors: Rows, value_bytes: int = 4) -> int:
+    """Rows per block, so that one block widened to ``value_bytes`` per value stays near the
+    block budget."""
+    budget = _BFLOAT16_BLOCK_BYTES if isinstance(vectors, BFloat16Rows) else _BLOCK_BYTES
+    return max(1, budget // max(1, vectors.shape[1] * value_bytes))
+
+
+def as_float32_rows(vectors: Rows, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` as float32: a view of float32 rows, a cast copy of float16 ones, a
+    widened copy of bfloat16 ones."""
     block = vectors[start:stop]
     return block if block.dtype == np.float32 else block.astype(np.float32)
 
 
-def dot_products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def dot_products(vectors: Rows, queries: np.ndarray) -> np.ndarray:
     """``queries @ vectors.T`` as float32 of shape (m, n), one row block at a time."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    n, dim = vectors.shape
-    if vectors.dtype == np.float32:  # BLAS reads it in place, memory-mapped or not
-        return queries @ vectors.T
+    n = len(vectors)
+    if isinstance(vectors, np.ndarray) and vectors.dtype == np.float32:
+        return queries @ vectors.T  # BLAS reads it in place, memory-mapped or not
     out = np.empty((queries.shape[0], n), dtype=np.float32)
     if _float16_scan(vectors, queries, out):
         return out
-    for start in _row_blocks(n, dim):
-        stop = min(n, start + (_BLOCK_BYTES // max(1, dim * 4)))
+    step = _block_rows(vectors)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
         out[:, start:stop] = queries @ as_float32_rows(vectors, start, stop).T
     return out
 
@@ -90,7 +184,7 @@ _FLOAT16_MAX = 65504.0
 _SCAN_METRICS = {"cosine": "cos", "dot": "ip", "euclidean": "l2sq"}
 
 
-def _float16_search(vectors: np.ndarray, queries: np.ndarray) -> Any:
+def _float16_search(vectors: Rows, queries: np.ndarray) -> Any:
     """usearch's exact ``search`` when it can scan these float16 rows for these queries, else
     None: usearch (``embscope[ann]``) missing, float32 rows, too many queries for one pass
     each, or a query too large for float16."""
@@ -109,7 +203,7 @@ def _float16_search(vectors: np.ndarray, queries: np.ndarray) -> Any:
     return search
 
 
-def _float16_scan(vectors: np.ndarray, queries: np.ndarray, out: np.ndarray) -> bool:
+def _float16_scan(vectors: Rows, queries: np.ndarray, out: np.ndarray) -> bool:
     """Dot products of a few queries with float16 rows, by usearch's SIMD kernels, which read
     float16 as it is stored: numpy casts float16 to float32 at about 1.5 ns a number, over ten
     times slower than reading the matrix. The kernels take the query in float16 too, so these
@@ -129,7 +223,7 @@ def _float16_scan(vectors: np.ndarray, queries: np.ndarray, out: np.ndarray) -> 
 
 
 def scan_candidates(
-    vectors: np.ndarray, queries: np.ndarray, count: int, metric: str
+    vectors: Rows, queries: np.ndarray, count: int, metric: str
 ) -> np.ndarray | None:
     """Rows of the ``count`` closest rows to each query, (m, count) int64, closest first, -1
     where there are fewer: one pass of usearch's SIMD kernels over float16 rows, which stops
@@ -155,7 +249,7 @@ def scan_candidates(
     return rows
 
 
-def non_finite_rows(vectors: np.ndarray) -> np.ndarray:
+def non_finite_rows(vectors: Rows) -> np.ndarray:
     """Rows holding a NaN or an infinity, ascending.
 
     One matrix-vector product finds the candidates (a NaN or an infinity makes a row's sum
@@ -165,7 +259,7 @@ def non_finite_rows(vectors: np.ndarray) -> np.ndarray:
     """
     n, dim = vectors.shape
     ones = np.ones(dim, dtype=np.float32)
-    step = max(1, _BLOCK_BYTES // max(1, dim * 4))
+    step = _block_rows(vectors)
     candidates = []
     for start in range(0, n, step):
         block = np.asarray(vectors[start : start + step], dtype=np.float32)
@@ -177,11 +271,11 @@ def non_finite_rows(vectors: np.ndarray) -> np.ndarray:
     )
 
 
-def row_norms(vectors: np.ndarray) -> np.ndarray:
+def row_norms(vectors: Rows) -> np.ndarray:
     """L2 norm of every row, float32, computed block by block (float64 accumulation)."""
-    n, dim = vectors.shape
+    n = len(vectors)
     norms = np.empty(n, dtype=np.float32)
-    step = max(1, _BLOCK_BYTES // max(1, dim * 8))
+    step = _block_rows(vectors, 8)
     for start in range(0, n, step):
         block = np.asarray(vectors[start : start + step], dtype=np.float64)
         norms[start : start + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
@@ -195,7 +289,7 @@ def inverse(norms: np.ndarray) -> np.ndarray:
 
 
 def scores(
-    vectors: np.ndarray,
+    vectors: Rows,
     queries: np.ndarray,
     metric: str,
     *,
@@ -225,9 +319,7 @@ def scores(
     return np.sqrt(dots, out=dots)
 
 
-def exact_scores(
-    vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, metric: str
-) -> np.ndarray:
+def exact_scores(vectors: Rows, rows: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
     """Float64 scores of one query against a few rows: the reference the fast path is refined by."""
     candidates = np.asarray(vectors[rows], dtype=np.float64)
     query = np.asarray(query, dtype=np.float64)
@@ -310,7 +402,7 @@ def _best_candidates(row_scores: np.ndarray, pick: int, largest: bool) -> np.nda
 
 
 def refined_top_k(
-    vectors: np.ndarray,
+    vectors: Rows,
     row_scores: np.ndarray,
     query: np.ndarray,
     k: int,

@@ -132,8 +132,10 @@ class EmbeddingSpace:
         encode: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         # a plain ndarray view: numpy.memmap's subclass hooks cost microseconds on every slice,
-        # while the view still reads the mapped file (its .base is the memmap)
-        vectors = np.asarray(vectors)
+        # while the view still reads the mapped file (its .base is the memmap); bfloat16 rows
+        # stay as their mapped bits, widened to float32 only where they are read
+        if not isinstance(vectors, _nb.BFloat16Rows):
+            vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise InvalidParameterError(
                 f"vectors must be a 2-D array (rows x dimensions); got shape {vectors.shape}"
@@ -184,7 +186,11 @@ class EmbeddingSpace:
                 more,
             )
             kept = np.setdiff1d(np.arange(len(keys)), non_finite)
-            vectors = vectors[kept]
+            vectors = (
+                _nb.BFloat16Rows(vectors.bits[kept])
+                if isinstance(vectors, _nb.BFloat16Rows)
+                else vectors[kept]
+            )
             keys = [keys[row] for row in kept]
             index = dict(zip(keys, range(len(keys)), strict=True))
             labels = [labels[row] for row in kept] if labels is not None else None
@@ -192,7 +198,7 @@ class EmbeddingSpace:
                 metadata_columns = {k: v[kept] for k, v in metadata_columns.items()}
             if metadata is not None:
                 metadata = metadata.iloc[kept]
-        if vectors.flags.writeable:
+        if isinstance(vectors, np.ndarray) and vectors.flags.writeable:
             vectors = vectors.view()
             vectors.flags.writeable = False
         self._vectors = vectors
@@ -212,9 +218,12 @@ class EmbeddingSpace:
 
     # ---- container protocol -------------------------------------------------------------
     @property
-    def vectors(self) -> np.ndarray:
+    def vectors(self) -> np.ndarray | _nb.BFloat16Rows:
         """The (n, d) matrix, read-only; float32 or float16, possibly a view of a memory map
-        (``summary()["memory_mapped"]`` says)."""
+        (``summary()["memory_mapped"]`` says). A bfloat16 matrix (``stored_dtype``) is a
+        ``BFloat16Rows``: its rows and slices (``vectors[i]``, ``vectors[a:b]``,
+        ``vectors[[i, j]]``) read as float32, and ``np.asarray(space.vectors)`` is a float32
+        copy of the whole matrix."""
         return self._vectors
 
     @property
@@ -252,6 +261,12 @@ class EmbeddingSpace:
     @property
     def dim(self) -> int:
         return self._vectors.shape[1]
+
+    @property
+    def stored_dtype(self) -> str:
+        """How the rows are stored: ``"float32"``, ``"float16"`` or ``"bfloat16"`` (a
+        checkpoint's bfloat16 weights, kept memory-mapped and read as float32)."""
+        return getattr(self._vectors, "stored_dtype", None) or str(self._vectors.dtype)
 
     @property
     def norms(self) -> np.ndarray:
@@ -319,8 +334,7 @@ class EmbeddingSpace:
     def __repr__(self) -> str:
         n, d = self.shape
         return (
-            f"<EmbeddingSpace {self.name!r}: {n:,} x {d} {self._vectors.dtype}, "
-            f"metric={self.metric}>"
+            f"<EmbeddingSpace {self.name!r}: {n:,} x {d} {self.stored_dtype}, metric={self.metric}>"
         )
 
     # ---- lookup -------------------------------------------------------------------------
@@ -870,8 +884,8 @@ class EmbeddingSpace:
             "source": self.provenance.source,
             "rows": len(self),
             "dim": self.dim,
-            "dtype": str(self._vectors.dtype),
-            "memory_mapped": _is_memory_mapped(self._vectors),
+            "dtype": self.stored_dtype,
+            "memory_mapped": _is_memory_mapped(getattr(self._vectors, "bits", self._vectors)),
             "metric": self.metric,
             "tokenizer": self.has_tokenizer,
             "zero_rows": int((norms == 0).sum()),
@@ -914,11 +928,12 @@ class EmbeddingSpace:
 
     def astype(self, dtype: str | np.dtype) -> EmbeddingSpace:
         """The same space stored as ``"float16"`` (half the memory; answers still computed in
-        float32) or ``"float32"``. Returns ``self`` when the dtype already matches."""
+        float32) or ``"float32"`` (a bfloat16 space: widened into memory). Returns ``self``
+        when the dtype already matches."""
         dtype = np.dtype(dtype)
         if dtype not in (np.float16, np.float32):
             raise InvalidParameterError(f"dtype must be float16 or float32; got {dtype}")
-        if dtype == self._vectors.dtype:
+        if str(dtype) == self.stored_dtype:
             return self
         if dtype == np.float16:
             largest = float(np.abs(np.asarray(self._vectors)).max()) if len(self) else 0.0

@@ -4,14 +4,17 @@ from the weight files, without building the model.
 A checkpoint is a local directory, one ``.safetensors`` file inside one, or a hub id
 (``org/name``), for which only the config, the tokenizer files, the safetensors index and the
 shard(s) holding the embedding are downloaded. ``*.safetensors`` files are memory-mapped: the
-header is parsed here and ``np.memmap`` opens the tensor in place, so F32 and F16 matrices are
-never copied (BF16, which numpy lacks, is widened to float32 block by block).
+header is parsed here and ``np.memmap`` opens the tensor in place, so F32, F16 and BF16 matrices
+are never copied (BF16, which numpy lacks, stays mapped as its 16-bit patterns and is read as
+float32 a block at a time: ``embscope.neighbors.BFloat16Rows``).
 ``pytorch_model.bin`` needs torch and is read with ``torch.load(weights_only=True, mmap=True)``.
 
 The tensor is found by shape: a 2-D float tensor of ``vocab_size`` rows and ``hidden_size``
 columns (under the names various configs use), preferring module names that look like an input
 embedding over ones that look like an output head. Whether the head is tied is detected from
-the files (a separate head tensor, compared on sampled rows) and config.json, never assumed.
+the files (a separate head tensor, compared on sampled rows) and config.json, never assumed; an
+encoder without a language-model head (``BertModel``, a sentence-transformers checkpoint) has no
+output matrix at all, and says so (``tied`` is None).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 from ..json_input import parse_json
+from ..neighbors import BFloat16Rows, bfloat16_to_float32
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, token_table
 
@@ -124,6 +128,8 @@ def checkpoint_space(
     directory, embedding, head, tied = parts.directory, parts.embedding, parts.head, parts.tied
     vocabulary, tied_basis, origin = parts.vocabulary, parts.tied_basis, parts.origin
     config_digest, weights_digest = parts.config_digest, parts.weights_digest
+    if matrix == "output" and tied is None:
+        raise SourceError(f"{directory}: {tied_basis}; use matrix='input'")
     if matrix == "input" or tied:
         selected = embedding
     elif head is not None:
@@ -173,7 +179,8 @@ def checkpoint_space(
 class Checkpoint:
     """The weights and tokenizer of a checkpoint, located and opened but not read: the input
     embedding, the output head tensor (None when none is stored; equal to the input when
-    ``tied``), the head's bias, and the tokenizer's vocabulary."""
+    ``tied``), the head's bias, and the tokenizer's vocabulary. ``tied`` is None when the
+    checkpoint has no output head at all (an encoder without a language-model head)."""
 
     directory: Path
     config: dict[str, Any]
@@ -182,14 +189,17 @@ class Checkpoint:
     embedding: WeightTensor
     head: WeightTensor | None
     bias: WeightTensor | None
-    tied: bool
+    tied: bool | None
     tied_basis: str
     origin: dict[str, str]
     config_digest: str
     weights_digest: str
 
-    def matrix(self, which: str) -> np.ndarray:
-        """``"input"`` or ``"output"`` rows as float32/float16 (F32 and F16 memory-mapped)."""
+    def matrix(self, which: str) -> np.ndarray | BFloat16Rows:
+        """``"input"`` or ``"output"`` rows, memory-mapped: float32/float16 arrays, or
+        ``BFloat16Rows`` that read as float32."""
+        if which == "output" and self.tied is None:
+            raise SourceError(f"{self.directory}: {self.tied_basis}; use the input matrix")
         tensor = self.embedding if which == "input" or self.tied else self.head
         if tensor is None:
             raise SourceError(f"{self.directory}: no output matrix is stored")
@@ -198,7 +208,10 @@ class Checkpoint:
     def bias_vector(self) -> np.ndarray | None:
         if self.bias is None:
             return None
-        return np.asarray(_float_matrix(self.bias), dtype=np.float32).reshape(-1)
+        stored = self.bias.stored()
+        if self.bias.dtype == "BF16":
+            return bfloat16_to_float32(stored).reshape(-1)
+        return np.asarray(stored, dtype=np.float32).reshape(-1)
 
 
 def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -> Checkpoint:
@@ -212,7 +225,12 @@ def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -
     embedding, head = _choose_tensors(
         tensors, config, vocabulary.size if vocabulary else None, missing_files, directory
     )
-    tied, tied_basis = _tie_state(embedding, head, _config_tie(config))
+    bias = _head_bias(tensors, embedding.shape[0])
+    without_head = _no_output_head(config, tensors, head, bias)
+    if without_head is not None:
+        tied, tied_basis = None, without_head
+    else:
+        tied, tied_basis = _tie_state(embedding, head, _config_tie(config))
     return Checkpoint(
         directory=directory,
         config=config,
@@ -220,7 +238,7 @@ def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -
         tensors=tensors,
         embedding=embedding,
         head=head,
-        bias=_head_bias(tensors, embedding.shape[0]),
+        bias=bias,
         tied=tied,
         tied_basis=tied_basis,
         origin=origin,
@@ -719,6 +737,54 @@ def _listing(tensors: Mapping[str, WeightTensor]) -> str:
     return ", ".join(shown[:20]) + more
 
 
+# Architectures with a language-model head (whose output matrix may be tied to the input), and
+# the modules such a head stores even when its matrix is tied (BERT's MLM transform and bias).
+_LM_ARCHITECTURE = re.compile(
+    r"(CausalLM|LMHead|MaskedLM|ConditionalGeneration|PreTraining|Seq2SeqLM|ForSpeechSeq2Seq)"
+)
+_HEAD_MODULES = ("cls.predictions", "lm_head", "embed_out", "generator_lm_head", "lm_loss")
+# model types whose plain checkpoint is an encoder: no head unless its tensors are stored
+_ENCODER_TYPES = (
+    "bert", "roberta", "xlm-roberta", "camembert", "distilbert", "mpnet", "electra", "albert",
+    "deberta", "deberta-v2", "modernbert", "nomic_bert", "new", "e5", "xlm", "flaubert",
+)  # fmt: skip
+
+
+def _no_output_head(
+    config: Mapping[str, Any],
+    tensors: Mapping[str, WeightTensor],
+    head: WeightTensor | None,
+    bias: WeightTensor | None,
+) -> str | None:
+    """Why the checkpoint has no output (unembedding) matrix at all, or None when it has one
+    (stored, or tied to the input): no head tensor, bias or head module is stored, and
+    config.json names only architectures without a language-model head (``BertModel``), or,
+    naming none, an encoder model type."""
+    if head is not None or bias is not None:
+        return None
+    if any(f".{module}." in f".{name}" for name in tensors for module in _HEAD_MODULES):
+        return None
+    architectures = [
+        str(a)
+        for scope in _config_scopes(config)
+        if isinstance(scope.get("architectures"), list)
+        for a in scope["architectures"]
+        if a
+    ]
+    if architectures:
+        if any(_LM_ARCHITECTURE.search(a) for a in architectures):
+            return None
+        named = f"config.json names {', '.join(architectures)}"
+    elif config.get("model_type") in _ENCODER_TYPES:
+        named = f"config.json names no architecture and model_type {config['model_type']!r}"
+    else:
+        return None
+    return (
+        f"no output head: {named}, a model without a language-model head, and no head "
+        "tensor is stored"
+    )
+
+
 def _tie_state(
     embedding: WeightTensor, head: WeightTensor | None, config_tie: bool | None
 ) -> tuple[bool, str]:
@@ -740,12 +806,15 @@ def _tie_state(
     return False, f"head {head.name} differs from the embedding{note}"
 
 
-def _float_matrix(tensor: WeightTensor) -> np.ndarray:
-    """The tensor as float32 or float16: F32 and F16 as stored (no copy), others widened to
-    float32 in blocks so the conversion never holds two full copies."""
+def _float_matrix(tensor: WeightTensor) -> np.ndarray | BFloat16Rows:
+    """The tensor as float32, float16 or bfloat16 rows read as float32: F32, F16 and BF16 as
+    stored (no copy), F64 narrowed to float32 in blocks so the conversion never holds two full
+    copies."""
     stored = tensor.stored()
     if tensor.dtype in ("F32", "F16"):
         return stored
+    if tensor.dtype == "BF16" and stored.ndim == 2:
+        return BFloat16Rows(stored)
     matrix = np.empty(tensor.shape, dtype=np.float32)
     step = max(1, _CONVERSION_BLOCK_BYTES // max(1, tensor.shape[1] * 4))
     for start in range(0, tensor.shape[0], step):

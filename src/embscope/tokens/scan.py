@@ -116,12 +116,15 @@ def _open(source: str | Path | EmbeddingSpace, revision: str | None) -> _Opened:
         space = source
     if space.provenance is not None and space.provenance.kind == "huggingface":
         checkpoint = read_checkpoint(space.provenance.source, revision=revision)
-        output = None if checkpoint.tied else checkpoint.matrix("output")
+        # tied (True) or without a head (None): the input matrix stands for the output one
+        output = checkpoint.matrix("output") if checkpoint.tied is False else None
         bias = checkpoint.bias_vector()
-        matrices = (
-            f"input {checkpoint.embedding.describe()}; output "
-            + ("tied to the input" if checkpoint.tied else checkpoint.head.describe())
-            + (f"; bias {checkpoint.bias.name}" if bias is not None else "; no output bias")
+        if checkpoint.tied is None:
+            head = "none (no language-model head: the output indicators use the input matrix)"
+        else:
+            head = "tied to the input" if checkpoint.tied else checkpoint.head.describe()
+        matrices = f"input {checkpoint.embedding.describe()}; output {head}" + (
+            f"; bias {checkpoint.bias.name}" if bias is not None else "; no output bias"
         )
         return _Opened(
             space.name,
