@@ -228,7 +228,7 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_read_again(tmp_path, 
     after = entry.stat()
     # the same file, untouched: not written again, and the space maps it
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert second.provenance.options["stored_as"] == f"cache {entry}"
+    assert second.provenance.options["stored_as"] == "mapped from the cache (dequantized once)"
     assert second.summary()["memory_mapped"] is True
     np.testing.assert_array_equal(first.vectors, second.vectors)
     assert first.provenance.digest == second.provenance.digest
@@ -814,10 +814,11 @@ def test_smollm2_gguf(smollm2_path, cache):
     assert space.metadata.loc[space.row("<|im_start|>"), "kind"] == "special"
     top = space.neighbors("Ġking", top_k=10)["key"].tolist()
     assert {"Ġqueen", "Ġkings"} <= set(top), top
+    assert space.resolve("king").keys == ("Ġking",)  # a plain word is its word-start token
     assert _pieces(smollm2_path, " kingdoms") == ["Ġkingdoms"]
     assert _pieces(smollm2_path, " kingliness") == ["Ġking", "liness"]
     again = embscope.load(smollm2_path, kind="gguf", progress=False)
-    assert again.provenance.options["stored_as"].startswith("cache ")
+    assert again.provenance.options["stored_as"].startswith("mapped from the cache")
     assert again.summary()["memory_mapped"] is True
 
 

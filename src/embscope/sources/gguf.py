@@ -88,6 +88,8 @@ _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
 _BLOCK_BYTES = 16 << 20  # float32 bytes dequantized at a time
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _CACHE_FORMAT = "gguf-matrix-1"  # part of every cache name: change it when the entries change
+# how the matrix is held, in the provenance (no path: the digest must not depend on the cache)
+_CACHED = "mapped from the cache (dequantized once)"
 
 
 # ---- the header ------------------------------------------------------------------------------
@@ -480,13 +482,14 @@ def _read_matrix(
     try:
         found = read_entry(target, read, what="GGUF matrix cache entry")
         if found is not None:
-            return found, f"cache {target}"
+            return found, _CACHED
         try:
             _dequantize_to_file(header, tensor, target, dtype, progress)
         except _Float16Overflow:
             logger.info("%s: values beyond float16's range; caching float32", tensor.name)
             _dequantize_to_file(header, tensor, target, np.float32, progress)
-        return np.load(target, mmap_mode="r", allow_pickle=False), f"cache {target}"
+        logger.info("%s: %s dequantized into %s", header.path, tensor.name, target)
+        return np.load(target, mmap_mode="r", allow_pickle=False), _CACHED
     except OSError as error:
         # a read-only or full disk, a cache root that is a file: the space still loads
         logger.warning(
