@@ -28,7 +28,7 @@ VALID_METRICS: tuple[str, ...] = ("cosine", "euclidean", "dot")
 # rows are widened in smaller blocks, so that reading a memory-mapped matrix once adds little
 # to the pages of the file itself.
 _BLOCK_BYTES = 64 * 1024 * 1024
-_BFLOAT16_BLOCK_BYTES = 16 * 1024 * 1024
+_BFLOAT16_BLOCK_BYTES = 8 * 1024 * 1024
 
 
 def check_metric(metric: str) -> str:
@@ -145,6 +145,14 @@ class BFloat16Rows:
 
 #: What the kernels read: an array (float32, float16, possibly memory-mapped) or bfloat16 rows.
 Rows = np.ndarray | BFloat16Rows
+
+
+def first_rows(vectors: Rows, count: int) -> Rows:
+    """The first ``count`` rows without reading them: a view of an array, or bfloat16 rows
+    (slicing ``BFloat16Rows`` reads, and widens, the rows)."""
+    if isinstance(vectors, BFloat16Rows):
+        return vectors if count >= len(vectors) else BFloat16Rows(vectors.bits[:count])
+    return vectors[:count]
 
 
 def _block_rows(vectors: Rows, value_bytes: int = 4) -> int:
@@ -266,6 +274,7 @@ def non_finite_rows(vectors: Rows) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
             sums = block @ ones
         candidates.extend(start + np.flatnonzero(~np.isfinite(sums)))
+        del block  # a widened block is freed before the next one is made
     return np.asarray(
         [row for row in candidates if not np.isfinite(vectors[row]).all()], dtype=np.int64
     )
@@ -279,6 +288,7 @@ def row_norms(vectors: Rows) -> np.ndarray:
     for start in range(0, n, step):
         block = np.asarray(vectors[start : start + step], dtype=np.float64)
         norms[start : start + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        del block
     return norms
 
 

@@ -294,7 +294,7 @@ class EmbeddingSpace:
         if self._inverse_norms is None:
             self._inverse_norms = _nb.inverse(self.norms)
         return _nb.scores(
-            self._vectors[:rows],
+            _nb.first_rows(self._vectors, rows),
             queries,
             metric,
             norms=self.norms[:rows],
@@ -577,7 +577,7 @@ class EmbeddingSpace:
             matrix = np.stack([r.vector for r in batch])
             if not opposite:  # float16 rows: one SIMD pass finds the candidates
                 candidates = _nb.scan_candidates(
-                    self._vectors[:rows_scored], matrix, wanted, metric
+                    _nb.first_rows(self._vectors, rows_scored), matrix, wanted, metric
                 )
                 if candidates is not None:
                     results += self._rescored(batch, candidates, top_k, metric, excluded_keys)
