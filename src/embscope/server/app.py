@@ -15,6 +15,7 @@ and every text input is checked before it reaches the library.
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import re
@@ -229,36 +230,45 @@ class _PrefixIndex:
     binary search; among them the first rows (the most frequent words of a frequency-ordered
     vocabulary) are returned. In a vocabulary of word-start tokens a plain prefix offers the
     words first: ``kin`` gives ``␣kind``, ``␣king``… before ``king``, the piece that continues
-    a word."""
+    a word. Names stay Python strings (a fixed-width array would pad every one to the longest
+    token's length)."""
 
     def __init__(self, space: EmbeddingSpace) -> None:
         keys, labels = space.keys, space.labels
-        names, rows = list(keys), list(range(len(keys)))
+        names = [key.lower() for key in keys]
+        rows = list(range(len(keys)))
         for row, (key, label) in enumerate(zip(keys, labels, strict=True)):
             if label != key:
-                names.append(label)
+                names.append(label.lower())
                 rows.append(row)
-        lowered = np.array([name.lower() for name in names], dtype=str)
-        order = np.argsort(lowered, kind="stable")
-        self._sorted = lowered[order]
+        order = sorted(range(len(names)), key=names.__getitem__)
+        self._sorted = [names[i] for i in order]
         self._rows = np.asarray(rows, dtype=np.int64)[order]
         self._word_start = space._lookup().word_start
 
-    def _starting(self, prefix: str) -> np.ndarray:
+    def _first(self, prefix: str, limit: int, *, words: bool = False, skip=()) -> np.ndarray:
+        """The lowest ``limit`` rows with a name starting with ``prefix`` (only word-start
+        tokens with ``words``, none of ``skip``), in row order."""
         lowered = prefix.lower()
-        start = int(np.searchsorted(self._sorted, lowered, side="left"))
+        start = bisect.bisect_left(self._sorted, lowered)
         # every string starting with the prefix sorts before prefix + the highest character
-        end = int(np.searchsorted(self._sorted, lowered + "\U0010ffff", side="left"))
-        return np.unique(self._rows[start:end])
+        end = bisect.bisect_left(self._sorted, lowered + "\U0010ffff", lo=start)
+        rows = self._rows[start:end]
+        if words:
+            rows = rows[self._word_start[rows]]
+        if len(skip):
+            rows = rows[~np.isin(rows, skip)]
+        wanted = 2 * limit  # a row is named at most twice (key and label)
+        if len(rows) > wanted:
+            rows = np.partition(rows, wanted - 1)[:wanted]
+        return np.unique(rows)[:limit]
 
     def complete(self, prefix: str, limit: int) -> list[int]:
         """Rows whose key or label starts with ``prefix``, at most ``limit``."""
         words = np.empty(0, dtype=np.int64)
         if self._word_start is not None and is_plain_word(prefix):
-            found = self._starting(WORD_START_MARK + prefix)
-            words = found[self._word_start[found]][:limit]
-        rest = self._starting(prefix)
-        rest = rest[~np.isin(rest, words)][: limit - len(words)]  # np.unique sorted them
+            words = self._first(WORD_START_MARK + prefix, limit, words=True)
+        rest = self._first(prefix, limit - len(words), skip=words) if len(words) < limit else []
         return [int(row) for row in (*words, *rest)]
 
 
