@@ -97,6 +97,15 @@ def test_every_answer_equals_the_float32_one(pair):
     assert space.similarity("1", "2") == pytest.approx(reference.similarity("1", "2"))
 
 
+def test_the_knn_graph_equals_the_float32_one(pair):
+    space, reference = pair
+    for metric in ("cosine", "euclidean"):
+        graph, expected = (
+            s.knn_graph(top_k=5, metric=metric, progress=False) for s in (space, reference)
+        )
+        np.testing.assert_array_equal(graph.ids, expected.ids)
+
+
 def test_derived_spaces(pair):
     space, reference = pair
     subset = space.subset(["9", "4"])
