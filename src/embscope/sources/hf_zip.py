@@ -44,11 +44,8 @@ from .huggingface import (
     MATRICES,
     Checkpoint,
     WeightTensor,
-    _choose_tensors,
-    _config_tie,
-    _head_bias,
     _read_config,
-    _tie_state,
+    assemble_checkpoint,
     checkpoint_space,
 )
 from .sniff import checkpoint_folders
@@ -113,21 +110,11 @@ def read_zipped_checkpoint(archive: ZipArchive, folder: str | None = None) -> Ch
             notes=(*vocabulary.notes, "no tokenize: unzip the folder to split words into pieces"),
         )
     tensors, weights_digest = _open_weights(archive, prefix)
-    where = Path(str(directory))
-    embedding, head = _choose_tensors(
-        tensors, config, vocabulary.size if vocabulary else None, [], where
-    )
-    tied, tied_basis = _tie_state(embedding, head, _config_tie(config))
-    return Checkpoint(
-        directory=where,
-        config=config,
-        vocabulary=vocabulary,
-        tensors=tensors,
-        embedding=embedding,
-        head=head,
-        bias=_head_bias(tensors, embedding.shape[0]),
-        tied=tied,
-        tied_basis=tied_basis,
+    return assemble_checkpoint(
+        Path(str(directory)),
+        config,
+        vocabulary,
+        tensors,
         origin={"archive_folder": prefix or "(root)"},
         config_digest=config_digest,
         weights_digest=weights_digest,

@@ -222,8 +222,33 @@ def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -
     config, config_digest = _read_config(directory)
     vocabulary = read_tokenizer(directory)
     tensors, missing_files, weights_digest = _open_weights(directory, only_file)
+    return assemble_checkpoint(
+        directory,
+        config,
+        vocabulary,
+        tensors,
+        origin=origin,
+        config_digest=config_digest,
+        weights_digest=weights_digest,
+        missing_files=missing_files,
+    )
+
+
+def assemble_checkpoint(
+    directory: Path,
+    config: dict[str, Any],
+    vocabulary: TokenizerVocabulary | None,
+    tensors: Mapping[str, WeightTensor],
+    *,
+    origin: dict[str, str],
+    config_digest: str,
+    weights_digest: str,
+    missing_files: list[str] | None = None,
+) -> Checkpoint:
+    """A checkpoint from its opened parts: the embedding and head chosen, tying detected. A
+    folder and a zipped folder (``hf_zip``) both end here."""
     embedding, head = _choose_tensors(
-        tensors, config, vocabulary.size if vocabulary else None, missing_files, directory
+        tensors, config, vocabulary.size if vocabulary else None, missing_files or [], directory
     )
     bias = _head_bias(tensors, embedding.shape[0])
     without_head = _no_output_head(config, tensors, head, bias)
@@ -830,6 +855,7 @@ __all__ = [
     "MATRICES",
     "Checkpoint",
     "WeightTensor",
+    "assemble_checkpoint",
     "checkpoint_space",
     "load_huggingface",
     "read_checkpoint",
