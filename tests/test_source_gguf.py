@@ -333,6 +333,16 @@ def test_header_agrees_with_gguf_reader(tmp_path, byte_level):
     assert header.get("tokenizer.ggml.merges") == reader.fields["tokenizer.ggml.merges"].contents()
     assert header.get("general.name") == "tiny test model"
     assert header.data_offset == reader.data_offset
+    _assert_same_scalars(header, reader)
+
+
+def _assert_same_scalars(header, reader) -> None:
+    """Every scalar and string GGUFReader finds, this parser finds with the same value."""
+    scalars = [f for f in reader.fields.values()
+               if len(f.types) == 1 and not f.name.startswith("GGUF.")]  # fmt: skip
+    assert scalars
+    for field in scalars:
+        assert header.get(field.name) == pytest.approx(field.contents()), field.name
 
 
 # ---- tokenizers ------------------------------------------------------------------------------
@@ -808,6 +818,7 @@ def test_smollm2_gguf(smollm2_path, cache):
     tensor = next(t for t in reader.tensors if t.name == "token_embd.weight")
     expected = gguf.quants.dequantize(tensor.data[:2000], tensor.tensor_type)
     np.testing.assert_array_equal(space.vectors[:2000], expected.astype(np.float16))
+    _assert_same_scalars(read_gguf_header(smollm2_path), reader)
     # readable labels, word starts, and a word's neighbours
     assert space.labels[space.row("Ġking")] == "␣king"
     assert space.metadata.loc[space.row("Ġking"), "kind"] == "word_start"

@@ -70,8 +70,9 @@ _WANTED_ARRAYS = frozenset((_TOKENS, _TOKEN_TYPES, _SCORES, _MERGES, _CHARSMAP))
 _SPECIAL_ID_KEYS = tuple(
     f"tokenizer.ggml.{name}_token_id"
     for name in (
-        "bos", "eos", "eot", "eom", "unknown", "seperator", "padding", "mask", "cls",
-        "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep",
+        "bos", "eos", "eot", "eom", "unknown", "seperator", "padding", "mask",
+        "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep", "prefix", "suffix",
+        "middle",
     )
 )  # fmt: skip
 
@@ -79,6 +80,10 @@ _SPECIAL_ID_KEYS = tuple(
 _SCALARS = {
     0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1",
     10: "<u8", 11: "<i8", 12: "<f8",
+}  # fmt: skip
+_STRUCT = {
+    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<B",
+    10: "<Q", 11: "<q", 12: "<d",
 }  # fmt: skip
 _BOOL, _STRING, _ARRAY = 7, 8, 9
 
@@ -102,7 +107,7 @@ class GGUFTensor:
     type_name: str
     dims: tuple[int, ...]  # as GGUF stores them: the fastest-varying (a row's length) first
     offset: int  # from the start of the file
-    n_bytes: int  # None-like 0 when the type is unknown to gguf
+    n_bytes: int  # 0 when the type is unknown to gguf (a newer one)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -272,10 +277,12 @@ def _parse_header(buffer: mmap.mmap, path: Path, size: int, mtime_ns: int) -> GG
 
 
 def _value(cursor: _Cursor, value_type: int, key: str, *, depth: int) -> Any:
+    # values are copied out of the map (struct, bytes slices), never viewed in place: a view
+    # alive in an error's traceback would stop the map from closing
     buffer = cursor.buffer
     if value_type in _SCALARS:
-        dtype = np.dtype(_SCALARS[value_type])
-        value = np.frombuffer(buffer, dtype, 1, cursor.take(dtype.itemsize, key))[0].item()
+        layout = _STRUCT[value_type]
+        (value,) = struct.unpack_from(layout, buffer, cursor.take(struct.calcsize(layout), key))
         return bool(value) if value_type == _BOOL else value
     if value_type == _STRING:
         return cursor.string(key)
@@ -292,7 +299,7 @@ def _value(cursor: _Cursor, value_type: int, key: str, *, depth: int) -> Any:
         start = cursor.take(length * dtype.itemsize, key)
         if not keep or depth:
             return _Skipped(item_type, length)
-        values = np.frombuffer(buffer, dtype, length, start).copy()
+        values = np.frombuffer(buffer[start : start + length * dtype.itemsize], dtype)
         return values.astype(bool) if item_type == _BOOL else values
     if item_type == _STRING:
         cursor.count(length, 8, key)
