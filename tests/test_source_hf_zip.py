@@ -282,3 +282,17 @@ def test_a_truncated_archive_is_one_line(tmp_path):
     path = zip_folder(tmp_path / "model", tmp_path / "cut.zip", compression=zipfile.ZIP_STORED)
     path.write_bytes(path.read_bytes()[:-100])
     assert "damaged or truncated" in refused(path)
+
+
+def test_a_member_said_to_start_past_the_end_is_refused(tmp_path):
+    small_checkpoint(tmp_path / "model")
+    path = zip_folder(tmp_path / "model", tmp_path / "far.zip", compression=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:
+        name_length = struct.unpack_from("<H", data, central + 28)[0]
+        if data[central + 46 : central + 46 + name_length] == b"model.safetensors":
+            struct.pack_into("<I", data, central + 42, 0xFFFF_FFF0)  # its local header's offset
+        central = data.find(b"PK\x01\x02", central + 4)
+    path.write_bytes(bytes(data))
+    assert "member 'model.safetensors' cannot be read" in refused(path, MalformedFileError)

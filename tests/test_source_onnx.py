@@ -350,3 +350,12 @@ def test_onnx_is_imported_only_to_read_a_model_and_its_absence_names_the_extra(t
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert "pip install 'embscope[onnx]'" in completed.stdout
+
+
+def test_a_name_that_is_not_utf8_is_one_line(tmp_path, minilm_matrix):
+    path = lookup_model(tmp_path / "model.onnx", minilm_matrix[:10])
+    data = path.read_bytes()
+    assert data.count(b"input_ids") == 2  # the graph input and the Gather's indices
+    path.write_bytes(data.replace(b"input_ids", b"input_\xffds"))
+    with pytest.raises(MalformedFileError, match="a name in its graph is not UTF-8 text"):
+        embscope.load(path)

@@ -176,7 +176,14 @@ class ZipArchive:
         info = self.member(name)
         try:
             return self._zip.open(info)
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError) as error:
+        except (
+            zipfile.BadZipFile,
+            RuntimeError,
+            NotImplementedError,
+            ValueError,
+            OSError,
+            EOFError,
+        ) as error:  # an offset past the file (OSError) among them
             raise self._damaged(name, error) from None
 
     def read(self, name: str, limit: int | None = None) -> bytes:
@@ -220,6 +227,12 @@ class ZipArchive:
     def _data_start(self, info: zipfile.ZipInfo) -> int:
         """Where a stored member's bytes begin: after its local header, which must be there
         and name it; its bytes must end inside the file."""
+        if not 0 <= info.header_offset < self.size:
+            raise MalformedFileError(
+                self.path,
+                f"member {info.filename!r} starts at byte {info.header_offset:,}, outside the "
+                "file; the archive is damaged or crafted",
+            )
         with self.path.open("rb") as handle:
             handle.seek(info.header_offset)
             header = handle.read(_LOCAL_HEADER.size)

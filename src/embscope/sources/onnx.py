@@ -176,7 +176,18 @@ def _read_graph(onnx: Any, path: Path) -> Any:
         raise MalformedFileError(
             path, "not an ONNX model: it parses, but holds no graph; the file is of another format"
         )
-    return model.graph
+    graph = model.graph
+    names = (
+        *(n for node in graph.node for n in (node.name, node.op_type, *node.input, *node.output)),
+        *(t.name for t in graph.initializer),
+        *(v.name for v in graph.input),
+    )
+    # protobuf hands back a string that is not UTF-8 as bytes: a damaged or crafted file
+    if not all(isinstance(name, str) for name in names):
+        raise MalformedFileError(
+            path, "a name in its graph is not UTF-8 text; the file is damaged or crafted"
+        )
+    return graph
 
 
 # ---- which tensor ----------------------------------------------------------------------------
@@ -342,6 +353,10 @@ def _external_matrix(
     tensor: Any, path: Path, what: str, shape: tuple[int, int], storage: str, nbytes: int
 ) -> tuple[np.ndarray, Path]:
     entries = {entry.key: entry.value for entry in tensor.external_data}
+    if not all(isinstance(text, str) for item in entries.items() for text in item):
+        raise MalformedFileError(
+            path, f"{what}: its external data entry is not UTF-8 text; the file is damaged"
+        )
     location = entries.get("location", "")
     file = _external_file(path, location, what)
     try:
