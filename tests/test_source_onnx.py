@@ -359,3 +359,43 @@ def test_a_name_that_is_not_utf8_is_one_line(tmp_path, minilm_matrix):
     path.write_bytes(data.replace(b"input_ids", b"input_\xffds"))
     with pytest.raises(MalformedFileError, match="a name in its graph is not UTF-8 text"):
         embscope.load(path)
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, as onnx's writer encodes a message or a string."""
+    key, length, encoded = (number << 3) | 2, len(payload), bytearray()
+    for value in (key, length):
+        while value >= 0x80:
+            encoded.append(value & 0x7F | 0x80)
+            value >>= 7
+        encoded.append(value)
+    return bytes(encoded) + payload
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        field(1, b"") * 1_000_000,  # a million empty nodes: 2 MB that protobuf would make 150 MB
+        # one graph input whose shape has a million dimensions
+        field(11, field(2, field(1, field(2, field(1, b"") * 1_000_000)))),
+    ],
+    ids=["empty nodes", "shape dimensions"],
+)
+def test_a_protobuf_of_many_empty_messages_is_refused_before_parsing(tmp_path, graph):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x08" + field(7, graph))  # ir_version 8, then the graph
+    with pytest.raises(MalformedFileError) as caught:
+        embscope.load(path)
+    assert "more small messages than the protobuf parser could hold in 64.0 MiB" in str(
+        caught.value
+    )
+
+
+def test_graphs_nested_past_any_real_model_are_refused(tmp_path):
+    graph = field(1, b"")
+    for _ in range(70):  # a node whose attribute holds a graph, 70 times over
+        graph = field(1, field(5, field(6, graph)))
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x08" + field(7, graph))
+    with pytest.raises(MalformedFileError, match="nested more than 64 deep"):
+        embscope.load(path)

@@ -23,7 +23,9 @@ tokenizer files beside the model, else (Hugging Face repositories keep their exp
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import mmap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from ..errors import MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, read_tokenizer_file, token_table
 from .huggingface import WeightTensor, _float_matrix, confine_checkpoint
-from .vocabulary import file_fingerprint
+from .vocabulary import INFLATION_FLOOR, file_fingerprint, human_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +165,7 @@ def _read_graph(onnx: Any, path: Path) -> Any:
             f"{size:,} bytes, more than one protobuf can hold, so not an ONNX model (an ONNX "
             "model this large keeps its weights in external data files beside a small .onnx)",
         )
+    _check_structure(path, size)
     try:
         model = onnx.load_model(str(path), load_external_data=False)
     except Exception as error:  # protobuf's DecodeError, or onnx's own checks on the bytes
@@ -177,10 +180,10 @@ def _read_graph(onnx: Any, path: Path) -> Any:
             path, "not an ONNX model: it parses, but holds no graph; the file is of another format"
         )
     graph = model.graph
-    names = (
-        *(n for node in graph.node for n in (node.name, node.op_type, *node.input, *node.output)),
-        *(t.name for t in graph.initializer),
-        *(v.name for v in graph.input),
+    names = itertools.chain(
+        (n for node in graph.node for n in (node.name, node.op_type, *node.input, *node.output)),
+        (t.name for t in graph.initializer),
+        (v.name for v in graph.input),
     )
     # protobuf hands back a string that is not UTF-8 as bytes: a damaged or crafted file
     if not all(isinstance(name, str) for name in names):
@@ -188,6 +191,119 @@ def _read_graph(onnx: Any, path: Path) -> Any:
             path, "a name in its graph is not UTF-8 text; the file is damaged or crafted"
         )
     return graph
+
+
+# ---- the protobuf's structure, before it is parsed --------------------------------------------
+# onnx.proto's messages, by the field numbers of the messages they hold (a name not listed
+# here holds none): enough to reach every message of a model without parsing it.
+_ENTRY, _LEAF = "entry", "leaf"  # StringStringEntryProto, OperatorSetIdProto, …: no messages
+_SCHEMA: dict[str, dict[int, str]] = {
+    "model": {7: "graph", 8: _LEAF, 14: _ENTRY, 20: "training", 25: "function", 26: _LEAF},
+    "training": {1: "graph", 2: "graph", 3: _ENTRY, 4: _ENTRY},
+    "function": {7: "node", 9: _LEAF, 11: "attribute", 12: "value_info", 14: _ENTRY},
+    "graph": {1: "node", 5: "tensor", 11: "value_info", 12: "value_info", 13: "value_info",
+              14: "annotation", 15: "sparse", 16: _ENTRY},
+    "node": {5: "attribute", 9: _ENTRY},
+    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 14: "type",
+                  15: "type", 22: "sparse", 23: "sparse"},
+    "tensor": {3: _LEAF, 13: _ENTRY, 16: _ENTRY},
+    "sparse": {1: "tensor", 2: "tensor"},
+    "value_info": {2: "type", 4: _ENTRY},
+    "type": {1: "tensor_type", 4: "sequence", 5: "map", 8: "tensor_type", 9: "sequence"},
+    "tensor_type": {2: "shape"},
+    "shape": {1: _LEAF},
+    "sequence": {1: "type"},
+    "map": {2: "type"},
+    "annotation": {2: _ENTRY},
+    _ENTRY: {},
+    _LEAF: {},
+}  # fmt: skip
+#: What the protobuf parser (and the reader's walk over names) takes in memory for each message
+#: or string (measured: 152 bytes for an empty NodeProto), and the most a parse may take: a real
+#: model's graph is a few times smaller than its file (names of tens of bytes per node), while a
+#: crafted one of empty messages, two bytes each, would take 75 times its size.
+_BYTES_PER_PART = 160
+_MAX_PARSE_GROWTH = 8
+_MAX_DEPTH = 64  # protobuf's own limit is 100
+
+
+def _check_structure(path: Path, size: int) -> None:
+    """Refuse a protobuf whose messages and strings are so many that parsing it would take more
+    than ``_MAX_PARSE_GROWTH`` times the file's size in memory (at least ``INFLATION_FLOOR``).
+    The walk runs on a memory map, skips every bytes field (weights) in one step, and stops as
+    soon as the bound is passed; bytes that do not parse are left to the parser to report."""
+    if size == 0:
+        return
+    limit = max(INFLATION_FLOOR, _MAX_PARSE_GROWTH * size)
+    budget = [limit // _BYTES_PER_PART]
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        try:
+            _walk(data, 0, size, "model", budget, 0)
+        except _TooDeep:
+            raise MalformedFileError(
+                path, f"its messages are nested more than {_MAX_DEPTH} deep; the file is crafted"
+            ) from None
+        except _TooLarge:
+            raise MalformedFileError(
+                path,
+                f"it holds more small messages than the protobuf parser could hold in "
+                f"{human_bytes(limit)} ({_MAX_PARSE_GROWTH} times the file, which a real "
+                "model never needs); the file is crafted or damaged",
+            ) from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _walk(
+    data: mmap.mmap, position: int, end: int, kind: str, budget: list[int], depth: int
+) -> None:
+    if depth > _MAX_DEPTH:
+        raise _TooDeep
+    children = _SCHEMA[kind]
+    while position < end:
+        key, position = _read_varint(data, position, end)
+        if key is None:
+            return
+        field, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, position = _read_varint(data, position, end)
+            if position is None:
+                return
+        elif wire_type == 1:
+            position += 8
+        elif wire_type == 5:
+            position += 4
+        elif wire_type == 2:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _TooLarge
+            length, position = _read_varint(data, position, end)
+            if length is None or position + length > end:
+                return
+            child = children.get(field)
+            if child is not None:
+                _walk(data, position, position + length, child, budget, depth + 1)
+            position += length
+        else:
+            return
+
+
+def _read_varint(data: mmap.mmap, position: int, end: int) -> tuple[int | None, Any]:
+    value, shift = 0, 0
+    while position < end and shift < 70:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+    return None, None
 
 
 # ---- which tensor ----------------------------------------------------------------------------
