@@ -399,3 +399,9 @@ def test_graphs_nested_past_any_real_model_are_refused(tmp_path):
     path.write_bytes(b"\x08\x08" + field(7, graph))
     with pytest.raises(MalformedFileError, match="nested more than 64 deep"):
         embscope.load(path)
+
+
+@pytest.mark.slow
+def test_a_repository_folder_with_only_an_onnx_export_loads_it(minilm_onnx, minilm):
+    # config.json and the tokenizer at the root, the weights only in onnx/model.onnx
+    assert embscope.load(minilm_onnx.parents[1]).keys == minilm.keys

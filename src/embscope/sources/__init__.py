@@ -75,6 +75,10 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
     - tables: ``column=`` (vector column), ``key_column=``, ``model=`` (the sentence model that
       encodes text queries), ``max_inflation=`` (Parquet);
     - projector files: ``metadata=`` (the metadata file), ``key_column=``;
+    - ONNX models: ``tokenizer=`` (a folder or ``tokenizer.json``, when none is beside the
+      model), ``initializer=`` (the embedding's name, when the graph does not show it);
+    - zipped checkpoint folders: ``folder=`` (the one inside the archive), ``matrix=``,
+      ``max_inflation=``;
     - every reader: ``name=`` (how the space calls itself in tables and errors).
 
     ``vocabulary=`` defaults to the vocabulary file beside the matrix: ``<stem>.vocab.txt``,
@@ -126,7 +130,9 @@ def _guess_kind(path: Path, text: str) -> str:
         if (path / "vectors.tsv").is_file():
             return "projector"
         weights = any((path / name).exists() for name in _HF_MARKERS[1:])
-        if not (weights or any(path.glob("*.safetensors"))) and any(path.glob("*.onnx")):
+        if not (weights or any(path.glob("*.safetensors"))) and (
+            any(path.glob("*.onnx")) or (path / "onnx" / "model.onnx").is_file()
+        ):
             return "onnx"  # an ONNX export (HF's onnx/ folders), even beside a config.json
         if weights or (path / "config.json").exists() or any(path.glob("*.safetensors")):
             return "huggingface"

@@ -60,7 +60,7 @@ def load_onnx(
     name: str | None = None,
 ) -> EmbeddingSpace:
     """The token-embedding space of an ONNX model (a ``.onnx`` file, or a folder holding
-    ``model.onnx``).
+    ``model.onnx`` or ``onnx/model.onnx``).
 
     ``tokenizer`` names the tokenizer (a folder, a ``tokenizer.json`` or a ``*.tiktoken``
     file) when it is not beside the model; ``initializer`` names the embedding when the graph
@@ -139,7 +139,7 @@ def _import_onnx() -> Any:
 
 def _model_file(given: Path) -> Path:
     """The ``.onnx`` file a path names: the file itself, or a folder's ``model.onnx`` (or its
-    only ``*.onnx``)."""
+    only ``*.onnx``, or the ``onnx/model.onnx`` of a Hugging Face repository)."""
     if given.is_file():
         return given
     if not given.is_dir():
@@ -147,6 +147,8 @@ def _model_file(given: Path) -> Path:
     if (given / "model.onnx").is_file():
         return given / "model.onnx"
     models = sorted(p for p in given.glob("*.onnx") if p.is_file())
+    if not models and (given / "onnx" / "model.onnx").is_file():
+        return given / "onnx" / "model.onnx"  # a Hugging Face repository's export
     if len(models) == 1:
         return models[0]
     if not models:
