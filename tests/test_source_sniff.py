@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
 import shutil
 import sys
@@ -350,3 +351,11 @@ def test_the_cli_says_what_the_file_is(tmp_path):
     assert result.exit_code == 1
     assert "a PNG image, not a model or vectors file" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_file_that_cannot_be_opened_is_one_line(tmp_path):
+    path = tmp_path / "glove.txt"
+    path.write_bytes(glove_text())
+    path.chmod(0)
+    assert "cannot be read (Permission denied)" in refusal(path)

@@ -27,6 +27,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SourceError
+
 #: How much of a file's head the signatures need (tar's ``ustar`` sits at byte 257, a Windows
 #: executable's ``PE`` header where byte 60 points, usually within the first few hundred bytes).
 HEAD_BYTES = 1024
@@ -66,7 +68,11 @@ class FileType:
 def sniff_file(path: str | Path) -> FileType | None:
     """What ``path`` is from its bytes (see the module's docstring); None when nothing matched."""
     path = Path(path)
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as error:  # permission denied, a FIFO that went away…
+        raise SourceError(f"{path}: cannot be read ({error.strerror or error})") from None
+    with handle:
         head = handle.read(HEAD_BYTES)
         size = handle.seek(0, 2)
         if head[:4] in ZIP_MAGICS:
