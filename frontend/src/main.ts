@@ -323,15 +323,17 @@ async function search(word: string, asking: Asking = {}): Promise<boolean> {
   const metric = ui.metric.value as Metric;
   const pieces = asking.pieces ?? "error";
   if (!asking.exact) ui.query.value = word;
+  const typed = ui.query.value;
   document.body.classList.add("searching");
   try {
     const ask = (opposite: boolean) =>
       api.neighbors(source.id, word, { topK: COLOUR_K, metric, opposite, ...asking });
     const [similar, opposite] = await Promise.all([ask(false), ask(true)]);
     if (seq !== state.searchSeq) return false;
-    // a row asked for by its key shows as one types it: ␣king, not Ġking
+    // a row asked for by its key shows as one types it: ␣king, not Ġking (unless the box was
+    // typed in meanwhile)
     const shown = asking.exact ? similar.query_text : word;
-    ui.query.value = shown;
+    if (ui.query.value === typed) ui.query.value = shown;
     state.answer = {
       query: similar.query_text,
       keys: similar.query_keys,
