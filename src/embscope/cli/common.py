@@ -88,12 +88,18 @@ _LOAD_OPTION_NAMES = {
     "layer": "layer",
     "key": "key",
     "column": "column",
+    "tokenizer": "tokenizer",
+    "initializer": "initializer",
+    "folder": "folder",
 }
 # options that only pick a part of a file, by name: passed on as given
 _PART_OPTIONS = {
     "--layer": "A Keras file's Embedding layer, by name (when it has several).",
     "--key": "The array of an .npz that holds the vectors (when it has several).",
     "--column": "The vector column of a Parquet or CSV table (when it has several).",
+    "--tokenizer": "An ONNX model's tokenizer file or folder (when none lies beside it).",
+    "--initializer": "The ONNX initializer that holds the embedding (when the graph hides it).",
+    "--folder": "The checkpoint folder inside a zip (when the zip holds several).",
 }
 
 
