@@ -14,6 +14,7 @@ import argparse
 import gzip
 import io
 import json
+import os
 import resource
 import shutil
 import sys
@@ -85,14 +86,62 @@ def seed_files(root: Path) -> dict[str, tuple[Path, dict]]:
     (checkpoint / "vocab.txt").write_text("\n".join(tokens) + "\n")
     made["checkpoint"] = (checkpoint, {})
     made["keras"] = (_keras_file(root / "keras"), {})
+    made["gguf"] = (_gguf_file(root / "gguf", tokens, table), {})
+    made["onnx"] = (_onnx_file(root / "onnx", tokens, table), {})
+    zipped = root / "zip" / "checkpoint.zip"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w") as archive:  # stored: the weights are mapped in place
+        for member in sorted(checkpoint.iterdir()):
+            archive.write(member, f"tiny-bert/{member.name}")
+    made["zipped checkpoint"] = (zipped, {})
     return made
+
+
+def _gguf_file(folder: Path, tokens: list[str], table: np.ndarray) -> Path:
+    """A llama.cpp GGUF as llama.cpp's own writer lays it out: a Q8_0 token_embd and a
+    byte-level vocabulary in the metadata."""
+    import gguf
+
+    folder.mkdir()
+    path = folder / "tiny.Q8_0.gguf"
+    writer = gguf.GGUFWriter(path, arch="llama")
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL] * 4 + [gguf.TokenType.NORMAL] * len(WORDS))
+    # Q8_0 packs rows of 32 values: widen the seed matrix to a multiple of 32
+    wide = np.tile(table, (1, 32 // DIM + 1))[:, :32]
+    quantized = gguf.quants.quantize(wide, gguf.GGMLQuantizationType.Q8_0)
+    writer.add_tensor("token_embd.weight", quantized, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _onnx_file(folder: Path, tokens: list[str], table: np.ndarray) -> Path:
+    """An ONNX graph whose first Gather on input_ids reads the embedding, as exporters write
+    it, with the checkpoint's vocabulary beside it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder.mkdir()
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["embeddings.word_embeddings.weight", "input_ids"], ["h"])],
+        "tiny",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, None])],
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, None, DIM])],
+        [numpy_helper.from_array(table, "embeddings.word_embeddings.weight")],
+    )
+    path = folder / "model.onnx"
+    onnx.save(helper.make_model(graph), path)
+    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    return path
 
 
 def _keras_file(folder: Path) -> Path:
     """A real Keras 3 file of the tutorial's shape (Embedding -> pooling -> Dense) and its
     vocabulary, written by keras itself."""
-    import os
-
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
 
@@ -226,6 +275,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     arguments = parser.parse_args()
+    # readers that cache what they decode (GGUF) write under the run's folder, not the user's
+    os.environ["EMBSCOPE_CACHE"] = str(arguments.out / "cache")
     for record in fuzz(arguments.out, arguments.seed):
         print(json.dumps(record), flush=True)
     print(json.dumps({"peak_rss_bytes": peak_memory()}), flush=True)
