@@ -28,7 +28,7 @@ def test_fuzzed_files_load_or_are_refused_in_one_line(tmp_path):
     crashed = [r for r in records if r["outcome"] == "crashed"]
     assert crashed == [], "\n".join(f"{r['format']} / {r['case']}: {r['detail']}" for r in crashed)
     valid = {r["format"]: r["outcome"] for r in records if r["case"] == "valid"}
-    assert len(valid) >= 16 and set(valid.values()) == {"loaded"}, valid
+    assert len(valid) >= 15 and set(valid.values()) == {"loaded"}, valid
     outcomes = collections.Counter(r["outcome"] for r in records)
     assert outcomes["refused"] > len(records) // 3, outcomes  # the mutations did break files
     bombs = [r for r in records if r["case"].startswith(("zip bomb", "member claims"))]
