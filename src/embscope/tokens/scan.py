@@ -1,6 +1,12 @@
 """``scan``: find the under-trained and glitch tokens of a vocabulary, with whatever the source
-allows: weights and tokenizer (a checkpoint), weights only (word vectors, arrays), or a
-tokenizer only (``tokenizer.json``, ``*.tiktoken``)."""
+allows: weights and tokenizer (a checkpoint, a GGUF file), weights only (word vectors, arrays),
+or a tokenizer only (``tokenizer.json``, ``*.tiktoken``).
+
+The ranking is evidence only against reference tokens, rows known never to be trained: the
+registry's (``embscope.tokens.references``), or else the tokens the tokenizer audit finds it
+can never produce. With neither, the candidates are only the rows whose indicators are lowest,
+and the report says so (``TokenReport.caution``) and points to ``verify``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from ..sources.hf_tokenizer import TokenizerVocabulary, token_table
 from ..space import EmbeddingSpace
 from .audit import audit_tokenizer
 from .indicators import NEEDS_REFERENCES, Weights, compute
-from .references import References, find_references
+from .references import UNREACHABLE, References, find_references
 from .report import TokenReport, describe_indicators, rank_low_first
 
 DEFAULT_THRESHOLD = 0.02
@@ -38,10 +44,12 @@ def scan(
     ``source``: a bundled name, a Hugging Face checkpoint (directory or hub id), any other
     source ``embscope.load`` reads (weights only), an EmbeddingSpace, or a tokenizer file or
     folder without weights (the audit alone). ``references``: ids or token strings known never
-    to be trained (default: the registry's, see ``embscope.tokens.references``). Candidates are
-    the reachable, decodable tokens at or below the ``threshold`` quantile (0.02: 2%) of the main
-    ``indicator`` (``"auto"``: ``output_cosine`` when there are reference tokens, else
-    ``input_norm``).
+    to be trained (default: the registry's, see ``embscope.tokens.references``, or else the
+    tokens the audit finds unreachable). Candidates are the reachable, decodable tokens at or
+    below the ``threshold`` quantile (0.02: 2%) of the main ``indicator`` (``"auto"``:
+    ``output_cosine`` when there are reference tokens, else ``input_norm``). Without reference
+    tokens the ranking is not evidence: ``report.caution`` says so, and ``report.verify()``
+    tests the candidates by prompting the model.
     """
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         raise InvalidParameterError(f"threshold must be between 0 and 1; got {threshold!r}")
@@ -60,8 +68,9 @@ def scan(
         else (np.zeros(n_rows, dtype=bool))
     )
     byte_values = audit.token_bytes if audit else [None] * n_rows
-    found = find_references(keys, byte_values, padding, references)
     categories = audit.categories if audit else np.full(n_rows, "ok", dtype=object)
+    unreachable = np.flatnonzero(np.isin(categories, UNREACHABLE))
+    found = find_references(keys, byte_values, padding, references, unreachable=unreachable)
     if audit is not None and not audit.checked:
         details["audit"] = "decoded only: no tokenizer library to re-encode with here"
     values, skipped, notes = (
@@ -114,6 +123,8 @@ def _open(source: str | Path | EmbeddingSpace, revision: str | None) -> _Opened:
         space = load(source, revision=revision) if revision else load(source)
     else:
         space = source
+    if space.provenance is not None and space.provenance.kind == "gguf":
+        return _open_gguf(space)
     if space.provenance is not None and space.provenance.kind == "huggingface":
         checkpoint = read_checkpoint(space.provenance.source, revision=revision)
         # tied (True) or without a head (None): the input matrix stands for the output one
@@ -139,6 +150,32 @@ def _open(source: str | Path | EmbeddingSpace, revision: str | None) -> _Opened:
     return _Opened(space.name, None, Weights(space.vectors), space, {"matrices": matrices})
 
 
+def _open_gguf(space: EmbeddingSpace) -> _Opened:
+    """A GGUF file's input matrix (the space), its head where one is stored (untied), and the
+    tokenizer its metadata describes; verification loads the file through transformers."""
+    from ..sources.gguf import OUTPUT_TENSOR, gguf_vocabulary, load_gguf, read_gguf_header
+
+    path = Path(space.provenance.source)
+    header = read_gguf_header(path)
+    head = header.tensors.get(OUTPUT_TENSOR)
+    output = None if head is None else load_gguf(path, matrix="output").vectors
+    options = space.provenance.options
+    matrices = (
+        f"input {options.get('tensor')} {list(space.shape)} {options.get('type')}; output "
+        + ("tied to the input" if head is None else f"{OUTPUT_TENSOR} {head.type_name}")
+        + "; no output bias"
+    )
+    return _Opened(
+        space.name,
+        gguf_vocabulary(header),
+        Weights(space.vectors, output),
+        space,
+        {"matrices": matrices},
+        path,
+        {"gguf_architecture": header.get("general.architecture")},
+    )
+
+
 def _has_weights(directory: Path) -> bool:
     return any(p.suffix in _WEIGHT_SUFFIXES for p in directory.iterdir())
 
@@ -146,8 +183,9 @@ def _has_weights(directory: Path) -> bool:
 def _describe_references(found: References | None) -> str:
     if found is None:
         return (
-            "none found: the indicators that need them (output_cosine, output_l2) were not "
-            "computed; pass references=[...] (ids or token strings) to add them"
+            "none found (no placeholder, unused-byte or unreachable token, no padding row): the "
+            "indicators that need them (output_cosine, output_l2) were not computed; pass "
+            "references=[...] (ids or token strings) to add them"
         )
     return found.found_by
 
