@@ -333,3 +333,24 @@ def test_verification_of_a_gguf_file_refutes_the_common_words(smollm2_report, sm
     verified = report.candidates.head(3)
     assert (verified["max_probability"] > 0.5).all() and not verified["verified"].any()
     assert report.summary()["verification"].startswith("0 of 3 candidates verified")
+
+
+def test_the_server_hands_the_caution_to_the_page(glove_1000):
+    import time
+
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from embscope.server import create_app
+
+    with TestClient(create_app([glove_1000]), base_url="http://127.0.0.1:8000") as client:
+        source = client.get("/api/sources").json()[0]["id"]
+        job = client.post(f"/api/sources/{source}/tokens", json={}).json()
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/jobs/{job['id']}").json()["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        answer = client.get(f"/api/jobs/{job['id']}/tokens", params={"top": 3}).json()
+    assert answer["indicator"] == "input_norm" and len(answer["candidates"]) == 3
+    assert answer["caution"].startswith("no reference tokens, so this ranking is not evidence")
+    assert answer["summary"]["caution"] == answer["caution"]

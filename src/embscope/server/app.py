@@ -189,6 +189,11 @@ class TokenCandidate(BaseModel):
 class TokenScanAnswer(BaseModel):
     summary: dict[str, Any]
     indicator: str | None
+    caution: str | None = Field(
+        default=None,
+        description="why the candidates are not evidence of under-training (no reference "
+        "tokens to measure against), or null",
+    )
     candidates: list[TokenCandidate]
 
 
@@ -586,6 +591,7 @@ def create_app(
         return TokenScanAnswer(
             summary=json.loads(json.dumps(report.summary(), default=str)),
             indicator=report.indicator,
+            caution=report.caution,
             candidates=[
                 TokenCandidate(
                     rank=int(row["rank"]),
