@@ -354,3 +354,37 @@ def test_the_server_hands_the_caution_to_the_page(glove_1000):
     assert answer["indicator"] == "input_norm" and len(answer["candidates"]) == 3
     assert answer["caution"].startswith("no reference tokens, so this ranking is not evidence")
     assert answer["summary"]["caution"] == answer["caution"]
+
+
+def test_the_page_shows_the_caution_above_the_list(browser, glove_1000, tmp_path):
+    """The token panel of the built page, served by ``embscope serve``: a scan without
+    reference tokens says, above its list, that the list is not evidence."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    source = tmp_path / "glove-1000.parquet"
+    embscope.export(glove_1000, source, format="parquet")
+    command = [sys.executable, "-m", "embscope", "serve", str(source), "--port", "0"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            line = process.stdout.readline()
+            address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            assert address, line
+            page = browser.new_page()
+            page.goto(address.group(0))
+            page.wait_for_selector("body[data-ready]")
+            page.click('[data-testid="tokens-go"]')
+            page.wait_for_selector("body[data-tokens]", timeout=120_000)
+            caution = page.locator('[data-testid="tokens-caution"]')
+            assert caution.is_visible()
+            assert caution.text_content().startswith("no reference tokens, so this ranking")
+            status = page.locator('[data-testid="tokens-status"]').text_content()
+            assert "not evidence" in status
+            page.close()
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=30)

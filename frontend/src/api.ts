@@ -229,6 +229,8 @@ export interface TokenCandidate {
 export interface TokenScan {
   summary: Record<string, unknown>;
   indicator: string | null;
+  /** why the candidates are not evidence (no reference tokens), or null */
+  caution: string | null;
   candidates: TokenCandidate[];
 }
 

@@ -256,6 +256,7 @@ async function selectSource(id: string): Promise<void> {
   // another vocabulary: the last one's token candidates no longer apply
   ui.tokenCandidates.replaceChildren();
   ui.tokensStatus.textContent = "";
+  showCaution(null);
   delete document.body.dataset.tokens;
   state.projectSeq++;
   cloud.clear();
@@ -732,6 +733,18 @@ const TOKEN_CANDIDATES = 20;
 const FLAGGED_CANDIDATES = 500;
 const CANDIDATE: RGBA = [150, 60, 190, 255];
 
+/** Above the list: why it is not evidence, when the scan had no reference tokens. */
+const tokensCaution = document.createElement("p");
+tokensCaution.dataset.testid = "tokens-caution";
+tokensCaution.className = "tokens-caution";
+tokensCaution.hidden = true;
+ui.tokenCandidates.before(tokensCaution);
+
+function showCaution(text: string | null): void {
+  tokensCaution.textContent = text ?? "";
+  tokensCaution.hidden = !text;
+}
+
 /** Runs the server's token scan (a shared background job) and lists its first candidates;
  * clicking one makes it the query. */
 async function scanTokens(): Promise<void> {
@@ -740,6 +753,7 @@ async function scanTokens(): Promise<void> {
   const seq = ++state.tokenSeq;
   ui.tokensGo.disabled = true;
   ui.tokenCandidates.replaceChildren();
+  showCaution(null);
   state.candidates = [];
   const started = performance.now();
   try {
@@ -760,9 +774,12 @@ async function scanTokens(): Promise<void> {
     const found = await api.tokenScan(job.id, FLAGGED_CANDIDATES);
     if (seq !== state.tokenSeq) return;
     const count = Number(found.summary["candidates"] ?? found.candidates.length);
-    ui.tokensStatus.textContent = found.indicator
-      ? `${count} candidates by ${found.indicator}`
-      : "no indicator: this source has no weights";
+    ui.tokensStatus.textContent = !found.indicator
+      ? "no indicator: this source has no weights"
+      : found.caution
+        ? `${count} candidates by ${found.indicator}: not evidence (no reference tokens)`
+        : `${count} candidates by ${found.indicator}`;
+    showCaution(found.caution);
     state.candidates = found.candidates;
     recolour();
     ui.tokenCandidates.replaceChildren(
