@@ -66,7 +66,7 @@ def test_default_output_name(run, tmp_path, monkeypatch):
     ("args", "message"),
     [
         (["--words", "good,terriblle"], "'terriblle' is not in the vocabulary of glove-6b-50d"),
-        (["--neighborhood", "terible"], "neighborhood query must be a key of the space"),
+        (["--neighborhood", "terible"], "'terible' is not in the vocabulary of glove-6b-50d"),
         (["--words", "good,bad,great,fine", "--method", "tsne", "--perplexity", "9"],
          "perplexity must be less than the number of rows (4); got 9"),
         (["--words", "good,bad,great", "--color", "similarity:goood"], "'goood' is not in"),

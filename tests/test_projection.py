@@ -289,7 +289,7 @@ def test_bad_parameters_name_the_rule(glove, call, message):
 
 
 def test_bad_neighbourhoods_name_the_rule(glove):
-    with pytest.raises(InvalidParameterError, match=r"query must be a key.*closest keys: terrible"):
+    with pytest.raises(UnknownKeyError, match=r"'terible' is not in.*closest keys: terrible"):
         glove.neighborhood("terible")
     with pytest.raises(InvalidParameterError, match=r"similar must be a non-negative integer"):
         glove.neighborhood("terrible", similar=-1)
@@ -320,3 +320,10 @@ def test_subsets_of_different_arrays_never_share_a_cache_entry():
     other = second.subset(keys).project("pca", progress=False)
     assert not other.from_cache and one.cache_file != other.cache_file
     assert not np.allclose(np.abs(one.coordinates), np.abs(other.coordinates))
+
+
+def test_a_neighbourhood_is_drawn_around_the_row_a_word_resolves_to(glove):
+    # GloVe is lowercase: "Terrible" is answered by "terrible", as a query is
+    around = glove.neighborhood("Terrible", similar=5, opposite=0)
+    assert around.keys[0] == "terrible"
+    assert around.keys == glove.neighborhood("terrible", similar=5, opposite=0).keys

@@ -352,9 +352,18 @@ def neighborhood(
     looks only among the first N rows (in frequency-ordered vocabularies the rarest words
     crowd the opposite end).
     """
-    if not isinstance(query, str) or query not in space:
-        problem = space._unknown(str(query)).message if isinstance(query, str) else repr(query)
-        raise InvalidParameterError(f"the neighborhood query must be a key of the space: {problem}")
+    if not isinstance(query, str):
+        raise InvalidParameterError(f"the neighborhood query must be a word; got {query!r}")
+    # the word as a query resolves it (a word-start token, a folded case), but the
+    # neighbourhood is drawn around one row of the space, never a mean of pieces
+    resolved = space.resolve(query)
+    if len(resolved.rows) != 1:
+        raise InvalidParameterError(
+            f"the neighborhood query must be one row of the space; {query!r} is not"
+        )
+    if resolved.looked_up_as:
+        logger.info("neighbourhood of %r drawn around %s", query, resolved.looked_up_as)
+    query = space.keys[resolved.rows[0]]
     similar = _check_count(similar, "similar")
     opposite = _check_count(opposite, "opposite")
     if similar + opposite == 0:

@@ -38,8 +38,8 @@ def similarity(
     metric = metric or space.metric
     resolved = [space.resolve(word, pieces=pieces) for word in (first, second)]
     for query in resolved:
-        if query.used_pieces:
-            click.echo(f"note: {query.text!r} was looked up as {' + '.join(query.keys)}", err=True)
+        if query.looked_up_as:
+            click.echo(f"note: {query.text!r} was looked up as {query.looked_up_as}", err=True)
     value = space.similarity(resolved[0].vector, resolved[1].vector, metric=metric)
     if as_json:
         echo_json({"first": first, "second": second, "metric": metric, "score": value})
