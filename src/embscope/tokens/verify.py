@@ -33,7 +33,7 @@ from ..progress import Progress, progress_bar
 VERIFIED_BELOW = 0.01
 NEW_TOKENS = 3
 #: prompt tokens per batched generation when ``batch_size`` is not given (with SmolLM2-135M's
-#: longest prompt, 268 tokens: 30 candidates at once, about 0.4 GB of activations and cache)
+#: longest prompt, 268 tokens: 30 candidates at once); activations and cache grow with it
 BATCH_TOKENS = 8192
 # (name, repetitions before the open slot, preamble, input phrase, completion): Land & Bartolo
 PROMPTS = (
