@@ -302,6 +302,7 @@ def test_smollm2_names_common_words_and_says_they_are_not_evidence(smollm2_repor
     assert json.loads(lines.stdout.splitlines()[0])["summary"]["caution"] == report.caution
 
 
+@pytest.mark.slow  # loads SmolLM2-135M through transformers (about 15 s)
 def test_batched_verification_gives_the_one_at_a_time_verdicts(smollm2_model):
     from embscope.tokens.verify import VERIFIED_BELOW, max_probabilities
 
@@ -317,6 +318,7 @@ def test_batched_verification_gives_the_one_at_a_time_verdicts(smollm2_model):
         max_probabilities(smollm2_model, tokens, batch_size=0, progress=False)
 
 
+@pytest.mark.slow  # loads SmolLM2-135M through transformers (about 15 s)
 def test_verification_of_a_gguf_file_refutes_the_common_words(smollm2_report, smollm2_model):
     report = smollm2_report.verify(top=3, model=smollm2_model, progress=False)
     verified = report.candidates.head(3)
