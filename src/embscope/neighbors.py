@@ -267,7 +267,9 @@ def non_finite_rows(vectors: Rows) -> np.ndarray:
     """
     n, dim = vectors.shape
     ones = np.ones(dim, dtype=np.float32)
-    step = _block_rows(vectors)
+    # small blocks: this runs on every load, and a float16 or bfloat16 block is widened into
+    # a copy (8 MiB blocks cost nothing in speed: the pass is bound by reading the matrix)
+    step = max(1, _BFLOAT16_BLOCK_BYTES // max(1, dim * 4))
     candidates = []
     for start in range(0, n, step):
         block = np.asarray(vectors[start : start + step], dtype=np.float32)
