@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import pickle
 import shutil
 import sys
@@ -353,9 +352,7 @@ def test_the_cli_says_what_the_file_is(tmp_path):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_a_file_that_cannot_be_opened_is_one_line(tmp_path):
-    path = tmp_path / "glove.txt"
-    path.write_bytes(glove_text())
-    path.chmod(0)
-    assert "cannot be read (Permission denied)" in refusal(path)
+def test_a_file_that_cannot_be_read_is_one_line():
+    # the tests run as root, who may open any file: a read that fails is what is left to
+    # try (this process's memory file has nothing mapped at offset 0, so reading it fails)
+    assert "/proc/self/mem: cannot be read (Input/output error)" in refusal(Path("/proc/self/mem"))

@@ -73,8 +73,11 @@ def sniff_file(path: str | Path) -> FileType | None:
     except OSError as error:  # permission denied, a FIFO that went away…
         raise SourceError(f"{path}: cannot be read ({error.strerror or error})") from None
     with handle:
-        head = handle.read(HEAD_BYTES)
-        size = handle.seek(0, 2)
+        try:
+            head = handle.read(HEAD_BYTES)
+            size = handle.seek(0, 2)
+        except OSError as error:  # a device's I/O error, a file that cannot seek
+            raise SourceError(f"{path}: cannot be read ({error.strerror or error})") from None
         if head[:4] in ZIP_MAGICS:
             return _zip_type(path)
         if head.startswith(GZIP_MAGIC):
