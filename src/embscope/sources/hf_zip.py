@@ -39,14 +39,14 @@ from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace
 from .hf_tokenizer import read_tokenizer
 from .huggingface import (
-    _DTYPE_SIZES,
-    _STORAGE,
+    DTYPE_SIZES,
     MATRICES,
+    STORAGE_DTYPES,
     Checkpoint,
     WeightTensor,
-    _read_config,
     assemble_checkpoint,
     checkpoint_space,
+    read_config,
 )
 from .sniff import checkpoint_folders
 from .vocabulary import (
@@ -100,7 +100,7 @@ def read_zipped_checkpoint(archive: ZipArchive, folder: str | None = None) -> Ch
     """The checkpoint in an open archive: config, tokenizer and tensors located, not read."""
     prefix = _checkpoint_folder(archive, folder)
     directory = ZipFolder(archive, prefix)
-    config, config_digest = _read_config(directory)  # type: ignore[arg-type]
+    config, config_digest = read_config(directory)  # type: ignore[arg-type]
     vocabulary = read_tokenizer(directory)
     if vocabulary is not None and vocabulary.source == "vocab.json+merges.txt":
         # tokenizers builds that BPE from files on disk, which a zip member is not
@@ -485,7 +485,7 @@ def _safetensors_member(archive: ZipArchive, member: str) -> tuple[dict[str, Wei
             raise MalformedFileError(
                 where, f"tensor {name!r}: the header entry needs dtype, shape and data_offsets"
             ) from None
-        itemsize = _DTYPE_SIZES.get(dtype)
+        itemsize = DTYPE_SIZES.get(dtype)
         if (
             begin < 0
             or end < begin
@@ -523,7 +523,7 @@ class _Once:
 def _tensor_view(
     buffer: _Once, begin: int, end: int, dtype: str, shape: tuple[int, ...]
 ) -> np.ndarray:
-    storage = _STORAGE[dtype]
+    storage = STORAGE_DTYPES[dtype]
     if begin == end:
         return np.zeros(shape, dtype=storage)
     return buffer()[begin:end].view(storage).reshape(shape)

@@ -70,12 +70,12 @@ _INPUT_MODULES = (
 )  # fmt: skip
 _OUTPUT_MODULES = ("lm_head", "embed_out", "output", "output_layer", "proj_out", "decoder")
 
-_DTYPE_SIZES = {
+DTYPE_SIZES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
     "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
 }  # fmt: skip
 # How numpy reads each float dtype as stored; BF16 as its raw 16 bits.
-_STORAGE = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+STORAGE_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 _CONVERSION_BLOCK_BYTES = 1 << 24
 _TIE_SAMPLE_ROWS = 64
 
@@ -93,7 +93,7 @@ class WeightTensor:
 
     @property
     def is_float_matrix(self) -> bool:
-        return len(self.shape) == 2 and self.dtype in _STORAGE
+        return len(self.shape) == 2 and self.dtype in STORAGE_DTYPES
 
     def describe(self) -> str:
         return f"{self.name} {list(self.shape)} {self.dtype}"
@@ -142,7 +142,7 @@ def checkpoint_space(
     logger.info(
         "%s: %s matrix is %s (tied=%s: %s)", source, matrix, selected.describe(), tied, tied_basis
     )
-    vectors = _float_matrix(selected)
+    vectors = float_matrix(selected)
     table = token_table(vocabulary, vectors.shape[0])
     options: dict[str, Any] = {
         "matrix": matrix,
@@ -203,7 +203,7 @@ class Checkpoint:
         tensor = self.embedding if which == "input" or self.tied else self.head
         if tensor is None:
             raise SourceError(f"{self.directory}: no output matrix is stored")
-        return _float_matrix(tensor)
+        return float_matrix(tensor)
 
     def bias_vector(self) -> np.ndarray | None:
         if self.bias is None:
@@ -219,7 +219,7 @@ def read_checkpoint(source: str | os.PathLike, *, revision: str | None = None) -
     source = os.fspath(source)
     directory, only_file, origin = _locate(source, revision)
     confine_checkpoint(directory)
-    config, config_digest = _read_config(directory)
+    config, config_digest = read_config(directory)
     vocabulary = read_tokenizer(directory)
     tensors, missing_files, weights_digest = _open_weights(directory, only_file)
     return assemble_checkpoint(
@@ -279,7 +279,7 @@ _BIAS_NAMES = ("lm_head.bias", "cls.predictions.bias", "final_logits_bias", "emb
 def _head_bias(tensors: Mapping[str, WeightTensor], rows: int) -> WeightTensor | None:
     for name, tensor in tensors.items():
         if any(name == n or name.endswith("." + n) for n in _BIAS_NAMES) and (
-            tensor.dtype in _STORAGE and int(np.prod(tensor.shape)) == rows
+            tensor.dtype in STORAGE_DTYPES and int(np.prod(tensor.shape)) == rows
         ):
             return tensor
     return None
@@ -448,7 +448,7 @@ def _hub_weight_files(folder: Path, repo_id: str) -> list[str]:
 
 
 # ---- config.json -----------------------------------------------------------------------------
-def _read_config(directory: Path) -> tuple[dict[str, Any], str]:
+def read_config(directory: Path) -> tuple[dict[str, Any], str]:
     """config.json, or the params.json of checkpoints in Meta's and Mistral's own layout."""
     path = next(
         (directory / n for n in ("config.json", "params.json") if (directory / n).is_file()), None
@@ -585,7 +585,7 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], 
             raise MalformedFileError(
                 path, f"tensor {name!r}: the header entry needs dtype, shape and data_offsets"
             ) from None
-        itemsize = _DTYPE_SIZES.get(dtype)
+        itemsize = DTYPE_SIZES.get(dtype)
         if (
             begin < 0
             or end < begin
@@ -609,8 +609,8 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], 
 
 def _memory_map(path: Path, offset: int, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     if math.prod(shape) == 0:  # mmap cannot map zero bytes
-        return np.zeros(shape, dtype=_STORAGE[dtype])
-    return np.memmap(path, dtype=_STORAGE[dtype], mode="r", offset=offset, shape=shape)
+        return np.zeros(shape, dtype=STORAGE_DTYPES[dtype])
+    return np.memmap(path, dtype=STORAGE_DTYPES[dtype], mode="r", offset=offset, shape=shape)
 
 
 def read_torch_weights(path: str | Path) -> dict[str, WeightTensor]:
@@ -831,7 +831,7 @@ def _tie_state(
     return False, f"head {head.name} differs from the embedding{note}"
 
 
-def _float_matrix(tensor: WeightTensor) -> np.ndarray | BFloat16Rows:
+def float_matrix(tensor: WeightTensor) -> np.ndarray | BFloat16Rows:
     """The tensor as float32, float16 or bfloat16 rows read as float32: F32, F16 and BF16 as
     stored (no copy), F64 narrowed to float32 in blocks so the conversion never holds two full
     copies."""

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, read_tokenizer_file, token_table
-from .huggingface import WeightTensor, _float_matrix, confine_checkpoint
+from .huggingface import WeightTensor, confine_checkpoint, float_matrix
 from .vocabulary import INFLATION_FLOOR, file_fingerprint, human_bytes
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def load_onnx(
     # the parsed protobuf goes: the matrix was copied out of it or is mapped from its file
     del graph, tensor
     weights = WeightTensor(tensor_name, dtype, stored.shape, model_path, lambda: stored)
-    vectors = _float_matrix(weights)
+    vectors = float_matrix(weights)
     logger.info("%s: the embedding is %s (%s)", model_path, weights.describe(), found_by)
     if vocabulary is None:
         logger.warning(
