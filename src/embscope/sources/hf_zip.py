@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
-import math
 import struct
 import zipfile
 import zlib
@@ -39,7 +37,6 @@ from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace
 from .hf_tokenizer import read_tokenizer
 from .huggingface import (
-    DTYPE_SIZES,
     MATRICES,
     STORAGE_DTYPES,
     Checkpoint,
@@ -47,6 +44,7 @@ from .huggingface import (
     assemble_checkpoint,
     checkpoint_space,
     read_config,
+    safetensors_entries,
 )
 from .sniff import checkpoint_folders
 from .vocabulary import (
@@ -463,45 +461,11 @@ def _safetensors_member(archive: ZipArchive, member: str) -> tuple[dict[str, Wei
             header_bytes = stream.read(length)
         except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
             raise archive._damaged(member, error) from None
-    try:
-        header = json.loads(header_bytes)
-    except (ValueError, RecursionError):
-        raise MalformedFileError(
-            where, "the header is not valid JSON; not a safetensors file"
-        ) from None
-    if not isinstance(header, dict):
-        raise MalformedFileError(where, "the header is not a JSON object; not a safetensors file")
     data_start = 8 + length
     buffer = _Once(partial(archive.buffer, member))
     tensors: dict[str, WeightTensor] = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = str(entry["dtype"])
-            shape = tuple(int(n) for n in entry["shape"])
-            begin, end = (int(n) for n in entry["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise MalformedFileError(
-                where, f"tensor {name!r}: the header entry needs dtype, shape and data_offsets"
-            ) from None
-        itemsize = DTYPE_SIZES.get(dtype)
-        if (
-            begin < 0
-            or end < begin
-            or any(n < 0 for n in shape)
-            or (itemsize is not None and end - begin != math.prod(shape) * itemsize)
-        ):
-            raise MalformedFileError(
-                where,
-                f"tensor {name!r}: byte range {begin}-{end} does not fit {list(shape)} {dtype}",
-            )
-        if data_start + end > size:
-            raise MalformedFileError(
-                where,
-                f"tensor {name!r} needs bytes up to {data_start + end:,} but the member has "
-                f"{size:,}; the archive is truncated or damaged",
-            )
+    entries = safetensors_entries(header_bytes, where, size=size, what="member")
+    for name, (dtype, shape, begin, end) in entries.items():
         stored = partial(_tensor_view, buffer, data_start + begin, data_start + end, dtype, shape)
         tensors[name] = WeightTensor(name, dtype, shape, archive.path, stored)
     return tensors, hashlib.sha256(header_bytes).hexdigest()[:16]

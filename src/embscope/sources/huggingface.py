@@ -564,16 +564,35 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], 
                 "the file is truncated or not safetensors, download it again",
             )
         header_bytes = handle.read(length)
+    data_start = 8 + length
+    tensors = {
+        name: WeightTensor(
+            name, dtype, shape, path, partial(_memory_map, path, data_start + begin, dtype, shape)
+        )
+        for name, (dtype, shape, begin, _end) in safetensors_entries(
+            header_bytes, path, size=size, what="file"
+        ).items()
+    }
+    return tensors, hashlib.sha256(header_bytes).hexdigest()[:16]
+
+
+def safetensors_entries(
+    header_bytes: bytes, where: str | Path, *, size: int, what: str
+) -> dict[str, tuple[str, tuple[int, ...], int, int]]:
+    """Tensor name -> (dtype, shape, begin, end) from a safetensors header (offsets count
+    from the end of the header), every entry checked: a dtype, a shape of non-negative
+    sizes, a byte range that fits the shape and lies within the ``size`` bytes of the
+    ``what`` ("file", "member") that holds it."""
     try:
         header = json.loads(header_bytes)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
         raise MalformedFileError(
-            path, "the header is not valid JSON; not a safetensors file"
+            where, "the header is not valid JSON; not a safetensors file"
         ) from None
     if not isinstance(header, dict):
-        raise MalformedFileError(path, "the header is not a JSON object; not a safetensors file")
-    data_start = 8 + length
-    tensors: dict[str, WeightTensor] = {}
+        raise MalformedFileError(where, "the header is not a JSON object; not a safetensors file")
+    data_start = 8 + len(header_bytes)
+    entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -583,28 +602,27 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, WeightTensor], 
             begin, end = (int(n) for n in entry["data_offsets"])
         except (KeyError, TypeError, ValueError):
             raise MalformedFileError(
-                path, f"tensor {name!r}: the header entry needs dtype, shape and data_offsets"
+                where, f"tensor {name!r}: the header entry needs dtype, shape and data_offsets"
             ) from None
         itemsize = DTYPE_SIZES.get(dtype)
         if (
             begin < 0
             or end < begin
+            or any(n < 0 for n in shape)
             or (itemsize is not None and end - begin != math.prod(shape) * itemsize)
         ):
             raise MalformedFileError(
-                path,
+                where,
                 f"tensor {name!r}: byte range {begin}-{end} does not fit {list(shape)} {dtype}",
             )
         if data_start + end > size:
             raise MalformedFileError(
-                path,
-                f"tensor {name!r} needs bytes up to {data_start + end:,} but the file has "
-                f"{size:,}; the file is truncated, download it again",
+                where,
+                f"tensor {name!r} needs bytes up to {data_start + end:,} but the {what} has "
+                f"{size:,}; it is truncated or damaged, download it again",
             )
-        tensors[name] = WeightTensor(
-            name, dtype, shape, path, partial(_memory_map, path, data_start + begin, dtype, shape)
-        )
-    return tensors, hashlib.sha256(header_bytes).hexdigest()[:16]
+        entries[name] = (dtype, shape, begin, end)
+    return entries
 
 
 def _memory_map(path: Path, offset: int, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
