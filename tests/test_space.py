@@ -353,3 +353,20 @@ def test_a_question_with_nothing_to_rank_says_why():
     with pytest.raises(InvalidParameterError, match="nothing to rank"):
         two.neighbors("a", exclude=["b"])
     assert two.neighbors("a", top_k=5)["key"].tolist() == ["b"]  # fewer than asked is fine
+
+
+def test_metadata_named_like_a_result_column_is_kept_not_dropped(glove):
+    # a data set's class column is most often called "label" (Hugging Face's default); the
+    # neighbours table has a "label" of its own, and the class must not vanish under it
+    words = ["good", "bad", "great", "awful", "fine"]
+    classes = ["pos", "neg", "pos", "neg", "pos"]
+    space = EmbeddingSpace(
+        glove[words], words, metadata={"label": classes, "score": [5, 1, 5, 1, 4]}
+    )
+    frame = space.neighbors("good", top_k=4)
+    assert frame["label"].tolist() == frame["key"].tolist()  # the table's own labels
+    expected = {w: c for w, c in zip(words, classes, strict=True)}
+    assert frame["metadata.label"].tolist() == [expected[k] for k in frame["key"]]
+    assert "metadata.score" in frame.columns and frame["score"].between(-1, 1).all()
+    several = space.neighbors(["good", "bad"], top_k=2)
+    assert {"query", "metadata.label"} <= set(several.columns)

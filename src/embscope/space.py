@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a fra
 logger = logging.getLogger(__name__)
 
 PiecesMode = Literal["error", "mean"]
+# the columns of a neighbours table; metadata columns of these names become "metadata.<name>",
+# as a Parquet export renames the ones that clash with its own
+RESULT_COLUMNS = ("query", "rank", "key", "label", "score")
+RENAMED_PREFIX = "metadata."
 Query = str | Sequence[float] | np.ndarray
 
 
@@ -860,7 +864,10 @@ class EmbeddingSpace:
             "score": hits.scores,
         }
         for column, values in self._column_arrays().items():
-            columns.setdefault(column, values[hits.rows])
+            # a data set's own "label" (or rank, key, score, query) column is kept under
+            # another name: dropping it hid a document space's classes from every answer
+            name = f"{RENAMED_PREFIX}{column}" if column in RESULT_COLUMNS else column
+            columns[name] = values[hits.rows]
         frame = pd.DataFrame(columns)
         frame.attrs.update(
             query=hits.query.text,

@@ -33,7 +33,7 @@ import pandas as pd
 from ..atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..neighbors import VALID_METRICS
-from ..space import EmbeddingSpace, Provenance
+from ..space import RENAMED_PREFIX, EmbeddingSpace, Provenance
 from .vocabulary import (
     DEFAULT_MAX_INFLATION,
     check_inflation,
@@ -65,7 +65,6 @@ KEY_COLUMN_NAMES = ("key", "word", "token", "text", "id")
 #: Columns that ``write_parquet`` and ``write_projector`` use for the space itself; metadata
 #: columns of the same name are stored as ``metadata.<name>`` and renamed back on reading.
 RESERVED_COLUMNS = ("key", "label", "vector")
-RENAMED_PREFIX = "metadata."
 
 #: Parquet schema metadata written by ``write_parquet`` so reading it back is exact.
 PARQUET_MARKER = b"embscope"
