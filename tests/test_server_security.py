@@ -403,3 +403,27 @@ def test_ctrl_c_stops_a_server_with_jobs_queued():
         assert "Traceback" not in stderr, stderr
         with pytest.raises(OSError):
             socket.create_connection((host, port), timeout=5).close()
+
+
+def test_an_unexpected_failure_tells_clients_its_kind_not_its_text(caplog):
+    from embscope.errors import InvalidParameterError
+    from embscope.server.jobs import JobRunner
+
+    def leaky(report):
+        raise RuntimeError("cannot open /home/alice/secret-model/config.json")
+
+    def user_error(report):
+        raise InvalidParameterError("perplexity must be less than the number of rows (11)")
+
+    runner = JobRunner()
+    try:
+        with caplog.at_level("ERROR", logger="embscope.server.jobs"):
+            failed = runner.submit("leaky", "a job", leaky)
+            assert failed.finished.wait(30)
+        assert failed.state == "failed" and "RuntimeError" in failed.error
+        assert "/home/alice" not in failed.error and "/home/alice" in caplog.text
+        mistake = runner.submit("mistake", "another job", user_error)
+        assert mistake.finished.wait(30)
+        assert mistake.error == "perplexity must be less than the number of rows (11)"
+    finally:
+        runner.shutdown()

@@ -10,6 +10,7 @@ written atomically, so an unwound projection leaves nothing half-written).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -18,7 +19,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import EmbscopeError
 from ..progress import ProgressCallback
+
+logger = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
@@ -163,8 +167,7 @@ class JobRunner:
             if job.cancel_reason is not None:
                 job.error, job.state = job.cancel_reason, "cancelled"
             else:
-                job.error = str(error) or type(error).__name__
-                job.state = "failed"
+                job.error, job.state = _client_message(error), "failed"
         finally:
             job.seconds = time.perf_counter() - started
             job.finished.set()
@@ -177,3 +180,15 @@ class JobRunner:
             for key, kept in list(self._by_key.items()):
                 if kept is job:
                     del self._by_key[key]
+
+
+def _client_message(error: Exception) -> str:
+    """What a failed job tells its clients: a user's mistake (an EmbscopeError) in its own
+    words; anything else only by its kind, since its text can name paths and internals of
+    this machine, with the traceback in the server's log."""
+    if isinstance(error, EmbscopeError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "the job ran out of memory; ask for fewer rows (a sample or a neighbourhood)"
+    logger.error("a job failed unexpectedly", exc_info=error)
+    return f"the job failed unexpectedly ({type(error).__name__}); the server's log has the details"
