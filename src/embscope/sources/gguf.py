@@ -401,11 +401,8 @@ def load_gguf(
     }
     if vocabulary is not None and vocabulary.notes:
         options["tokenizer_notes"] = list(vocabulary.notes)
-    return EmbeddingSpace(
+    return table.space(
         vectors,
-        table.keys,
-        labels=table.labels,
-        metadata=table.columns,
         provenance=Provenance(
             source=str(path.resolve()),
             kind="gguf",
@@ -413,7 +410,6 @@ def load_gguf(
             fingerprint=_identity(header, selected),
         ),
         name=name or str(path),
-        tokenize=table.tokenize,
     )
 
 

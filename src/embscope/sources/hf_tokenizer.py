@@ -212,6 +212,22 @@ class TokenTable:
     tokenize: Callable[[str], list[str]] | None
     padding_rows: int
 
+    def space(self, vectors: Any, *, provenance: Any, name: str) -> Any:
+        """The ``EmbeddingSpace`` of ``vectors`` (one row per entry) keyed, labelled and
+        tokenized by this table: what every reader of a model's token matrix (checkpoint,
+        GGUF, ONNX) ends with."""
+        from ..space import EmbeddingSpace
+
+        return EmbeddingSpace(
+            vectors,
+            self.keys,
+            labels=self.labels,
+            metadata=self.columns,
+            provenance=provenance,
+            name=name,
+            tokenize=self.tokenize,
+        )
+
 
 def read_tokenizer(directory: str | Path) -> TokenizerVocabulary | None:
     """The vocabulary of the tokenizer files in a checkpoint directory; None when it has none.

@@ -164,14 +164,10 @@ def checkpoint_space(
             [weights_digest, config_digest, vocabulary.fingerprint if vocabulary else ""]
         ).encode()
     ).hexdigest()[:16]
-    return EmbeddingSpace(
+    return table.space(
         vectors,
-        table.keys,
-        labels=table.labels,
-        metadata=table.columns,
         provenance=Provenance(source=source, kind=kind, options=options, fingerprint=fingerprint),
         name=name,
-        tokenize=table.tokenize,
     )
 
 

@@ -114,16 +114,12 @@ def load_onnx(
             ]
         ).encode()
     ).hexdigest()[:16]
-    return EmbeddingSpace(
+    return table.space(
         vectors,
-        table.keys,
-        labels=table.labels,
-        metadata=table.columns,
         provenance=Provenance(
             source=str(model_path.resolve()), kind="onnx", options=options, fingerprint=fingerprint
         ),
         name=name or str(path),
-        tokenize=table.tokenize,
     )
 
 
