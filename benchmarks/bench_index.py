@@ -4,7 +4,7 @@ Each candidate is built in a fresh process from the unit-length rows (cosine = i
 of MiniLM, GloVe and a synthetic 16,000 x 4096 matrix (the width of LLM vocabularies):
 build time with every core, resident memory the index adds, file size, recall@10 against exact
 search (1,000 rows as queries, each query's own row left out) and query time at two search
-depths. This is the measurement behind the choice in ``embscope.index``; it takes several
+depths. This is the measurement behind the choice in ``embscope.search.index``; it takes several
 minutes (GloVe's 400k rows), so ``run_all.py`` does not run it.
 
 Run: .venv/bin/python benchmarks/bench_index.py

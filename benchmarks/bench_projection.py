@@ -9,11 +9,11 @@ and quality, in one run.
    reducing 384 dimensions by default);
 3. 2D of the MiniLM matrix: embscope t-SNE (FFT gradient), embscope UMAP and scikit-learn's
    TSNE (perplexity 30, 1000 iterations), with embscope's seconds per row (the figures behind
-   ``embscope.projection._SECONDS_PER_ROW``).
+   ``embscope.projection.pipeline._SECONDS_PER_ROW``).
 
 Every contestant gets the same cosine geometry: scikit-learn is fed the unit-length rows that
 embscope projects internally. Quality is trustworthiness@10 and kNN recall@10 against the
-original space (cosine), from ``embscope.quality.projection_quality`` on the same seeded
+original space (cosine), from ``embscope.projection.quality.projection_quality`` on the same seeded
 1,000-row sample for everyone. Times are wall seconds of one run each (neighbour search
 included); UMAP's numba compilation is done by a small warm-up run first and not counted.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 import embscope
 from common import table
-from embscope.quality import projection_quality
+from embscope.projection.quality import projection_quality
 
 HEADER = ("contestant", "seconds", "s/row", "trustworthiness@10", "kNN recall@10", "speed-up")
 

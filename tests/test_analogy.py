@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from embscope import EmbeddingSpace, InvalidParameterError, UnknownKeyError
-from embscope.analogy import expression, parse_analogy
+from embscope.analysis.analogy import expression, parse_analogy
 from embscope.cli import main
 
 # (positive, negative): the classic analogies, one- and many-word combinations

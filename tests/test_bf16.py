@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import embscope
-from embscope.neighbors import BFloat16Rows, bfloat16_to_float32
+from embscope.search.kernels import BFloat16Rows, bfloat16_to_float32
 from embscope.sources.huggingface import load_huggingface
 
 MiB = 1 << 20

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 import embscope
-from embscope.atomic import atomic_path
+from embscope._io.atomic import atomic_path
 from embscope.cli import main
-from embscope.encode import encode_texts
-from embscope.index import approximate_index
+from embscope.search.index import approximate_index
+from embscope.text.encode import encode_texts
 
 # what a disk, a crash or another program can leave in place of any cache file
 DAMAGES = ("empty", "truncated", "garbage")
@@ -40,10 +40,10 @@ def fresh_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def cache_warnings(caplog):
     """The warnings the cache logged since the last call (each call starts afresh)."""
-    caplog.set_level(logging.WARNING, logger="embscope.cache")
+    caplog.set_level(logging.WARNING, logger="embscope._io.cache")
 
     def taken() -> list[str]:
-        messages = [r.getMessage() for r in caplog.records if r.name == "embscope.cache"]
+        messages = [r.getMessage() for r in caplog.records if r.name == "embscope._io.cache"]
         caplog.clear()
         return messages
 
@@ -221,7 +221,7 @@ def test_two_processes_encoding_the_same_texts_leave_one_shard(
         import json, os, pathlib, sys, time
         import numpy as np
         import sentence_transformers  # imported before the start line: both start level
-        from embscope.encode import encode_texts
+        from embscope.text.encode import encode_texts
         texts = json.loads(pathlib.Path({str(tmp_path / "texts.json")!r}).read_text())
         ready = pathlib.Path({str(ready)!r})
         (ready / str(os.getpid())).touch()

@@ -9,7 +9,7 @@ import pytest
 
 import embscope
 from embscope import EmbeddingSpace, InvalidParameterError, Provenance
-from embscope import classes as classes_module
+from embscope.analysis import classes as classes_module
 
 PER_CLASS = 100
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 import embscope
-from embscope import encode as encode_module
 from embscope.cli import main
-from embscope.encode import encode_dataset_reported, encode_texts
 from embscope.errors import InvalidParameterError
+from embscope.text import encode as encode_module
+from embscope.text.encode import encode_dataset_reported, encode_texts
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_parquet_round_trip_keeps_the_model(ag_news_docs, tmp_path):
 def test_long_and_empty_texts_are_counted(shared_data, fresh_cache, caplog):
     source = shared_data / "imdb" / "imdb_test_sample_5000.csv"
     dataset = embscope.read_texts(source, text="text", label="label").sample_per_label(15)
-    with caplog.at_level(logging.WARNING, logger="embscope.encode"):
+    with caplog.at_level(logging.WARNING, logger="embscope.text.encode"):
         space, report = encode_dataset_reported(dataset, progress=False)
     assert len(space) == 30 and report.truncated > 5 and report.max_tokens == 256
     assert (
@@ -139,7 +139,7 @@ def test_empty_texts_are_skipped(tmp_path, fresh_cache, caplog):
     path.write_text(
         "text\tlabel\ngood film\tpos\n\tneg\n  \tneg\nbad film\tneg\n", encoding="utf-8"
     )
-    with caplog.at_level(logging.WARNING, logger="embscope.encode"):
+    with caplog.at_level(logging.WARNING, logger="embscope.text.encode"):
         space = embscope.encode_dataset(path, text="text", label="label", progress=False)
     assert space.keys == ["0", "3"] and "2 empty texts were skipped" in caplog.text
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import embscope
-from embscope.encode import encode_texts
+from embscope.text.encode import encode_texts
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ from embscope import (
     MissingDependencyError,
     SourceError,
 )
-from embscope.cli import main
-from embscope.evaluation import (
+from embscope.analysis.evaluation import (
     AnalogyEvaluation,
     WordPairEvaluation,
     _best_columns,
@@ -26,6 +25,7 @@ from embscope.evaluation import (
     _ranks,
     dataset_path,
 )
+from embscope.cli import main
 
 # gensim 4.4.0 KeyedVectors.evaluate_word_analogies(questions-words.txt) on GloVe 6B 50d with
 # its defaults (restrict_vocab=300000, case_insensitive=True): (section, correct, incorrect).
@@ -378,7 +378,7 @@ def test_named_sets_are_read_without_importing_gensim():
 
     probe = (
         "import sys, embscope\n"
-        "from embscope.evaluation import dataset_path\n"
+        "from embscope.analysis.evaluation import dataset_path\n"
         "print(dataset_path('simlex999', kind='pairs')[1].name, 'gensim' in sys.modules)\n"
     )
     completed = subprocess.run(

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from embscope import EmbeddingSpace, InvalidParameterError
 from embscope.cli import main
-from embscope.graph import KnnGraph, knn_graph
+from embscope.search.graph import KnnGraph, knn_graph
 
 
 @pytest.fixture(autouse=True)
@@ -229,7 +229,7 @@ def test_cli_writes_a_graph_that_reads_back(glove, tmp_path):
 
 
 def test_selection_keys_order_by_score_then_lower_row():
-    from embscope import neighbors
+    from embscope.search import kernels as neighbors
 
     values = np.array([[1.5, -2.0, 0.0, -0.0, np.inf, -np.inf, 7.0, 7.0, -1e-40]], np.float32)
     ids = np.arange(values.shape[1])[None, :]

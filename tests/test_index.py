@@ -14,9 +14,9 @@ import pytest
 
 import embscope
 from embscope import EmbeddingSpace, InvalidParameterError, MissingDependencyError
-from embscope import index as index_module
-from embscope.cache import cache_root, space_cache_dir
-from embscope.index import approximate_index, index_path, wants_approximate
+from embscope._io.cache import cache_root, space_cache_dir
+from embscope.search import index as index_module
+from embscope.search.index import approximate_index, index_path, wants_approximate
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +104,7 @@ def test_a_broken_cache_file_is_rebuilt(glove, caplog):
     keys = glove.keys[:3000]
     built = approximate_index(glove.subset(keys), metric="cosine", progress=False)
     built.path.write_bytes(b"not an index")
-    with caplog.at_level(logging.WARNING, logger="embscope.cache"):
+    with caplog.at_level(logging.WARNING, logger="embscope._io.cache"):
         again = approximate_index(glove.subset(keys), metric="cosine", progress=False)
     assert again.built and "the cached index" in caplog.text and "was unreadable" in caplog.text
     # a cache file describing other parameters is not used either
@@ -161,13 +161,13 @@ def test_auto_uses_an_index_only_for_a_large_space_that_has_one(glove, monkeypat
     with pytest.raises(InvalidParameterError, match="approximate must be"):
         wants_approximate(small, "yes")
     monkeypatch.setattr(index_module, "AUTO_MIN_CELLS", 1000)  # every space is "large" now
-    with caplog.at_level(logging.INFO, logger="embscope.index"):
+    with caplog.at_level(logging.INFO, logger="embscope.search.index"):
         assert not wants_approximate(small, None)
     assert "no approximate cosine index: searching exactly" in caplog.text
     assert not index_path(small, "cosine").exists()  # auto never builds one
     approximate_index(small, metric="cosine", progress=False)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="embscope.index"):
+    with caplog.at_level(logging.INFO, logger="embscope.search.index"):
         assert wants_approximate(small, None)
         assert wants_approximate(small, None)
     assert caplog.text.count("searching its cached approximate cosine index") == 1
@@ -185,7 +185,7 @@ def test_missing_library_names_the_extra(glove, monkeypatch):
     # exact search of float16 rows does not need it (numpy casts them instead)
     half = small.astype("float16")
     assert half.search("the", top_k=3).keys == small.search("the", top_k=3).keys
-    from embscope.neighbors import scan_candidates
+    from embscope.search.kernels import scan_candidates
 
     assert scan_candidates(half.vectors, half["the"], 3, "cosine") is None
 
@@ -204,7 +204,7 @@ def test_float16_rows_are_scanned_in_place(glove):
 
 
 def test_float16_candidate_scan_finds_the_exact_neighbours(glove):
-    from embscope.neighbors import exact_scores, scan_candidates
+    from embscope.search.kernels import exact_scores, scan_candidates
 
     half = glove.subset(glove.keys[:20_000]).astype("float16")
     cast = EmbeddingSpace(np.asarray(half.vectors, dtype=np.float32), half.keys)

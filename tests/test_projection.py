@@ -18,9 +18,9 @@ from sklearn.manifold import trustworthiness
 from sklearn.model_selection import cross_val_score
 
 import embscope
-from embscope import projection as projection_module
 from embscope.errors import InvalidParameterError, MissingDependencyError, UnknownKeyError
-from embscope.quality import projection_quality
+from embscope.projection import pipeline as projection_module
+from embscope.projection.quality import projection_quality
 
 
 @pytest.mark.parametrize("method", ["tsne", "umap"])
@@ -134,7 +134,7 @@ def test_a_broken_cache_file_is_recomputed(glove, caplog):
     space = glove.subset(glove.keys[2500:2800])
     first = space.project("umap", progress=False)
     first.cache_file.write_bytes(b"not an npz file")
-    with caplog.at_level(logging.WARNING, logger="embscope.cache"):
+    with caplog.at_level(logging.WARNING, logger="embscope._io.cache"):
         again = space.project("umap", progress=False)
     assert not again.from_cache and "cached projection" in caplog.text
     assert "was unreadable" in caplog.text
@@ -171,7 +171,7 @@ def test_two_processes_writing_one_cache_entry(tmp_path):
 def test_large_spaces_are_sampled_with_a_stated_seed(glove, monkeypatch, caplog):
     monkeypatch.setattr(projection_module, "SAMPLE_THRESHOLD", 1000)
     space = glove.subset(glove.keys[:1500])
-    with caplog.at_level(logging.WARNING, logger="embscope.projection"):
+    with caplog.at_level(logging.WARNING, logger="embscope.projection.pipeline"):
         result = space.project("umap", random_state=5, progress=False)
     assert len(result) == 1000 and len(set(result.rows.tolist())) == 1000
     assert "random sample of 1,000 of 1,500 rows (seed 5)" in caplog.text
@@ -191,7 +191,7 @@ def test_large_spaces_are_sampled_with_a_stated_seed(glove, monkeypatch, caplog)
 def test_all_rows_of_a_large_space_says_how_long(glove, monkeypatch, caplog):
     monkeypatch.setattr(projection_module, "SAMPLE_THRESHOLD", 100)
     space = glove.subset(glove.keys[:150])
-    with caplog.at_level(logging.WARNING, logger="embscope.projection"):
+    with caplog.at_level(logging.WARNING, logger="embscope.projection.pipeline"):
         result = space.project("tsne", sample=None, progress=False)
     assert len(result) == 150
     assert "t-SNE of all 150 rows will take roughly" in caplog.text

@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-from .classes import ClassSimilarity, Separation
-from .classify import knn_classify
-from .datasets import TextDataset, read_texts
-from .encode import encode_dataset
+from .analysis.classes import ClassSimilarity, Separation
+from .analysis.classify import knn_classify
 from .errors import (
     EmbscopeError,
     InvalidParameterError,
@@ -20,13 +18,15 @@ from .errors import (
     SourceError,
     UnknownKeyError,
 )
-from .export import EXPORT_FORMATS, export
-from .graph import KnnGraph
-from .neighbors import VALID_METRICS
-from .projection import VALID_METHODS, Projection
-from .quality import ProjectionQuality
+from .projection.pipeline import VALID_METHODS, Projection
+from .projection.quality import ProjectionQuality
+from .search.graph import KnnGraph
+from .search.kernels import VALID_METRICS
 from .sources import bundled_sources, from_array, load
+from .sources.export import EXPORT_FORMATS, export
 from .space import EmbeddingSpace, Hits, Provenance, ResolvedQuery
+from .text.datasets import TextDataset, read_texts
+from .text.encode import encode_dataset
 
 __version__ = "0.1.0"
 

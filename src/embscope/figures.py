@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from ._io.atomic import atomic_path
 from .errors import EmbscopeError, InvalidParameterError, MissingDependencyError
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from .classes import ClassSimilarity
-    from .profile import DistanceProfile
-    from .projection import Projection
+    from .analysis.classes import ClassSimilarity
+    from .analysis.profile import DistanceProfile
+    from .projection.pipeline import Projection
     from .space import EmbeddingSpace, PiecesMode, Query
 
 # a categorical colouring with more values than this is unreadable (and one legend entry each)
@@ -154,7 +154,7 @@ def projection(
 
 
 def _title(result: Projection, shown_note: str = "") -> str:
-    from .projection import METHOD_NAMES
+    from .projection.pipeline import METHOD_NAMES
 
     parameters = result.parameters
     details = [f"{len(result):,} rows", parameters["metric"]]
@@ -260,7 +260,7 @@ def distance_profile(
     go = _plotly()
     from plotly.subplots import make_subplots
 
-    from .profile import DistanceProfile
+    from .analysis.profile import DistanceProfile
 
     if isinstance(space, DistanceProfile):
         profile = space
@@ -405,7 +405,7 @@ def class_similarity(
     diagonal is each class's within-class mean. Accepts a ``ClassSimilarity``, or a space and
     the metadata column holding the classes."""
     go = _plotly()
-    from .classes import ClassSimilarity
+    from .analysis.classes import ClassSimilarity
 
     result = space if isinstance(space, ClassSimilarity) else space.class_similarity(label)
     names = [str(value) for value in result.labels]

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from . import neighbors as _nb
 from .errors import InvalidParameterError, UnknownKeyError
+from .search import kernels as _nb
 
 if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
     import pandas as pd
 
-    from .classes import ClassSimilarity, Separation
-    from .graph import KnnGraph
-    from .index import ApproximateIndex
-    from .projection import Projection
+    from .analysis.classes import ClassSimilarity, Separation
+    from .projection.pipeline import Projection
+    from .search.graph import KnnGraph
+    from .search.index import ApproximateIndex
 
 logger = logging.getLogger(__name__)
 
@@ -562,7 +562,7 @@ class EmbeddingSpace:
         for item in resolved:
             self._check_answerable(item, metric, rows_scored, excluded_keys)
         largest = _nb.higher_is_closer(metric) != opposite
-        from .index import wants_approximate
+        from .search.index import wants_approximate
 
         extra = len(excluded_keys) + max(len(r.rows) for r in resolved)
         # candidates from a fast pass are re-measured exactly, so a few more than asked for
@@ -650,8 +650,8 @@ class EmbeddingSpace:
     ) -> ApproximateIndex:
         """The approximate nearest-neighbour index of this space for ``metric``: loaded from the
         on-disk cache when this space (by its provenance digest) has one, else built (with
-        progress) and cached. See ``embscope.index``."""
-        from .index import approximate_index
+        progress) and cached. See ``embscope.search.index``."""
+        from .search.index import approximate_index
 
         metric = _nb.check_metric(metric or self.metric)
         return approximate_index(self, metric=metric, rebuild=rebuild, progress=progress)
@@ -668,7 +668,7 @@ class EmbeddingSpace:
     ) -> pd.DataFrame:
         """``a : b :: c : ?`` as ``positive=[b, c], negative=[a]``: 3CosAdd (gensim's
         ``most_similar``) or ``method="3cosmul"`` (``most_similar_cosmul``); inputs excluded."""
-        from .analogy import analogy
+        from .analysis.analogy import analogy
 
         return analogy(
             self,
@@ -681,20 +681,20 @@ class EmbeddingSpace:
 
     def doesnt_match(self, words: Sequence[str]) -> str:
         """The word least similar to the mean of all the words (gensim's ``doesnt_match``)."""
-        from .analogy import doesnt_match
+        from .analysis.analogy import doesnt_match
 
         return doesnt_match(self, words)
 
     def evaluate_word_pairs(self, pairs: str = "wordsim353", **options: Any) -> Any:
         """Pearson and Spearman correlation of cosine with human similarity judgements, and the
         share of pairs out of vocabulary: ``"wordsim353"``, ``"simlex999"`` or a TSV path."""
-        from .evaluation import evaluate_word_pairs
+        from .analysis.evaluation import evaluate_word_pairs
 
         return evaluate_word_pairs(self, pairs, **options)
 
     def evaluate_analogies(self, analogies: str = "google", **options: Any) -> Any:
         """Accuracy on an analogy set, per section: ``"google"`` (questions-words) or a path."""
-        from .evaluation import evaluate_analogies
+        from .analysis.evaluation import evaluate_analogies
 
         return evaluate_analogies(self, analogies, **options)
 
@@ -703,23 +703,24 @@ class EmbeddingSpace:
     ) -> Any:
         """Cosine and Euclidean distance to every row side by side, with how much their top
         ``top_k`` lists overlap (a ``DistanceProfile``)."""
-        from .profile import distance_profile
+        from .analysis.profile import distance_profile
 
         return distance_profile(self, query, top_k=top_k, pieces=pieces)
 
     def class_similarity(self, label: str | None = None, **options: Any) -> ClassSimilarity:
         """Mean (and standard deviation of the) cosine similarity between members of every two
         classes, the classes read from the metadata column ``label`` (default: the column the
-        provenance names, else one called "label"); see ``embscope.classes.class_similarity``."""
-        from .classes import class_similarity
+        provenance names, else one called "label"); see
+        ``embscope.analysis.classes.class_similarity``."""
+        from .analysis.classes import class_similarity
 
         return class_similarity(self, label, **options)
 
     def separation(self, label: str | None = None, **options: Any) -> Separation:
         """How well the classes in the metadata column ``label`` separate: silhouette, and
         cross-validated kNN and linear-probe accuracy against the majority baseline. Options:
-        ``k``, ``folds``, ``random_state``; see ``embscope.classes.separation``."""
-        from .classes import separation
+        ``k``, ``folds``, ``random_state``; see ``embscope.analysis.classes.separation``."""
+        from .analysis.classes import separation
 
         return separation(self, label, **options)
 
@@ -728,7 +729,7 @@ class EmbeddingSpace:
         and score arrays. Options: ``block_rows`` (rows per block; memory stays bounded),
         ``progress`` (a bar on stderr), ``approximate`` (candidates from the index, re-measured
         exactly)."""
-        from .graph import knn_graph
+        from .search.graph import knn_graph
 
         return knn_graph(
             self, top_k=top_k, metric=_nb.check_metric(metric or self.metric), **options
@@ -736,8 +737,8 @@ class EmbeddingSpace:
 
     def project(self, method: str = "pca", **options: Any) -> Projection:
         """This space's rows placed in 2 or 3 dimensions by ``"pca"``, ``"tsne"`` or
-        ``"umap"``, cached on disk; see ``embscope.projection.project`` for the options."""
-        from .projection import project
+        ``"umap"``, cached on disk; see ``embscope.projection.pipeline.project`` for the options."""
+        from .projection.pipeline import project
 
         return project(self, method, **options)
 
@@ -752,7 +753,7 @@ class EmbeddingSpace:
     ) -> EmbeddingSpace:
         """A new space of the query, its ``similar`` closest and ``opposite`` least similar rows,
         tagged in a ``group`` metadata column (the notebook's "terrible cluster")."""
-        from .projection import neighborhood
+        from .projection.pipeline import neighborhood
 
         return neighborhood(
             self,
@@ -907,7 +908,7 @@ class EmbeddingSpace:
     # ---- derived spaces -----------------------------------------------------------------
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
         """A new space holding only the given keys, in that order (vectors copied)."""
-        from .cache import space_key
+        from ._io.cache import space_key
 
         rows = [self.row(k) for k in keys]
         return EmbeddingSpace(

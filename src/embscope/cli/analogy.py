@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..analogy import VALID_METHODS, expression, parse_analogy
+from ..analysis.analogy import VALID_METHODS, expression, parse_analogy
 from .common import echo_json_records, echo_table, json_option, load_space, source_option
 
 

@@ -13,7 +13,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from ..neighbors import VALID_METRICS
+from ..search.kernels import VALID_METRICS
 from ..space import EmbeddingSpace
 
 DEFAULT_SOURCE = "minilm"

@@ -77,8 +77,8 @@ def encode(
     Encodings are cached per model and text: running again after adding rows encodes only
     the new ones, and an interrupted run resumes where it stopped.
     """
-    from ..encode import encode_dataset_reported
-    from ..export import export
+    from ..sources.export import export
+    from ..text.encode import encode_dataset_reported
 
     if out.suffix.lower() != ".parquet":
         raise click.UsageError(f"--out must be a .parquet file; got {out.name!r}")

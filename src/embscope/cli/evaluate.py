@@ -11,8 +11,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from ..analogy import VALID_METHODS
-from ..evaluation import ANALOGY_SETS, WORD_PAIR_SETS
+from ..analysis.analogy import VALID_METHODS
+from ..analysis.evaluation import ANALOGY_SETS, WORD_PAIR_SETS
 from .common import DEFAULT_SOURCE, echo_table, json_option, load_options, load_space
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..export import EXPORT_FORMATS
+from ..sources.export import EXPORT_FORMATS
 from .common import check_output, load_options, load_space
 
 
@@ -24,7 +24,7 @@ from .common import check_output, load_options, load_space
 )
 def export_command(source: str, out: Path, fmt: str) -> None:
     """Write SOURCE to OUT in another format."""
-    from ..export import export
+    from ..sources.export import export
 
     check_output(out, directory=fmt == "projector")
     space = load_space(source)

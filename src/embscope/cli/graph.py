@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..graph import MAX_BLOCK_ROWS
+from ..search.graph import MAX_BLOCK_ROWS
 from .common import check_output, load_options, load_space, metric_option
 
 
@@ -41,7 +41,7 @@ def graph(
     """The kNN graph of SOURCE (each row's TOP_K nearest rows, itself excluded) to OUT:
     .parquet (source, rank, target, score, source_row, target_row) or .npz (ids, scores,
     keys)."""
-    from ..graph import knn_graph
+    from ..search.graph import knn_graph
 
     check_output(out)
     space = load_space(source)

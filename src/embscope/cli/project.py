@@ -99,7 +99,7 @@ def project(
     keys, labels and metadata. Results are cached, so the same call again returns at once.
     """
     from ..figures import check_figure_path, save
-    from ..projection import check_coordinates_path, keys_subspace
+    from ..projection.pipeline import check_coordinates_path, keys_subspace
 
     if words and neighborhood:
         raise click.UsageError("give --words or --neighborhood, not both")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError
 from .common import (
     check_output,

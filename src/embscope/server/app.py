@@ -35,8 +35,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from .. import __version__
+from .._io.progress import ProgressCallback
 from ..errors import EmbscopeError, InvalidParameterError, UnknownKeyError
-from ..progress import ProgressCallback
 from ..space import WORD_START_MARK, EmbeddingSpace, ResolvedQuery, is_plain_word
 from .guard import MAX_BODY, HostNames, RequestGuard
 from .jobs import MAX_QUEUED, JobRunner, QueueFull
@@ -653,7 +653,7 @@ def create_app(
     async def job_clusters(job_id: str) -> list[ClusterLabel]:
         """Names for the projection's dense regions (HDBSCAN on the projected points), largest
         first; computed once per projection."""
-        from .clusters import cluster_labels
+        from ..analysis.clusters import cluster_labels
 
         job = _projection(jobs, job_id)
 
@@ -750,7 +750,7 @@ def _one_token(space: EmbeddingSpace, word: str) -> ResolvedQuery:
 
 
 def _info(source_id: str, space: EmbeddingSpace) -> SourceInfo:
-    from ..classes import label_column
+    from ..analysis.classes import label_column
 
     kind = space.provenance.kind if space.provenance is not None else "array"
     try:
@@ -784,7 +784,7 @@ def _done(jobs: JobRunner, job_id: str):
 
 
 def _projection(jobs: JobRunner, job_id: str):
-    from ..projection import Projection
+    from ..projection.pipeline import Projection
 
     job = _done(jobs, job_id)
     if not isinstance(job.result, Projection):
@@ -793,7 +793,7 @@ def _projection(jobs: JobRunner, job_id: str):
 
 
 def _job_answer(job) -> JobAnswer:
-    from ..projection import Projection
+    from ..projection.pipeline import Projection
 
     rows = quality = None
     if job.state == "done" and isinstance(job.result, Projection):

@@ -19,8 +19,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._io.progress import ProgressCallback
 from ..errors import EmbscopeError
-from ..progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Job:
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def report(self, fraction: float, phase: str) -> None:
-        """The work's progress callback (``embscope.progress.ProgressCallback``)."""
+        """The work's progress callback (``embscope._io.progress.ProgressCallback``)."""
         if self.cancel_reason is not None:
             raise JobCancelled(self.cancel_reason)
         self.progress = min(1.0, max(0.0, float(fraction)))

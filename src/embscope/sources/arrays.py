@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
-from ..neighbors import VALID_METRICS
+from ..search.kernels import VALID_METRICS
 from ..space import RENAMED_PREFIX, EmbeddingSpace, Provenance
 from .vocabulary import (
     DEFAULT_MAX_INFLATION,
@@ -674,7 +674,7 @@ def _query_encoder(
 
     def encode(query: str) -> np.ndarray:
         if not encoders:
-            from ..encode import Encoder, model_spec
+            from ..text.encode import Encoder, model_spec
 
             spec = model_spec(chosen, normalize="auto" if normalize is None else normalize)
             encoders.append(Encoder(spec).encode_one)

@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..cache import BrokenEntry, cache_root, read_entry
+from .._io.atomic import atomic_path
+from .._io.cache import BrokenEntry, cache_root, read_entry
+from .._io.progress import Progress, progress_bar
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
-from ..progress import Progress, progress_bar
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, token_table
 

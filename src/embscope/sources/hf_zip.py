@@ -423,7 +423,7 @@ def _open_weights(archive: ZipArchive, prefix: str) -> tuple[dict[str, WeightTen
 
 
 def _shards(archive: ZipArchive, index: str) -> list[str]:
-    from ..json_input import parse_json
+    from .._io.json_input import parse_json
 
     where = archive.where(index)
     data = parse_json(archive.read(index), where)

@@ -6,7 +6,7 @@ A checkpoint is a local directory, one ``.safetensors`` file inside one, or a hu
 shard(s) holding the embedding are downloaded. ``*.safetensors`` files are memory-mapped: the
 header is parsed here and ``np.memmap`` opens the tensor in place, so F32, F16 and BF16 matrices
 are never copied (BF16, which numpy lacks, stays mapped as its 16-bit patterns and is read as
-float32 a block at a time: ``embscope.neighbors.BFloat16Rows``).
+float32 a block at a time: ``embscope.search.kernels.BFloat16Rows``).
 ``pytorch_model.bin`` needs torch and is read with ``torch.load(weights_only=True, mmap=True)``.
 
 The tensor is found by shape: a 2-D float tensor of ``vocab_size`` rows and ``hidden_size``
@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from .._io.json_input import parse_json
 from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
-from ..json_input import parse_json
-from ..neighbors import BFloat16Rows, bfloat16_to_float32
+from ..search.kernels import BFloat16Rows, bfloat16_to_float32
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, token_table
 

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._io.json_input import parse_json
 from ..errors import MalformedFileError, SourceError
-from ..json_input import parse_json
 
 OLLAMA_PREFIX = "ollama:"
 LMSTUDIO_PREFIX = "lmstudio:"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 
 logger = logging.getLogger(__name__)

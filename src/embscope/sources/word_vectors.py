@@ -31,7 +31,7 @@ from typing import IO
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .vocabulary import (

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..progress import Progress, progress_bar
+from .._io.progress import Progress, progress_bar
 from ..sources.hf_tokenizer import TokenizerVocabulary, byte_level_bytes
 from .references import UNUSED_UTF8_BYTES
 

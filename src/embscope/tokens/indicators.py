@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..progress import Progress, progress_bar
+from .._io.progress import Progress, progress_bar
 
 BLOCK_ROWS = 8192
 # subspace iteration for the first principal component: block size and passes over the matrix

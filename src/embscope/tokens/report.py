@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
+from .._io.progress import Progress
 from ..errors import InvalidParameterError
-from ..progress import Progress
 from .audit import CATEGORIES
 from .indicators import DESCRIPTIONS
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .._io.progress import Progress
 from ..errors import InvalidParameterError
-from ..progress import Progress
 from ..sources.hf_tokenizer import TokenizerVocabulary, token_table
 from ..space import EmbeddingSpace
 from .audit import audit_tokenizer

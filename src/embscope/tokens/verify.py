@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .._io.progress import Progress, progress_bar
 from ..errors import InvalidParameterError, MissingDependencyError
-from ..progress import Progress, progress_bar
 
 VERIFIED_BELOW = 0.01
 NEW_TOKENS = 3

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import TextDataset, name_labels, read_texts
 from ..errors import InvalidParameterError
+from ..text.datasets import TextDataset, name_labels, read_texts
 from .leakage import overlap_groups
 from .vectorizer import TextVectorizer, tokenize
 

@@ -27,7 +27,7 @@ import numpy as np
 from .vectorizer import undo_tokenization
 
 if TYPE_CHECKING:
-    from ..datasets import TextDataset
+    from ..text.datasets import TextDataset
 
 _WORD = re.compile(r"[^\W_]+")
 # a sentence this long (letters and digits) also matches the texts that contain it; on

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..progress import progress_bar
+from .._io.progress import progress_bar
 
 KERAS_ADAM_EPSILON = 1e-7
 EVALUATION_BATCH = 4096

@@ -285,6 +285,6 @@ def _check_positive(name: str, value: Any, *, minimum: int = 1, maximum: int | N
 
 
 def _device(device: str) -> Any:
-    from ..devices import torch_device
+    from .._io.devices import torch_device
 
     return torch_device(device)

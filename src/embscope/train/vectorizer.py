@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError
 
 PADDING = ""

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import neighbors as _nb
-from .errors import InvalidParameterError
-from .space import Hits, ResolvedQuery
+from ..errors import InvalidParameterError
+from ..search import kernels as _nb
+from ..space import Hits, ResolvedQuery
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 VALID_METHODS: tuple[str, ...] = ("3cosadd", "3cosmul")
 COSMUL_EPSILON = 1e-6  # gensim's, added to the denominator of 3CosMul

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import neighbors as _nb
-from .errors import InvalidParameterError
-from .space import EmbeddingSpace
+from ..errors import InvalidParameterError
+from ..search import kernels as _nb
+from ..space import EmbeddingSpace
 
 if TYPE_CHECKING:
     import pandas as pd

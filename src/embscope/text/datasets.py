@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidParameterError, MalformedFileError, SourceError
-from .json_input import parse_json
+from .._io.json_input import parse_json
+from ..errors import InvalidParameterError, MalformedFileError, SourceError
 
 logger = logging.getLogger(__name__)
 

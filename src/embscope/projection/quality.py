@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import neighbors as _nb
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
+from ..search import kernels as _nb
 
 if TYPE_CHECKING:
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 # query rows scored against every row per block: bounds memory at block x rows float32
 _BLOCK_ROWS = 256

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InvalidParameterError
-from .space import EmbeddingSpace
+from ..errors import InvalidParameterError
+from ..space import EmbeddingSpace
 
 EXPORT_FORMATS: dict[str, str] = {
     "projector": "TensorBoard projector: a folder with vectors.tsv and metadata.tsv",
@@ -20,19 +20,19 @@ def export(space: EmbeddingSpace, out: str | Path, *, format: str) -> Path:
     """Write ``space`` to ``out`` in ``format`` (see ``EXPORT_FORMATS``); returns ``out``."""
     out = Path(out)
     if format == "projector":
-        from .sources.projector import write_projector
+        from .projector import write_projector
 
         write_projector(space, out)
     elif format == "npy":
-        from .sources.arrays import write_npy
+        from .arrays import write_npy
 
         write_npy(space, out)
     elif format == "parquet":
-        from .sources.arrays import write_parquet
+        from .arrays import write_parquet
 
         write_parquet(space, out)
     elif format in ("word2vec", "word2vec-text"):
-        from .sources.word_vectors import write_word2vec
+        from .word_vectors import write_word2vec
 
         write_word2vec(space, out, binary=format == "word2vec")
     else:

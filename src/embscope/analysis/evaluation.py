@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 from .analogy import check_method, cosmul, unit_rows
-from .errors import InvalidParameterError, MalformedFileError, MissingDependencyError, SourceError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -556,7 +556,7 @@ def _words_of_rows(space: EmbeddingSpace, rows: int) -> list[tuple[int, str]]:
     SentencePiece or byte-level vocabulary, where a word in running text is its word-start
     token (``Ġking``, shown ``␣king``) and the bare piece ``king`` is a mid-word
     continuation that no benchmark word means."""
-    from .space import WORD_START_MARK
+    from ..space import WORD_START_MARK
 
     word_start = space._lookup().word_start
     if word_start is None:

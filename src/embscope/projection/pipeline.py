@@ -36,18 +36,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import neighbors as _nb
-from .atomic import atomic_path
-from .cache import BrokenEntry, check_array, open_arrays, read_entry, space_cache_dir, space_key
-from .errors import InvalidParameterError, MissingDependencyError
-from .progress import Progress, TqdmToCallback, progress_bar
+from .._io.atomic import atomic_path
+from .._io.cache import (
+    BrokenEntry,
+    check_array,
+    open_arrays,
+    read_entry,
+    space_cache_dir,
+    space_key,
+)
+from .._io.progress import Progress, TqdmToCallback, progress_bar
+from ..errors import InvalidParameterError, MissingDependencyError
+from ..search import kernels as _nb
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from ..space import EmbeddingSpace
     from .quality import ProjectionQuality
-    from .space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +205,7 @@ class Projection:
         ``color``: a metadata column, ``"similarity:WORD"``, ``"norm"``, ``"label"``, or None
         (the neighbourhood group when there is one).
         """
-        from .figures import projection as projection_figure
+        from ..figures import projection as projection_figure
 
         return projection_figure(self, color=color, **options)
 
@@ -398,7 +405,7 @@ def neighborhood(
     columns.update(
         group=np.asarray(groups), score=np.asarray(scores), rank=np.asarray(ranks, np.int64)
     )
-    from .space import EmbeddingSpace, Provenance
+    from ..space import EmbeddingSpace, Provenance
 
     return EmbeddingSpace(
         sub.vectors,

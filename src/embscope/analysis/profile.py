@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .neighbors import check_positive_int
+from ..search.kernels import check_positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .space import EmbeddingSpace, PiecesMode, Query
+    from ..space import EmbeddingSpace, PiecesMode, Query
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class DistanceProfile:
 
     def figure(self) -> Any:
         """The two panels of ``embscope.figures.distance_profile`` (a plotly figure)."""
-        from .figures import distance_profile
+        from ..figures import distance_profile
 
         return distance_profile(self)
 

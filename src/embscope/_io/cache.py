@@ -3,7 +3,7 @@
 The root is ``$EMBSCOPE_CACHE`` when set, else ``$XDG_CACHE_HOME/embscope``, else
 ``~/.cache/embscope``; each space gets a folder named by its provenance digest, and text
 encodings live under ``encodings/<model key>/``. Entries are written through
-``embscope.atomic.atomic_path``, so two processes filling the same cache at once each replace
+``embscope._io.atomic.atomic_path``, so two processes filling the same cache at once each replace
 a file whole and never leave half of one.
 
 Entries are read through ``read_entry``: one that cannot be read (empty, truncated, overwritten
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 # an in-memory space's content hash, computed once per space object
 _CONTENT_KEYS: weakref.WeakKeyDictionary[EmbeddingSpace, str] = weakref.WeakKeyDictionary()

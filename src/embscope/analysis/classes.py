@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidParameterError
-from .neighbors import check_positive_int
+from ..errors import InvalidParameterError
+from ..search.kernels import check_positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class ClassSimilarity:
 
     def figure(self) -> Any:
         """The mean matrix as an annotated heatmap (``embscope.figures.class_similarity``)."""
-        from .figures import class_similarity
+        from ..figures import class_similarity
 
         return class_similarity(self)
 

@@ -1,6 +1,6 @@
 """Texts → sentence embeddings with a sentence-transformers model, cached per (model, text).
 
-``encode_dataset`` reads a labelled dataset (``embscope.datasets``), encodes its texts and
+``encode_dataset`` reads a labelled dataset (``embscope.text.datasets``), encodes its texts and
 returns a document space: one row per text, the dataset's columns as metadata, and the model
 attached so that ``space.search("free text")`` encodes the query the same way.
 
@@ -9,11 +9,11 @@ the hashes of the texts it encoded and their vectors, written atomically after e
 texts. Re-running after adding rows encodes only the new ones; an interrupted run keeps every
 chunk it finished and resumes there. A shard is named by a digest of the model and its texts:
 two runs at once encoding the same texts replace one shard instead of writing two, and a
-shard that cannot be read is deleted and its texts encoded again (``embscope.cache``).
+shard that cannot be read is deleted and its texts encoded again (``embscope._io.cache``).
 
 Texts are encoded longest first in chunks, so a batch holds texts of similar length and
 padding costs little; the model runs on the GPU when there is one (``device=None``).
-``engine="ray"`` runs the same encoding as a Ray Data pipeline (``embscope.encode_ray``).
+``engine="ray"`` runs the same encoding as a Ray Data pipeline (``embscope.text.encode_ray``).
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .atomic import atomic_path
-from .cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
-from .errors import InvalidParameterError, MissingDependencyError, SourceError
-from .progress import progress_bar
+from .._io.atomic import atomic_path
+from .._io.cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
+from .._io.progress import progress_bar
+from ..errors import InvalidParameterError, MissingDependencyError, SourceError
 
 if TYPE_CHECKING:
+    from ..space import EmbeddingSpace
     from .datasets import TextDataset
-    from .space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def model_spec(model: str, *, normalize: bool | str = "auto") -> ModelSpec:
             f"model must be a model name, directory or hub id; got {model!r}"
         )
     if model == "minilm":
-        from .sources.bundled import minilm_path
+        from ..sources.bundled import minilm_path
 
         location = str(minilm_path())
     elif Path(model).expanduser().exists():
@@ -170,7 +170,7 @@ def _load_model(location: str, device: str | None) -> Any:
         ) from None
     transformers.logging.disable_progress_bar()
     if device is not None:
-        from .devices import torch_device
+        from .._io.devices import torch_device
 
         torch_device(device)  # a typo is one line here, not a traceback from inside the model
     try:
@@ -310,7 +310,7 @@ def encode_texts(
     ray_address: str | None = None,
 ) -> tuple[np.ndarray, EncodingReport]:
     """Vectors of ``texts`` (float32, in order) and a report of the run."""
-    from .neighbors import check_positive_int
+    from ..search.kernels import check_positive_int
 
     batch_size = check_positive_int(batch_size, "batch_size")
     if engine not in VALID_ENGINES:
@@ -432,9 +432,9 @@ def encode_dataset_reported(
     ray_address: str | None = None,
 ) -> tuple[EmbeddingSpace, EncodingReport]:
     """``encode_dataset``, and the report of what the run encoded and how fast."""
+    from ..sources.vocabulary import file_fingerprint
+    from ..space import EmbeddingSpace, Provenance
     from .datasets import ROW_COLUMN, TextDataset, read_texts
-    from .sources.vocabulary import file_fingerprint
-    from .space import EmbeddingSpace, Provenance
 
     if isinstance(source, TextDataset):
         dataset = source

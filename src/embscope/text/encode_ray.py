@@ -1,4 +1,4 @@
-"""The encoding of ``embscope.encode`` as a Ray Data pipeline, for corpora beyond one machine.
+"""The encoding of ``embscope.text.encode`` as a Ray Data pipeline, for corpora beyond one machine.
 
 Texts become a Ray dataset; ``map_batches`` runs them through model replicas (actors, one
 model each, on a GPU each when the cluster has GPUs); the vectors are written as Parquet
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingDependencyError
 from .encode import Encoder, ModelSpec
-from .errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
 

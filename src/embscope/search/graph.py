@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import neighbors as _nb
-from .atomic import atomic_path
-from .errors import InvalidParameterError
-from .json_input import parse_json
-from .progress import progress_bar
+from .._io.atomic import atomic_path
+from .._io.json_input import parse_json
+from .._io.progress import progress_bar
+from ..errors import InvalidParameterError
+from . import kernels as _nb
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def knn_graph(
     Exact by default, in blocks of ``block_rows`` rows (default 1,024), with a progress bar on
     stderr (``progress=False`` hides it).
     ``approximate=True`` asks the space's approximate index instead (built once and cached,
-    see ``embscope.index``); ``None`` lets ``wants_approximate`` decide by the space's size.
+    see ``embscope.search.index``); ``None`` lets ``wants_approximate`` decide by the space's size.
     Exact scores are float32 from the matrix products; Euclidean distances of the chosen
     neighbours are measured again from the vectors (the expansion ``|a|² - 2a·b + |b|²``
     loses digits when norms are large).

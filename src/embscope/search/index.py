@@ -1,5 +1,5 @@
 """Approximate nearest-neighbour search: an HNSW graph (usearch), built once per space and
-metric and cached on disk beside the space's other cached results (see ``embscope.cache``).
+metric and cached on disk beside the space's other cached results (see ``embscope._io.cache``).
 
 The library was picked by measurement (``benchmarks/bench_index.py``, HNSW in both: usearch
 float16 with connectivity 16 against FAISS ``IndexHNSWFlat`` M 32). FAISS builds faster (MiniLM
@@ -44,14 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import neighbors as _nb
-from .atomic import atomic_path
-from .cache import BrokenEntry, read_entry, space_cache_dir
-from .errors import InvalidParameterError, MissingDependencyError
-from .progress import progress_bar
+from .._io.atomic import atomic_path
+from .._io.cache import BrokenEntry, read_entry, space_cache_dir
+from .._io.progress import progress_bar
+from ..errors import InvalidParameterError, MissingDependencyError
+from . import kernels as _nb
 
 if TYPE_CHECKING:
-    from .space import EmbeddingSpace
+    from ..space import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 

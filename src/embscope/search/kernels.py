@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 Metric = Literal["cosine", "euclidean", "dot"]
 VALID_METRICS: tuple[str, ...] = ("cosine", "euclidean", "dot")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import MalformedFileError
+from ..errors import MalformedFileError
 
 
 def parse_json(raw: str | bytes, path: str | Path, *, line: int | None = None) -> Any:
