@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._checks import integer_at_least, is_integer
 from .errors import InvalidParameterError, UnknownKeyError
+from .metrics import Metric
 from .search import kernels as _nb
+from .search.results import RENAMED_PREFIX, Hits, HitsBatch, ResolvedQuery  # noqa: F401
 
 if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
     import pandas as pd
@@ -26,10 +29,6 @@ if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a fra
 logger = logging.getLogger(__name__)
 
 PiecesMode = Literal["error", "mean"]
-# the columns of a neighbours table; metadata columns of these names become "metadata.<name>",
-# as a Parquet export renames the ones that clash with its own
-RESULT_COLUMNS = ("query", "rank", "key", "label", "score")
-RENAMED_PREFIX = "metadata."
 Query = str | Sequence[float] | np.ndarray
 
 
@@ -63,55 +62,6 @@ class Provenance:
 CONTINUATION_MARK = "##"
 #: How a label shows the space a word-start token begins with (``Ġking`` → ``␣king``).
 WORD_START_MARK = "␣"
-
-
-@dataclass(frozen=True)
-class ResolvedQuery:
-    """A query turned into a vector, with the keys (rows) that made it and their labels."""
-
-    text: str
-    keys: tuple[str, ...]
-    rows: tuple[int, ...]
-    vector: np.ndarray = field(repr=False)
-    labels: tuple[str, ...] = ()
-
-    @property
-    def used_pieces(self) -> bool:
-        """Whether the text was answered by other keys than it names as shown: a word by its
-        word-start token or its pieces, a folded case (a label typed as shown is not)."""
-        if len(self.keys) > 1:
-            return True
-        return len(self.keys) == 1 and self.text not in (self.keys[0], *self.labels[:1])
-
-    @property
-    def looked_up_as(self) -> str | None:
-        """What answered the text, as a person reads it (``␣em + bed + dings``), when that is
-        not the text itself; None for a key or label typed as shown, and for a vector."""
-        if not self.used_pieces:
-            return None
-        return " + ".join(self.labels or self.keys)
-
-
-@dataclass(frozen=True)
-class Hits:
-    """Ranked rows for one query, best first; ``scores`` are float64 and follow ``metric``
-    (for Euclidean, a distance: lower is closer)."""
-
-    rows: np.ndarray
-    scores: np.ndarray
-    keys: list[str]
-    metric: str
-    query: ResolvedQuery
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{k}={s:.4f}" for k, s in zip(self.keys[:5], self.scores[:5], strict=True)
-        )
-        more = f", … {len(self) - 5} more" if len(self) > 5 else ""
-        return f"<Hits for {self.query.text!r} by {self.metric}: {shown}{more}>"
 
 
 class EmbeddingSpace:
@@ -211,7 +161,7 @@ class EmbeddingSpace:
         self._labels = list(labels) if labels is not None else None
         self._metadata = metadata.reset_index(drop=True) if metadata is not None else None
         self._metadata_columns = metadata_columns
-        self.metric = _nb.check_metric(metric)
+        self.metric = Metric.of(metric)
         self.provenance = provenance or Provenance(source="<array>", kind="array")
         self.name = name or self.provenance.source
         self._tokenize = tokenize
@@ -250,8 +200,9 @@ class EmbeddingSpace:
             )
         return self._metadata
 
-    def _column_arrays(self) -> dict[str, np.ndarray]:
-        """Metadata as plain arrays, so result tables pick rows without pandas indexing."""
+    def metadata_arrays(self) -> dict[str, np.ndarray]:
+        """Metadata as plain arrays (column -> values), so result tables pick rows without
+        pandas indexing."""
         if self._metadata_columns is None:
             self._metadata_columns = {
                 str(column): self.metadata[column].to_numpy() for column in self.metadata.columns
@@ -292,9 +243,9 @@ class EmbeddingSpace:
         ``restrict_vocab=N`` scores only the first N rows (frequency-ordered vocabularies put
         the common words first), as gensim's option of that name does.
         """
-        metric = _nb.check_metric(metric or self.metric)
+        metric = Metric.of(metric or self.metric)
         queries = _nb.query_matrix(queries, self.dim)
-        rows = self._restricted_rows(restrict_vocab)
+        rows = self.rows_scored(restrict_vocab)
         if self._inverse_norms is None:
             self._inverse_norms = _nb.inverse(self.norms)
         return _nb.scores(
@@ -305,10 +256,11 @@ class EmbeddingSpace:
             inverse_norms=self._inverse_norms[:rows],
         )
 
-    def _restricted_rows(self, restrict_vocab: int | None) -> int:
+    def rows_scored(self, restrict_vocab: int | None = None) -> int:
+        """How many rows a question with ``restrict_vocab`` scores: the first N, or all."""
         if restrict_vocab is None:
             return len(self)
-        if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, int | np.integer):
+        if not is_integer(restrict_vocab):
             raise InvalidParameterError(
                 f"restrict_vocab must be a positive integer or None; got {restrict_vocab!r}"
             )
@@ -347,9 +299,11 @@ class EmbeddingSpace:
         try:
             return self._index[key]
         except (KeyError, TypeError):
-            raise self._unknown(key) from None
+            raise self.unknown_key(key) from None
 
-    def _unknown(self, key: str) -> UnknownKeyError:
+    def unknown_key(self, key: str) -> UnknownKeyError:
+        """The error for a key this space does not hold, with why (left out for NaN values),
+        the closest keys, or the pieces its tokenizer splits it into."""
         key = str(key)
         if key in self.non_finite_keys:
             return UnknownKeyError(
@@ -428,7 +382,7 @@ class EmbeddingSpace:
             resolved = self._resolved(query, tuple(self._index[p] for p in split))
             logger.info("%r resolved to pieces %s", query, " + ".join(resolved.labels))
             return resolved
-        raise self._unknown(query)
+        raise self.unknown_key(query)
 
     def _resolved(self, text: str, rows: tuple[int, ...]) -> ResolvedQuery:
         """The query answered by ``rows``: one row's vector, or the mean of several."""
@@ -477,6 +431,12 @@ class EmbeddingSpace:
             self.__dict__["_lookup_tables"] = found
         return found
 
+    @property
+    def word_start_rows(self) -> np.ndarray | None:
+        """Which rows are word-start tokens (``Ġking``, ``▁king``): a boolean mask, or None
+        in a vocabulary without them (WordPiece, word vectors)."""
+        return self._lookup().word_start
+
     def _lowercase_only(self) -> bool:
         """Whether no key has an upper-case letter (computed on the first miss, then kept)."""
         if self._all_lowercase is None:
@@ -489,13 +449,13 @@ class EmbeddingSpace:
     ) -> float:
         """Cosine similarity of two words (or vectors); ``metric="euclidean"`` gives their
         distance and ``"dot"`` their dot product. A zero vector has cosine 0 with anything."""
-        metric = _nb.check_metric(metric or self.metric)
+        metric = Metric.of(metric or self.metric)
         first = self.resolve(a, pieces=pieces).vector.astype(np.float64)
         second = self.resolve(b, pieces=pieces).vector.astype(np.float64)
-        if metric == "euclidean":
+        if metric is Metric.EUCLIDEAN:
             return float(np.linalg.norm(first - second))
         dot = float(first @ second)
-        if metric == "dot":
+        if metric is Metric.DOT:
             return dot
         denominator = float(np.linalg.norm(first) * np.linalg.norm(second))
         return dot / denominator if denominator > 0 else 0.0
@@ -539,7 +499,7 @@ class EmbeddingSpace:
         exclude: Sequence[str] = (),
         restrict_vocab: int | None = None,
         approximate: bool | None = None,
-    ) -> list[Hits]:
+    ) -> HitsBatch:
         """``search`` for several queries (words, vectors, or the rows of a 2-D array) at once:
         one matrix product per batch of queries instead of one pass over the matrix each.
 
@@ -547,103 +507,19 @@ class EmbeddingSpace:
         disk, see ``approximate_index``) for candidates instead of scanning every row; their
         scores are still measured exactly. ``None`` lets the space decide by its size.
         """
-        metric = _nb.check_metric(metric or self.metric)
-        top_k = _nb.check_positive_int(top_k, "top_k")
-        resolved = [self.resolve(q, pieces=pieces) for q in _query_list(queries)]
-        if not resolved:
-            raise InvalidParameterError("queries must not be empty")
-        if len(resolved) > 1:  # several raw vectors need names to tell their answers apart
-            resolved = [
-                replace(r, text=f"<vector {i}>") if not r.keys else r
-                for i, r in enumerate(resolved)
-            ]
-        excluded_keys = [self.row(key) for key in exclude]
-        rows_scored = self._restricted_rows(restrict_vocab)
-        for item in resolved:
-            self._check_answerable(item, metric, rows_scored, excluded_keys)
-        largest = _nb.higher_is_closer(metric) != opposite
-        from .search.index import wants_approximate
+        from .search.exact import search_many
 
-        extra = len(excluded_keys) + max(len(r.rows) for r in resolved)
-        # candidates from a fast pass are re-measured exactly, so a few more than asked for
-        # protect the order at the cut
-        wanted = int(top_k) + extra + max(8, int(top_k) // 4)
-        if (
-            not opposite
-            and restrict_vocab is None
-            and wants_approximate(self, approximate, metric=metric)
-        ):
-            index = self.approximate_index(metric=metric)
-            candidates, _ = index.query(np.stack([r.vector for r in resolved]), wanted)
-            return self._rescored(resolved, candidates, top_k, metric, excluded_keys)
-        results: list[Hits] = []
-        for batch in _batches(resolved, rows_scored):
-            matrix = np.stack([r.vector for r in batch])
-            if not opposite:  # float16 rows: one SIMD pass finds the candidates
-                candidates = _nb.scan_candidates(
-                    _nb.first_rows(self._vectors, rows_scored), matrix, wanted, metric
-                )
-                if candidates is not None:
-                    results += self._rescored(batch, candidates, top_k, metric, excluded_keys)
-                    continue
-            batch_scores = self.scores(matrix, metric=metric, restrict_vocab=rows_scored)
-            for item, row_scores in zip(batch, batch_scores, strict=True):
-                excluded = np.asarray([*item.rows, *excluded_keys], dtype=np.int64)
-                rows, exact = _nb.refined_top_k(
-                    self._vectors,
-                    row_scores,
-                    item.vector,
-                    int(top_k),
-                    metric,
-                    largest=largest,
-                    excluded=excluded[excluded < rows_scored],
-                )
-                keys = [self._keys[r] for r in rows]
-                results.append(Hits(rows=rows, scores=exact, keys=keys, metric=metric, query=item))
-        return results
-
-    def _check_answerable(
-        self, item: ResolvedQuery, metric: str, rows_scored: int, excluded: list[int]
-    ) -> None:
-        """Refuse a question whose answer would be empty or meaningless, saying why, instead
-        of answering it with nothing or with rows that all score the same."""
-        if metric != "euclidean" and not np.any(item.vector):
-            raise InvalidParameterError(
-                f"{item.text!r} is a zero vector: it has no direction, so every row scores 0 "
-                f"by {metric}; ask about another word, or use metric='euclidean'"
-            )
-        left_out = {row for row in (*item.rows, *excluded) if row < rows_scored}
-        if rows_scored - len(left_out) <= 0:
-            scope = f"the first {rows_scored:,} rows" if rows_scored < len(self) else "its rows"
-            raise InvalidParameterError(
-                f"nothing to rank for {item.text!r}: {self.name} has {len(self):,} row(s), and "
-                f"{scope} are all the query's own or excluded"
-            )
-
-    def _rescored(
-        self,
-        resolved: list[ResolvedQuery],
-        candidate_rows: np.ndarray,
-        top_k: int,
-        metric: str,
-        excluded_keys: list[int],
-    ) -> list[Hits]:
-        """Hits from candidate rows (-1 = none) measured exactly, the excluded rows dropped."""
-        results = []
-        for item, candidates in zip(resolved, candidate_rows, strict=True):
-            dropped = {*item.rows, *excluded_keys}
-            kept = np.asarray(
-                [r for r in candidates.tolist() if r >= 0 and r not in dropped], dtype=np.int64
-            )
-            exact = _nb.exact_scores(self._vectors, kept, item.vector, metric)
-            ranking = -exact if _nb.higher_is_closer(metric) else exact
-            order = np.lexsort((kept, ranking))[: int(top_k)]
-            rows = kept[order]
-            keys = [self._keys[r] for r in rows]
-            results.append(
-                Hits(rows=rows, scores=exact[order], keys=keys, metric=metric, query=item)
-            )
-        return results
+        return search_many(
+            self,
+            queries,
+            top_k=top_k,
+            metric=metric,
+            pieces=pieces,
+            opposite=opposite,
+            exclude=exclude,
+            restrict_vocab=restrict_vocab,
+            approximate=approximate,
+        )
 
     def approximate_index(
         self, *, metric: str | None = None, rebuild: bool = False, progress: bool = True
@@ -653,7 +529,7 @@ class EmbeddingSpace:
         progress) and cached. See ``embscope.search.index``."""
         from .search.index import approximate_index
 
-        metric = _nb.check_metric(metric or self.metric)
+        metric = Metric.of(metric or self.metric)
         return approximate_index(self, metric=metric, rebuild=rebuild, progress=progress)
 
     # ---- questions answered in their own modules ------------------------------------------
@@ -731,9 +607,7 @@ class EmbeddingSpace:
         exactly)."""
         from .search.graph import knn_graph
 
-        return knn_graph(
-            self, top_k=top_k, metric=_nb.check_metric(metric or self.metric), **options
-        )
+        return knn_graph(self, top_k=top_k, metric=Metric.of(metric or self.metric), **options)
 
     def project(self, method: str = "pca", **options: Any) -> Projection:
         """This space's rows placed in 2 or 3 dimensions by ``"pca"``, ``"tsne"`` or
@@ -751,18 +625,96 @@ class EmbeddingSpace:
         metric: str | None = None,
         restrict_vocab: int | None = None,
     ) -> EmbeddingSpace:
-        """A new space of the query, its ``similar`` closest and ``opposite`` least similar rows,
-        tagged in a ``group`` metadata column (the notebook's "terrible cluster")."""
-        from .projection.pipeline import neighborhood
+        """The query, its ``similar`` closest and ``opposite`` least similar rows, as a new space
+        (the notebook's "terrible cluster").
 
-        return neighborhood(
-            self,
-            query,
-            similar=similar,
-            opposite=opposite,
-            metric=metric,
-            restrict_vocab=restrict_vocab,
+        Metadata gains ``group`` (query / similar / opposite), ``score`` (against the query, by
+        ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N``
+        looks only among the first N rows (in frequency-ordered vocabularies the rarest words
+        crowd the opposite end).
+        """
+        if not isinstance(query, str):
+            raise InvalidParameterError(f"the neighborhood query must be a word; got {query!r}")
+        # the word as a query resolves it (a word-start token, a folded case), but the
+        # neighbourhood is drawn around one row of the space, never a mean of pieces
+        resolved = self.resolve(query)
+        if len(resolved.rows) != 1:
+            raise InvalidParameterError(
+                f"the neighborhood query must be one row of the space; {query!r} is not"
+            )
+        if resolved.looked_up_as:
+            logger.info("neighbourhood of %r drawn around %s", query, resolved.looked_up_as)
+        row = resolved.rows[0]
+        query = self._keys[row]
+        similar = integer_at_least(similar, "similar", 0)
+        opposite = integer_at_least(opposite, "opposite", 0)
+        if similar + opposite == 0:
+            raise InvalidParameterError("similar and opposite cannot both be 0: nothing to show")
+        metric = Metric.of(metric or self.metric)
+        # ranks count from 1 within each group, as in neighbors(); the query itself is rank 0
+        parts = [("query", [row], [self.similarity(query, query, metric=metric)])]
+        for group, count in (("similar", similar), ("opposite", opposite)):
+            if count:
+                hits = self.search(
+                    query,
+                    top_k=count,
+                    metric=metric,
+                    opposite=group == "opposite",
+                    restrict_vocab=restrict_vocab,
+                )
+                parts.append((group, hits.rows.tolist(), hits.scores.tolist()))
+        rows: list[int] = []
+        columns: dict[str, list[Any]] = {"group": [], "score": [], "rank": []}
+        for group, group_rows, group_scores in parts:
+            for rank, (found, score) in enumerate(zip(group_rows, group_scores, strict=True)):
+                if found in rows:  # a tiny space can hold a row among the closest and farthest
+                    continue
+                rows.append(found)
+                columns["group"].append(group)
+                columns["score"].append(score)
+                columns["rank"].append(rank + 1 if group != "query" else 0)
+        sub = self.subset([self._keys[r] for r in rows])
+        from ._io.cache import space_key
+
+        return EmbeddingSpace(
+            sub.vectors,
+            sub.keys,
+            labels=sub.labels,
+            metadata={
+                **sub.metadata_arrays(),
+                "group": np.asarray(columns["group"]),
+                "score": np.asarray(columns["score"]),
+                "rank": np.asarray(columns["rank"], np.int64),
+            },
+            metric=self.metric,
+            provenance=Provenance(
+                source=self.provenance.source,
+                kind=self.provenance.kind,
+                options={
+                    **self.provenance.options,
+                    "neighborhood_of": space_key(self),
+                    "neighborhood": {
+                        "query": query,
+                        "similar": similar,
+                        "opposite": opposite,
+                        "metric": metric,
+                        "restrict_vocab": restrict_vocab,
+                    },
+                },
+                fingerprint=sub.provenance.fingerprint,
+            ),
+            name=f"{self.name}: neighbourhood of {query!r}",
+            tokenize=self._tokenize,
+            encode=self._encode,
         )
+
+    def keys_subspace(self, words: Sequence[str]) -> EmbeddingSpace:
+        """The rows of ``words`` (keys; repeats dropped) as a new space, to project a chosen
+        set of words; an unknown word raises with the closest keys."""
+        unique = list(dict.fromkeys(words))
+        if not unique:
+            raise InvalidParameterError("words must name at least one key of the space")
+        return self.subset(unique)
 
     def neighbors(
         self,
@@ -815,22 +767,11 @@ class EmbeddingSpace:
         )
 
     def _ranked(self, query: Any, *, opposite: bool, **options: Any) -> pd.DataFrame:
-        if not _is_several(query):
-            return self._frame(self.search(query, opposite=opposite, **options))
-        import pandas as pd
+        from .search.exact import is_several
 
-        frames = []
-        for hits in self.search_many(query, opposite=opposite, **options):
-            frame = self._frame(hits)
-            frame.insert(0, "query", hits.query.text)
-            frames.append(frame)
-        stacked = pd.concat(frames, ignore_index=True)
-        stacked.attrs.update(frames[0].attrs, query=[h.attrs["query"] for h in frames])
-        stacked.attrs["query_keys"] = [h.attrs["query_keys"] for h in frames]
-        stacked.attrs["query_labels"] = {
-            k: v for h in frames for k, v in h.attrs["query_labels"].items()
-        }
-        return stacked
+        if not is_several(query):
+            return self.search(query, opposite=opposite, **options).to_pandas()
+        return self.search_many(query, opposite=opposite, **options).to_pandas()
 
     def similarity_table(
         self,
@@ -841,47 +782,12 @@ class EmbeddingSpace:
         include_query: bool = False,
     ) -> pd.DataFrame:
         """Every row's score against the query, closest first (the notebook's cosine table)."""
-        metric = _nb.check_metric(metric or self.metric)
-        resolved = self.resolve(query, pieces=pieces)
-        row_scores = self.scores(resolved.vector, metric=metric)[0]
-        ranking = -row_scores if _nb.higher_is_closer(metric) else row_scores
-        order = np.lexsort((np.arange(len(self)), ranking))
-        if not include_query and resolved.rows:
-            order = order[~np.isin(order, resolved.rows)]
-        keys = [self._keys[r] for r in order]
-        scores = row_scores[order].astype(np.float64)
-        return self._frame(
-            Hits(rows=order, scores=scores, keys=keys, metric=metric, query=resolved)
-        )
+        from .search.exact import similarity_table
 
-    def _frame(self, hits: Hits) -> pd.DataFrame:
-        import pandas as pd
-
-        labels = self.labels
-        columns: dict[str, Any] = {
-            "rank": np.arange(1, len(hits.rows) + 1),
-            "key": hits.keys,
-            "label": [labels[r] for r in hits.rows],
-            "score": hits.scores,
-        }
-        for column, values in self._column_arrays().items():
-            # a data set's own "label" (or rank, key, score, query) column is kept under
-            # another name: dropping it hid a document space's classes from every answer
-            name = f"{RENAMED_PREFIX}{column}" if column in RESULT_COLUMNS else column
-            columns[name] = values[hits.rows]
-        frame = pd.DataFrame(columns)
-        frame.attrs.update(
-            query=hits.query.text,
-            query_keys=list(hits.query.keys),
-            # key -> label: the CLI's note shows what answered as a person reads it
-            query_labels={
-                k: labels[r] for k, r in zip(hits.query.keys, hits.query.rows, strict=True)
-            },
-            metric=hits.metric,
-            higher_is_closer=_nb.higher_is_closer(hits.metric),
-            space=self.name,
+        hits = similarity_table(
+            self, query, metric=metric, pieces=pieces, include_query=include_query
         )
-        return frame
+        return hits.to_pandas()
 
     def summary(self) -> dict[str, Any]:
         """Facts a person checks first: shape, storage, metric, where it came from, norm spread."""
@@ -900,7 +806,7 @@ class EmbeddingSpace:
             "norm_min": float(norms.min()) if len(norms) else 0.0,
             "norm_median": float(np.median(norms)) if len(norms) else 0.0,
             "norm_max": float(norms.max()) if len(norms) else 0.0,
-            "metadata_columns": list(self._column_arrays()),
+            "metadata_columns": list(self.metadata_arrays()),
             "first_keys": self._keys[:8],
             **{f"option.{k}": v for k, v in self.provenance.options.items()},
         }
@@ -978,35 +884,6 @@ class EmbeddingSpace:
         frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
-
-
-def _is_several(query: Any) -> bool:
-    """A list of words or a 2-D array asks several questions; a list of numbers is one vector."""
-    if isinstance(query, np.ndarray):
-        return query.ndim == 2
-    return (
-        isinstance(query, list | tuple)
-        and len(query) > 0
-        and all(isinstance(item, str) for item in query)
-    )
-
-
-def _query_list(queries: Any) -> list[Any]:
-    if isinstance(queries, str):
-        return [queries]
-    if isinstance(queries, np.ndarray):
-        return list(queries) if queries.ndim == 2 else [queries]
-    return list(queries)
-
-
-# a batch of queries is scored together while its (queries x rows) float32 scores stay this size
-_BATCH_SCORE_BYTES = 256 * 1024 * 1024
-
-
-def _batches(items: list[Any], rows: int) -> Iterator[list[Any]]:
-    size = max(1, _BATCH_SCORE_BYTES // max(1, rows * 4))
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _raise_first_duplicate(keys: Sequence[str]) -> None:

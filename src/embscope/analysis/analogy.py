@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import candidate_count
 from ..errors import InvalidParameterError
 from ..search import kernels as _nb
-from ..space import Hits, ResolvedQuery
+from ..search.results import Hits, ResolvedQuery
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,21 +90,21 @@ def analogy(
             restrict_vocab=restrict_vocab,
             excluded=np.asarray(input_rows, dtype=np.int64),
         )
-    frame = space._frame(
-        Hits(
-            rows=rows,
-            scores=scores,
-            keys=[space.keys[r] for r in rows],
-            metric="cosine",
-            query=ResolvedQuery(text, tuple(input_keys), input_rows, query),
-        )
+    hits = Hits(
+        rows=rows,
+        scores=scores,
+        keys=[space.keys[r] for r in rows],
+        metric="cosine",
+        query=ResolvedQuery(text, tuple(input_keys), input_rows, query),
+        space=space,
+        details={
+            "title": "Analogy",
+            "method": method,
+            "positive": [_word_text(w) for w in positive_words],
+            "negative": [_word_text(w) for w in negative_words],
+        },
     )
-    frame.attrs.update(
-        method=method,
-        positive=[_word_text(w) for w in positive_words],
-        negative=[_word_text(w) for w in negative_words],
-    )
-    return frame
+    return hits.to_pandas()
 
 
 def doesnt_match(space: EmbeddingSpace, words: Sequence[str]) -> str:
@@ -241,13 +242,13 @@ def _cosmul_top_k(
     restrict_vocab: int | None,
     excluded: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    rows_scored = space._restricted_rows(restrict_vocab)
+    rows_scored = space.rows_scored(restrict_vocab)
     cosines = space.scores(units.astype(np.float32), metric="cosine", restrict_vocab=rows_scored)
     objective = cosmul(cosines, positive)
     # the float32 pass picks a few more than asked; float64 re-measures them and settles order
     candidates = _nb.top_k(
         objective,
-        top_k + max(8, top_k // 4),
+        candidate_count(top_k),
         largest=True,
         excluded=excluded[excluded < rows_scored],
     )

@@ -161,7 +161,7 @@ def _votes(neighbor_labels: tuple[Any, ...]) -> tuple[tuple[Any, int], ...]:
 
 def _space_labels(space: EmbeddingSpace, labels: Sequence[Any] | str) -> Sequence[Any]:
     if isinstance(labels, str):
-        columns = space._column_arrays()
+        columns = space.metadata_arrays()
         if labels not in columns:
             shown = ", ".join(map(repr, columns)) or "none"
             raise InvalidParameterError(

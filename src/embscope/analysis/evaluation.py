@@ -442,7 +442,7 @@ def evaluate_analogies(
     method = check_method(method)
     name, path = dataset_path(analogies, kind="analogies")
     sections = read_analogies(path)
-    rows_scored = space._restricted_rows(restrict_vocab)
+    rows_scored = space.rows_scored(restrict_vocab)
     vocabulary = _known_words(space, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
 
@@ -532,7 +532,7 @@ def _share(part: int, whole: int) -> float:
 
 
 def _rows_text(space: EmbeddingSpace, restrict_vocab: int | None) -> str:
-    rows = space._restricted_rows(restrict_vocab)
+    rows = space.rows_scored(restrict_vocab)
     return f"{rows:,} rows"
 
 
@@ -541,7 +541,7 @@ def _known_words(
 ) -> dict[str, int]:
     """Word -> row over the first ``restrict_vocab`` rows; upper-cased, the first row of a word's
     case variants winning, when ``case_insensitive``."""
-    rows = space._restricted_rows(restrict_vocab)
+    rows = space.rows_scored(restrict_vocab)
     words = _words_of_rows(space, rows)
     if not case_insensitive:
         return {word: row for row, word in words}
@@ -558,7 +558,7 @@ def _words_of_rows(space: EmbeddingSpace, rows: int) -> list[tuple[int, str]]:
     continuation that no benchmark word means."""
     from ..space import WORD_START_MARK
 
-    word_start = space._lookup().word_start
+    word_start = space.word_start_rows
     if word_start is None:
         return list(enumerate(space.keys[:rows]))
     labels = space.labels

@@ -99,7 +99,7 @@ def project(
     keys, labels and metadata. Results are cached, so the same call again returns at once.
     """
     from ..figures import check_figure_path, save
-    from ..projection.pipeline import check_coordinates_path, keys_subspace
+    from ..projection.pipeline import check_coordinates_path
 
     if words and neighborhood:
         raise click.UsageError("give --words or --neighborhood, not both")
@@ -121,7 +121,7 @@ def project(
             restrict_vocab=restrict_vocab,
         )
     elif words:
-        space = keys_subspace(space, [w.strip() for item in words for w in item.split(",")])
+        space = space.keys_subspace([w.strip() for item in words for w in item.split(",")])
     result = space.project(
         method,
         n_components=dims,

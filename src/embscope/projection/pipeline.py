@@ -28,7 +28,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,7 +43,6 @@ from .._io.cache import (
     open_arrays,
     read_entry,
     space_cache_dir,
-    space_key,
 )
 from .._io.progress import Progress, TqdmToCallback, progress_bar
 from ..errors import InvalidParameterError, MissingDependencyError
@@ -146,7 +145,7 @@ class Projection:
         }
         for axis, values in zip("xyz", self.coordinates.T, strict=False):
             columns[axis] = values.astype(np.float64)
-        for name, values in self.space._column_arrays().items():
+        for name, values in self.space.metadata_arrays().items():
             column = f"metadata.{name}" if name in columns or name == "z" else name
             columns[column] = values[self.rows]
         frame = pd.DataFrame(columns)
@@ -169,7 +168,7 @@ class Projection:
                     f"{key!r} is in the space but not among the {len(self):,} projected rows "
                     f"(a sample of {len(self.space):,}); project it with sample=None"
                 )
-            raise self.space._unknown(key)
+            raise self.space.unknown_key(key)
         return self.coordinates[self._positions[key]]
 
     def distance(self, a: str, b: str) -> float:
@@ -343,109 +342,6 @@ def project(
     )
 
 
-def neighborhood(
-    space: EmbeddingSpace,
-    query: str,
-    *,
-    similar: int = 30,
-    opposite: int = 30,
-    metric: str | None = None,
-    restrict_vocab: int | None = None,
-) -> EmbeddingSpace:
-    """The query, its ``similar`` closest and ``opposite`` least similar rows, as a new space.
-
-    Metadata gains ``group`` (query / similar / opposite), ``score`` (against the query, by
-    ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N``
-    looks only among the first N rows (in frequency-ordered vocabularies the rarest words
-    crowd the opposite end).
-    """
-    if not isinstance(query, str):
-        raise InvalidParameterError(f"the neighborhood query must be a word; got {query!r}")
-    # the word as a query resolves it (a word-start token, a folded case), but the
-    # neighbourhood is drawn around one row of the space, never a mean of pieces
-    resolved = space.resolve(query)
-    if len(resolved.rows) != 1:
-        raise InvalidParameterError(
-            f"the neighborhood query must be one row of the space; {query!r} is not"
-        )
-    if resolved.looked_up_as:
-        logger.info("neighbourhood of %r drawn around %s", query, resolved.looked_up_as)
-    query = space.keys[resolved.rows[0]]
-    similar = _check_count(similar, "similar")
-    opposite = _check_count(opposite, "opposite")
-    if similar + opposite == 0:
-        raise InvalidParameterError("similar and opposite cannot both be 0: nothing to show")
-    metric = _nb.check_metric(metric or space.metric)
-    # ranks count from 1 within each group, as in neighbors(); the query itself is rank 0
-    parts = [("query", [space.row(query)], [_self_score(space, query, metric)])]
-    if similar:
-        hits = space.search(query, top_k=similar, metric=metric, restrict_vocab=restrict_vocab)
-        parts.append(("similar", hits.rows.tolist(), hits.scores.tolist()))
-    if opposite:
-        hits = space.search(
-            query, top_k=opposite, metric=metric, opposite=True, restrict_vocab=restrict_vocab
-        )
-        parts.append(("opposite", hits.rows.tolist(), hits.scores.tolist()))
-    rows: list[int] = []
-    groups: list[str] = []
-    scores: list[float] = []
-    ranks: list[int] = []
-    taken: set[int] = set()
-    for group, group_rows, group_scores in parts:
-        for rank, (row, score) in enumerate(zip(group_rows, group_scores, strict=True)):
-            if row in taken:  # a tiny space can hold a row among both the closest and farthest
-                continue
-            taken.add(row)
-            rows.append(row)
-            groups.append(group)
-            scores.append(score)
-            ranks.append(rank + 1 if group != "query" else 0)
-    sub = space.subset([space.keys[r] for r in rows])
-    columns = dict(sub._column_arrays())
-    columns.update(
-        group=np.asarray(groups), score=np.asarray(scores), rank=np.asarray(ranks, np.int64)
-    )
-    from ..space import EmbeddingSpace, Provenance
-
-    return EmbeddingSpace(
-        sub.vectors,
-        sub.keys,
-        labels=sub.labels,
-        metadata=columns,
-        metric=space.metric,
-        provenance=Provenance(
-            source=space.provenance.source,
-            kind=space.provenance.kind,
-            options={
-                **space.provenance.options,
-                "neighborhood_of": space_key(space),
-                "neighborhood": {
-                    "query": query,
-                    "similar": similar,
-                    "opposite": opposite,
-                    "metric": metric,
-                    "restrict_vocab": restrict_vocab,
-                },
-            },
-            fingerprint=sub.provenance.fingerprint,
-        ),
-        name=f"{space.name}: neighbourhood of {query!r}",
-        tokenize=space._tokenize,
-        encode=space._encode,
-    )
-
-
-def _self_score(space: EmbeddingSpace, key: str, metric: str) -> float:
-    return space.similarity(key, key, metric=metric)
-
-
-def _check_count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise InvalidParameterError(f"{name} must be a non-negative integer; got {value!r}")
-    return int(value)
-
-
-# ---- validation ---------------------------------------------------------------------------
 def _check_method(method: object) -> str:
     if method not in VALID_METHODS:
         raise InvalidParameterError(
@@ -881,12 +777,3 @@ def _read_quality(path: Path, rows: int) -> ProjectionQuality | None:
         return quality
 
     return read_entry(path, read, what="the cached projection quality")
-
-
-def keys_subspace(space: EmbeddingSpace, words: Sequence[str]) -> EmbeddingSpace:
-    """The rows of ``words`` (keys; repeats dropped) as a new space, to project a chosen set of
-    words; an unknown word raises with the closest keys."""
-    unique = list(dict.fromkeys(words))
-    if not unique:
-        raise InvalidParameterError("words must name at least one key of the space")
-    return space.subset(unique)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._checks import candidate_count
 from ..errors import InvalidParameterError
 
 Metric = Literal["cosine", "euclidean", "dot"]
@@ -428,8 +429,7 @@ def refined_top_k(
     The float32 pass picks a few more candidates than asked; they are re-measured in float64
     and re-sorted, so rounding in the fast pass cannot reorder near-ties.
     """
-    slack = max(8, k // 4)
-    candidates = top_k(row_scores, k + slack, largest=largest, excluded=excluded)
+    candidates = top_k(row_scores, candidate_count(k), largest=largest, excluded=excluded)
     if candidates.size == 0:
         return candidates, np.empty(0)
     exact = exact_scores(vectors, candidates, query, metric)

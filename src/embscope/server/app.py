@@ -249,7 +249,7 @@ class _PrefixIndex:
         order = sorted(range(len(names)), key=names.__getitem__)
         self._sorted = [names[i] for i in order]
         self._rows = np.asarray(rows, dtype=np.int64)[order]
-        self._word_start = space._lookup().word_start
+        self._word_start = space.word_start_rows
 
     def _first(self, prefix: str, limit: int, *, words: bool = False, skip=()) -> np.ndarray:
         """The lowest ``limit`` rows with a name starting with ``prefix`` (only word-start
