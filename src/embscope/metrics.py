@@ -62,9 +62,9 @@ class Metric(StrEnum):
 METRIC_NAMES: tuple[str, ...] = tuple(metric.value for metric in Metric)
 
 _MEANINGS = {
-    Metric.COSINE: "score = cosine similarity, higher = closer",
-    Metric.EUCLIDEAN: "score = Euclidean distance, lower = closer",
-    Metric.DOT: "score = dot product, higher = closer",
+    Metric.COSINE: "score = cosine similarity",
+    Metric.EUCLIDEAN: "score = Euclidean distance, lower is closer",
+    Metric.DOT: "score = dot product",
 }
 
 __all__ = ["METRIC_NAMES", "Metric"]

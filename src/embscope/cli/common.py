@@ -13,7 +13,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from ..search.kernels import VALID_METRICS
+from ..metrics import METRIC_NAMES
+from ..search.results import Hits, ResolvedQuery
 from ..space import EmbeddingSpace
 
 DEFAULT_SOURCE = "minilm"
@@ -46,7 +47,7 @@ def source_option(command: Any) -> Any:
 metric_option = click.option(
     "--metric",
     "-m",
-    type=click.Choice(VALID_METRICS),
+    type=click.Choice(METRIC_NAMES),
     default=None,
     help="Similarity to rank by (default: the space's own, usually cosine).",
 )
@@ -148,16 +149,12 @@ def load_space(source: str) -> EmbeddingSpace:
     return load(source, **options)
 
 
-def echo_pieces_note(frame: pd.DataFrame) -> None:
+def echo_pieces_note(query: ResolvedQuery) -> None:
     """Say on stderr when a word was answered by other keys than it names: its word-start
     token, its pieces, another case. They are shown as tables show them (``␣king``, never
     ``Ġking``); a label typed as shown needs no note."""
-    keys = frame.attrs.get("query_keys", [])
-    query = frame.attrs.get("query")
-    labels = frame.attrs.get("query_labels") or {}
-    shown = [str(labels.get(key, key)) for key in keys]
-    if keys and (len(keys) > 1 or query not in (keys[0], shown[0])):
-        click.echo(f"note: {query!r} was looked up as {' + '.join(shown)}", err=True)
+    if query.looked_up_as:
+        click.echo(f"note: {query.text!r} was looked up as {query.looked_up_as}", err=True)
 
 
 def _plain(value: Any) -> Any:
@@ -227,14 +224,11 @@ def _format_cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARACTERS else text[: CELL_CHARACTERS - 1] + "…"
 
 
-def score_title(frame: pd.DataFrame, what: str) -> str:
-    metric = frame.attrs.get("metric", "cosine")
-    meaning = {
-        "cosine": "score = cosine similarity",
-        "dot": "score = dot product",
-        "euclidean": "score = Euclidean distance, lower is closer",
-    }[metric]
-    return f"{what} of {frame.attrs.get('query')!r} in {frame.attrs.get('space')} ({meaning})"
+def score_title(hits: Hits, what: str, *, query: str | None = None) -> str:
+    """``Neighbours of 'good' in glove-6b-50d (score = cosine similarity)``; ``query`` names
+    the query otherwise than as typed."""
+    shown = query if query is not None else hits.query.text
+    return f"{what} of {shown!r} in {hits.space_name} ({hits.metric.meaning})"
 
 
 def position_or_name(value: str | None) -> str | int | None:

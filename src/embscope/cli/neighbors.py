@@ -60,28 +60,22 @@ def neighbors(
 
         vectors = read_query_vectors(vector_file, dim=space.dim)
         batches.append(vectors if len(vectors) > 1 else vectors[0])
-    ask = space.opposites if opposite else space.neighbors
-    options = {"top_k": top_k, "metric": metric, "pieces": pieces}
+    options = {"top_k": top_k, "metric": metric, "pieces": pieces, "opposite": opposite}
     if restrict_vocab is not None:
         options["restrict_vocab"] = restrict_vocab
     what = "Opposites" if opposite else "Neighbours"
     text_column = space.provenance.options.get("text_column")
     for batch in batches:
-        frame = ask(batch, **options)
-        if "query" not in frame.columns:  # one query: make it look like a batch of one
-            frame.insert(0, "query", frame.attrs["query"])
-            frame.attrs.update(query=[frame.attrs["query"]], query_keys=[frame.attrs["query_keys"]])
-        keys_of = dict(zip(frame.attrs["query"], frame.attrs["query_keys"], strict=True))
-        for query, part in frame.groupby("query", sort=False):
-            part = part.reset_index(drop=True)
-            part.attrs = {**frame.attrs, "query": query, "query_keys": keys_of[query]}
-            echo_pieces_note(part)
+        for hits in space.search_many(batch, **options):
+            echo_pieces_note(hits.query)
+            frame = hits.to_pandas()
             if as_json:
-                echo_json_records(part)
+                frame.insert(0, "query", hits.query.text)
+                echo_json_records(frame)
             else:
                 # a document's text is its label already: one copy in the table is enough
-                hidden = ["query", *[c for c in (text_column,) if c and c in part.columns]]
-                echo_table(part.drop(columns=hidden), title=score_title(part, what))
+                hidden = [c for c in (text_column,) if c and c in frame.columns]
+                echo_table(frame.drop(columns=hidden), title=score_title(hits, what))
 
 
 COMMANDS = [neighbors]

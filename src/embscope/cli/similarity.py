@@ -82,8 +82,11 @@ def table(
     if out is not None:
         check_output(out)
     space = load_space(source)
-    frame = space.similarity_table(word, metric=metric, pieces=pieces)
-    echo_pieces_note(frame)
+    from ..search.exact import similarity_table
+
+    hits = similarity_table(space, word, metric=metric, pieces=pieces)
+    echo_pieces_note(hits.query)
+    frame = hits.to_pandas()
     if out is not None:
         with atomic_path(out) as temporary:
             if out.suffix == ".csv":
@@ -95,7 +98,7 @@ def table(
     if as_json:
         echo_json_records(shown)
     else:
-        echo_table(shown, title=score_title(frame, f"Top {len(shown)} of {len(frame):,} rows"))
+        echo_table(shown, title=score_title(hits, f"Top {len(shown)} of {len(frame):,} rows"))
 
 
 COMMANDS = [similarity, table]

@@ -36,24 +36,21 @@ def tour(source: str, top_k: int) -> None:
     # through its own first rows rather than through empty sections
     words = [w for w in TOUR_WORDS if w in space] or space.keys[: min(len(space) - 1, 2)]
     for word in words:
-        frame = space.neighbors(word, top_k=top_k)
-        echo_table(frame[["rank", "label", "score"]], title=_title(space, frame, "Neighbours"))
+        hits = space.search(word, top_k=top_k)
+        echo_table(_columns(hits), title=_title(space, hits, "Neighbours"))
         click.echo("")
     opposite = TOUR_OPPOSITE if TOUR_OPPOSITE in space else (words[0] if words else None)
     if opposite is not None:
-        frame = space.opposites(opposite, top_k=top_k)
-        echo_table(frame[["rank", "label", "score"]], title=_title(space, frame, "Opposites"))
+        hits = space.search(opposite, top_k=top_k, opposite=True)
+        echo_table(_columns(hits), title=_title(space, hits, "Opposites"))
         click.echo("")
     if space.has_tokenizer and TOUR_SPLIT_WORD not in space:
         try:
             space.resolve(TOUR_SPLIT_WORD)
         except UnknownKeyError as error:
             click.echo(f"Words outside the vocabulary: {error}\n")
-        frame = space.neighbors(TOUR_SPLIT_WORD, top_k=top_k, pieces="mean")
-        echo_table(
-            frame[["rank", "label", "score"]],
-            title=score_title(frame, "Neighbours of the mean of the pieces"),
-        )
+        hits = space.search(TOUR_SPLIT_WORD, top_k=top_k, pieces="mean")
+        echo_table(_columns(hits), title=score_title(hits, "Neighbours of the mean of the pieces"))
         click.echo("")
     click.echo(
         "Next: embscope neighbors WORD -s SOURCE -k 15 | embscope similarity A B | "
@@ -61,13 +58,17 @@ def tour(source: str, top_k: int) -> None:
     )
 
 
-def _title(space, frame, what: str) -> str:
+def _columns(hits):
+    return hits.to_pandas()[["rank", "label", "score"]]
+
+
+def _title(space, hits, what: str) -> str:
     """The table's title; a row whose key is not what a person reads (a document's row
     number) is named by its label."""
-    query = frame.attrs.get("query")
+    query = hits.query.text
     if query in space and space.labels[space.row(query)] != query:
-        frame.attrs["query"] = f"{query}: {space.labels[space.row(query)]}"
-    return score_title(frame, what)
+        return score_title(hits, what, query=f"{query}: {space.labels[space.row(query)]}")
+    return score_title(hits, what)
 
 
 COMMANDS = [tour]
