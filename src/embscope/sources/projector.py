@@ -37,7 +37,7 @@ import pandas as pd
 from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace, Provenance
-from .arrays import reserved_safe_metadata, restore_reserved_names
+from .arrays.marker import reserved_safe_metadata, restore_reserved_names
 from .vocabulary import file_fingerprint
 
 logger = logging.getLogger(__name__)
