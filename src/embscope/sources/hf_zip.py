@@ -36,16 +36,9 @@ import numpy as np
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 from ..space import EmbeddingSpace
 from .hf_tokenizer import read_tokenizer
-from .huggingface import (
-    MATRICES,
-    STORAGE_DTYPES,
-    Checkpoint,
-    WeightTensor,
-    assemble_checkpoint,
-    checkpoint_space,
-    read_config,
-    safetensors_entries,
-)
+from .huggingface.checkpoint import MATRICES, Checkpoint, assemble_checkpoint, checkpoint_space
+from .huggingface.files import read_config
+from .huggingface.weights import STORAGE_DTYPES, WeightTensor, safetensors_entries
 from .sniff import checkpoint_folders
 from .vocabulary import (
     DEFAULT_MAX_INFLATION,

@@ -35,7 +35,8 @@ import numpy as np
 from ..errors import MalformedFileError, MissingDependencyError, SourceError
 from ..space import EmbeddingSpace, Provenance
 from .hf_tokenizer import TokenizerVocabulary, read_tokenizer, read_tokenizer_file, token_table
-from .huggingface import WeightTensor, confine_checkpoint, float_matrix
+from .huggingface.files import confine_checkpoint
+from .huggingface.weights import WeightTensor, float_matrix
 from .vocabulary import INFLATION_FLOOR, file_fingerprint, human_bytes
 
 logger = logging.getLogger(__name__)
