@@ -67,6 +67,7 @@ export interface Similarity {
 
 /** One query's cosine and Euclidean rankings side by side (the BERT lecture's profile). */
 export interface Profile extends QueryKeys {
+  source: string;
   query: string;
   rank_correlation: number;
   overlap: number;
@@ -77,8 +78,16 @@ export interface Profile extends QueryKeys {
   sample: number[][];
 }
 
-export const profile = (source: string, word: string, topK = 10, pieces: Pieces = "error") =>
-  call<Profile>(`${sourcePath(source)}/profile?${query({ query: word, top_k: topK, pieces })}`);
+export const profile = (
+  source: string,
+  word: string,
+  topK = 10,
+  pieces: Pieces = "error",
+  signal?: AbortSignal,
+) =>
+  call<Profile>(`${sourcePath(source)}/profile?${query({ query: word, top_k: topK, pieces })}`, {
+    signal,
+  });
 
 export type Method = "pca" | "tsne" | "umap";
 
@@ -104,9 +113,9 @@ export interface Job {
   /** fraction done (0 to 1) while running, where the work reports it */
   progress: number | null;
   phase: string | null;
-  /** the token a neighbourhood projection is around (in the answer that started it) */
-  query_keys?: string[] | null;
-  query_labels?: string[] | null;
+  /** the token a neighbourhood projection is around (in the answer that started it; else null) */
+  query_keys: string[] | null;
+  query_labels: string[] | null;
 }
 
 /** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys, a
@@ -153,6 +162,7 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, detail, suggestions, pieces, pieceLabels);
 }
 
+/** ``init.signal`` aborts the request: an answer nobody waits for any more (see latest.ts). */
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   const response = await fetch(path, init);
   if (!response.ok) throw await errorOf(response);
@@ -170,8 +180,8 @@ const sourcePath = (source: string) => `api/sources/${encodeURIComponent(source)
 export const listSources = () => call<Source[]>("api/sources");
 
 /** Rows whose key or label starts with ``prefix``; a plain prefix offers words first. */
-export const complete = (source: string, prefix: string, limit = 10) =>
-  call<Completion[]>(`${sourcePath(source)}/complete?${query({ prefix, limit })}`);
+export const complete = (source: string, prefix: string, limit = 10, signal?: AbortSignal) =>
+  call<Completion[]>(`${sourcePath(source)}/complete?${query({ prefix, limit })}`, { signal });
 
 /** How a query is read: ``exact`` sends a key as the answers give it (a clicked row), else
  * the text is read as typed (a word, a label, ##piece); ``pieces`` decides for a word of
@@ -185,6 +195,7 @@ export const neighbors = (
   source: string,
   word: string,
   options: { topK: number; metric: Metric; opposite: boolean } & Asking,
+  signal?: AbortSignal,
 ) =>
   call<Neighbors>(
     `${sourcePath(source)}/neighbors?${query({
@@ -195,6 +206,7 @@ export const neighbors = (
       exact: options.exact ?? false,
       pieces: options.pieces ?? "error",
     })}`,
+    { signal },
   );
 
 export const similarity = (
@@ -203,7 +215,11 @@ export const similarity = (
   b: string,
   metric: Metric,
   pieces: Pieces = "error",
-) => call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric, pieces })}`);
+  signal?: AbortSignal,
+) =>
+  call<Similarity>(`${sourcePath(source)}/similarity?${query({ a, b, metric, pieces })}`, {
+    signal,
+  });
 
 /** The server takes only JSON in requests that change state (no cross-site form can send it). */
 const postJson = (body: unknown): RequestInit => ({
@@ -212,10 +228,11 @@ const postJson = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 
-export const startProjection = (source: string, request: ProjectionRequest) =>
-  call<Job>(`${sourcePath(source)}/projections`, postJson(request));
+export const startProjection = (source: string, request: ProjectionRequest, signal?: AbortSignal) =>
+  call<Job>(`${sourcePath(source)}/projections`, { ...postJson(request), signal });
 
-export const job = (id: string) => call<Job>(`api/jobs/${encodeURIComponent(id)}`);
+export const job = (id: string, signal?: AbortSignal) =>
+  call<Job>(`api/jobs/${encodeURIComponent(id)}`, { signal });
 
 export interface TokenCandidate {
   rank: number;
@@ -235,6 +252,7 @@ export interface TokenScan {
 }
 
 export interface Classes {
+  source: string;
   label_column: string;
   labels: string[];
   counts: number[];
@@ -246,11 +264,11 @@ export interface Classes {
 /** A labelled space's class-similarity matrix (an error for a space without labels). */
 export const classes = (source: string) => call<Classes>(`${sourcePath(source)}/classes`);
 
-export const startTokenScan = (source: string) =>
-  call<Job>(`${sourcePath(source)}/tokens`, postJson({}));
+export const startTokenScan = (source: string, signal?: AbortSignal) =>
+  call<Job>(`${sourcePath(source)}/tokens`, { ...postJson({}), signal });
 
-export const tokenScan = (id: string, top: number) =>
-  call<TokenScan>(`api/jobs/${encodeURIComponent(id)}/tokens?top=${top}`);
+export const tokenScan = (id: string, top: number, signal?: AbortSignal) =>
+  call<TokenScan>(`api/jobs/${encodeURIComponent(id)}/tokens?top=${top}`, { signal });
 
 export interface ClusterLabel {
   label: string;
@@ -266,9 +284,14 @@ export const clusters = (id: string) =>
 export const pointsFileUrl = (id: string, format: "csv" | "parquet") =>
   `api/jobs/${encodeURIComponent(id)}/points.${format}`;
 
+/** Where a finished projection downloads as a self-contained interactive HTML figure, coloured
+ * by a metadata column or by ``similarity:<query>``. */
+export const figureUrl = (id: string, color: string) =>
+  `api/jobs/${encodeURIComponent(id)}/figure.html${color ? `?color=${encodeURIComponent(color)}` : ""}`;
+
 /** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
-export async function points(id: string): Promise<Table> {
-  const response = await fetch(`api/jobs/${encodeURIComponent(id)}/points`);
+export async function points(id: string, signal?: AbortSignal): Promise<Table> {
+  const response = await fetch(`api/jobs/${encodeURIComponent(id)}/points`, { signal });
   if (!response.ok) throw await errorOf(response);
   return tableFromIPC(new Uint8Array(await response.arrayBuffer()));
 }
