@@ -41,6 +41,7 @@ def test_a_2d_projection_shows_its_points_offline(tmp_path, offline_page):
     assert page.refused == []
 
 
+@pytest.mark.slow  # renders in headless Chromium (about 15 s)
 def test_a_3d_projection_renders_with_webgl_offline(tmp_path, offline_page):
     page = offline_page
     page.goto(_write_projection(tmp_path, "--method", "umap", "--dims", "3").as_uri())

@@ -26,6 +26,7 @@ def run():
     return invoke
 
 
+@pytest.mark.slow  # about 12 s
 def test_html_png_and_coordinates(run, tmp_path, glove):
     out, coords = tmp_path / "terrible.html", tmp_path / "terrible.parquet"
     args = ["project", "glove-6b-50d", "--method", "umap", "--dims", "3"]

@@ -142,6 +142,7 @@ def test_a_broken_cache_file_is_recomputed(glove, caplog):
     assert space.project("umap", progress=False).from_cache
 
 
+@pytest.mark.slow  # two full t-SNEs (about 23 s); test_atomic.py forces the overlap
 def test_two_processes_writing_one_cache_entry(tmp_path):
     code = textwrap.dedent(
         """

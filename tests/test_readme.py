@@ -24,6 +24,7 @@ def test_readme_has_examples():
     assert len(_blocks("pycon")) >= 2 and len(_blocks("console")) >= 2
 
 
+@pytest.mark.slow  # runs every README example (about 10 s)
 def test_python_examples(tmp_path, monkeypatch, shared_data):
     # the examples write files, and read ../shared/data as from the repository's root
     work = tmp_path / "work"

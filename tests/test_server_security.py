@@ -252,6 +252,7 @@ def test_the_queue_is_bounded_shared_and_cancellable(client):
         assert cancel(job).json()["state"] in ("cancelled", "running")
 
 
+@pytest.mark.slow  # about 10 s
 def test_a_running_job_stops_at_its_next_progress_step(client):
     job = client.post(PROJECTIONS, json={**LONG_TSNE, "random_state": 201}).json()
     # past the neighbour search: its optimisation reports every ten iterations
