@@ -158,3 +158,31 @@ def smollm2_path() -> Path:
 @pytest.fixture(scope="session")
 def smollm2(smollm2_path) -> embscope.EmbeddingSpace:
     return embscope.load(smollm2_path, progress=False)
+
+
+# ---- the slow marker stays true ---------------------------------------------------------------
+# EMBSCOPE_CHECK_SLOW=1 names, in the terminal summary, the tests that took over SLOW_SECONDS
+# (setup and call together) without @pytest.mark.slow. A warning, never a failure: the tests
+# themselves never time anything.
+SLOW_SECONDS = 10.0
+_seconds: dict[str, float] = {}
+_unmarked: set[str] = set()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    import os
+
+    if os.environ.get("EMBSCOPE_CHECK_SLOW") == "1" and report.when in ("setup", "call"):
+        _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+        if "slow" not in report.keywords:
+            _unmarked.add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    over = {test: _seconds[test] for test in _unmarked if _seconds[test] > SLOW_SECONDS}
+    if over:
+        terminalreporter.write_sep(
+            "=", f"over {SLOW_SECONDS:g} s without @pytest.mark.slow (mark them)", yellow=True
+        )
+        for test, seconds in sorted(over.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{seconds:6.1f} s  {test}", yellow=True)
