@@ -1,5 +1,7 @@
 // Typed calls to the embscope server (src/embscope/server/app.py). Paths are relative so the
-// page keeps working when a reverse proxy mounts the server under a sub-path.
+// page keeps working when a reverse proxy mounts the server under a sub-path. The interfaces
+// are written by hand after the server's pydantic models; tests/test_frontend_contract.py
+// holds them (and METRICS) to the server's OpenAPI schemas.
 
 import { tableFromIPC, type Table } from "apache-arrow";
 
