@@ -19,7 +19,6 @@ HUB_SMALL_FILES = (
     "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "*.tiktoken",
     SAFETENSORS_INDEX, TORCH_INDEX,
 )  # fmt: skip
-# ---- where the files are ---------------------------------------------------------------------
 # Every file a checkpoint reader may open: the small files fetched first, the weights.
 _READ_PATTERNS = (*HUB_SMALL_FILES, "*.safetensors", "pytorch_model.bin")
 
