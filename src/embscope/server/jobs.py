@@ -6,6 +6,10 @@ for the page to show.
 A running job is cancelled through its progress callback: the next ``report(fraction, phase)``
 after the cancellation raises ``JobCancelled``, which unwinds the work (the library's caches are
 written atomically, so an unwound projection leaves nothing half-written).
+
+What is computed from a finished job's result later (a projection's cluster names) is kept in a
+``JobCache``, which the runner empties of a job when it drops the job: such caches are bounded
+by the job store, however many jobs clients start.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from .._io.progress import ProgressCallback
 from ..errors import EmbscopeError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,13 @@ logger = logging.getLogger(__name__)
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 MAX_QUEUED = 16
+KEEP_FINISHED = 64
+
+T = TypeVar("T")
+
+#: A job's progress callback, as the library's ``progress=`` arguments take one: called with the
+#: fraction done (0 to 1) and the phase the work has reached.
+ProgressCallback = Callable[[float, str], None]
 
 
 class JobCancelled(Exception):
@@ -52,7 +62,7 @@ class Job:
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def report(self, fraction: float, phase: str) -> None:
-        """The work's progress callback (``embscope._io.progress.ProgressCallback``)."""
+        """The work's progress callback (``ProgressCallback``)."""
         if self.cancel_reason is not None:
             raise JobCancelled(self.cancel_reason)
         self.progress = min(1.0, max(0.0, float(fraction)))
@@ -66,7 +76,9 @@ class JobRunner:
     jobs wait (``submit`` raises ``QueueFull`` beyond). A job that raises is marked failed with
     the error's message; the runner and the server go on."""
 
-    def __init__(self, workers: int = 1, *, max_queued: int = MAX_QUEUED, keep: int = 64) -> None:
+    def __init__(
+        self, workers: int = 1, *, max_queued: int = MAX_QUEUED, keep: int = KEEP_FINISHED
+    ) -> None:
         if workers < 1 or max_queued < 0:
             raise ValueError(f"need workers >= 1 and max_queued >= 0; got {workers}, {max_queued}")
         self._lock = threading.Lock()
@@ -77,6 +89,7 @@ class JobRunner:
         self._max_queued = max_queued
         self._keep = keep
         self._stopped = False
+        self._forget_listeners: list[Callable[[str], None]] = []
         # Daemon threads: a job stuck in a step that reports no progress (a C loop) must not
         # keep a stopped server's process alive; it is abandoned when the interpreter exits.
         self._workers = [
@@ -103,10 +116,19 @@ class JobRunner:
             job = Job(id=uuid.uuid4().hex[:12], description=description)
             self._by_key[key] = job
             self._by_id[job.id] = job
-            self._forget_old()
+            forgotten = self._forget_old()
             self._waiting.append((job, work))
             self._work_waiting.notify()
+        # outside the lock: a listener takes its own lock, and may call get() while holding it
+        for old in forgotten:
+            for listener in self._forget_listeners:
+                listener(old.id)
         return job
+
+    def on_forget(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` for every job the runner drops from now on (finished jobs
+        beyond the newest ``keep``), after it is gone from ``get``."""
+        self._forget_listeners.append(listener)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -172,14 +194,53 @@ class JobRunner:
             job.seconds = time.perf_counter() - started
             job.finished.set()
 
-    def _forget_old(self) -> None:
+    def _forget_old(self) -> list[Job]:
         # finished jobs beyond the newest ``keep`` are dropped, so memory stays bounded
         finished = [j for j in self._by_id.values() if j.state in FINISHED]
-        for job in sorted(finished, key=lambda j: j.created)[: max(0, len(finished) - self._keep)]:
+        dropped = sorted(finished, key=lambda j: j.created)[: max(0, len(finished) - self._keep)]
+        for job in dropped:
             del self._by_id[job.id]
             for key, kept in list(self._by_key.items()):
                 if kept is job:
                     del self._by_key[key]
+        return dropped
+
+
+class JobCache(Generic[T]):
+    """Values computed once from a job's result (a projection's cluster names), each kept while
+    ``jobs`` keeps its job and dropped with it, so the cache never holds more entries than the
+    runner holds jobs."""
+
+    def __init__(self, jobs: JobRunner) -> None:
+        self._jobs = jobs
+        self._values: dict[str, T] = {}
+        self._lock = threading.Lock()
+        jobs.on_forget(self._forget)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def __contains__(self, job_id: object) -> bool:
+        with self._lock:
+            return job_id in self._values
+
+    def get_or_compute(self, job_id: str, compute: Callable[[], T]) -> T:
+        """The value kept for ``job_id``, else ``compute()``'s (kept while the job is)."""
+        with self._lock:
+            if job_id in self._values:
+                return self._values[job_id]
+        value = compute()  # unlocked: it takes seconds, and other jobs' values stay readable
+        with self._lock:
+            # a job dropped while its value was computed must not leave the value behind; the
+            # runner tells its listeners after releasing its lock, so asking it here is safe
+            if self._jobs.get(job_id) is not None:
+                self._values[job_id] = value
+        return value
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._values.pop(job_id, None)
 
 
 def _client_message(error: Exception) -> str:
