@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._checks import integer_at_least, is_integer
+from . import lookup
+from ._checks import is_integer
 from .errors import InvalidParameterError, UnknownKeyError
+from .lookup import CONTINUATION_MARK, WORD_START_MARK, is_plain_word  # noqa: F401
 from .metrics import Metric
 from .search import kernels as _nb
 from .search.results import RENAMED_PREFIX, Hits, HitsBatch, ResolvedQuery  # noqa: F401
@@ -54,14 +55,6 @@ class Provenance:
             default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-#: Typed before a piece, asks for the mid-word continuation piece of a vocabulary with
-#: word-start tokens (SentencePiece, byte-level BPE): there ``king`` means the word (``Ġking``,
-#: ``▁king``) and ``##king`` the piece ``king`` that continues a word, as WordPiece writes it.
-CONTINUATION_MARK = "##"
-#: How a label shows the space a word-start token begins with (``Ġking`` → ``␣king``).
-WORD_START_MARK = "␣"
 
 
 class EmbeddingSpace:
@@ -293,7 +286,7 @@ class EmbeddingSpace:
             f"<EmbeddingSpace {self.name!r}: {n:,} x {d} {self.stored_dtype}, metric={self.metric}>"
         )
 
-    # ---- lookup -------------------------------------------------------------------------
+    # ---- lookup: how typed text finds rows (embscope.lookup) ------------------------------
     def row(self, key: str) -> int:
         """Row of a key; an unknown key raises UnknownKeyError with the closest keys."""
         try:
@@ -304,31 +297,7 @@ class EmbeddingSpace:
     def unknown_key(self, key: str) -> UnknownKeyError:
         """The error for a key this space does not hold, with why (left out for NaN values),
         the closest keys, or the pieces its tokenizer splits it into."""
-        key = str(key)
-        if key in self.non_finite_keys:
-            return UnknownKeyError(
-                key,
-                space_name=self.name,
-                reason="its vector holds NaN or infinite values, so it was left out on load",
-            )
-        pieces: list[str] = []
-        if self._tokenize is not None and key.strip():
-            pieces = self._tokenize(key)
-        labels = self.labels
-        piece_labels = [labels[self._index[p]] if p in self._index else p for p in pieces]
-        suggestions: list[str] = []
-        if len(pieces) <= 1:
-            words = self._lookup().words
-            # in a vocabulary of word-start tokens the words a person types are the ones
-            # after the space mark (they resolve to their ␣word token), not the raw keys
-            suggestions = closest_keys(key, [*words, *self._keys] if words else self._keys)
-        return UnknownKeyError(
-            key,
-            space_name=self.name,
-            suggestions=suggestions,
-            pieces=pieces,
-            piece_labels=piece_labels,
-        )
+        return lookup.unknown_key(self, key)
 
     def resolve(self, query: Query, *, pieces: PiecesMode = "error") -> ResolvedQuery:
         """Turn a word (or a raw vector) into the vector a question uses.
@@ -349,99 +318,20 @@ class EmbeddingSpace:
         own normalisation, e.g. lowercasing); a word it splits into several uses their mean
         only with ``pieces="mean"``, and the pieces are reported (as labels in the error).
         """
-        if pieces not in ("error", "mean"):
-            raise InvalidParameterError(f"pieces must be 'error' or 'mean'; got {pieces!r}")
-        if not isinstance(query, str):
-            vector = np.asarray(query, dtype=np.float32)
-            if vector.shape != (self.dim,):
-                raise InvalidParameterError(
-                    f"a vector query must have shape ({self.dim},); got {vector.shape}"
-                )
-            if not np.isfinite(vector).all():
-                raise InvalidParameterError(
-                    "a vector query holds NaN or infinite values: every score would be NaN"
-                )
-            return ResolvedQuery("<vector>", (), (), vector)
-        row = self._find_row(query)
-        if row is not None:
-            return self._resolved(query, (row,))
-        if self._encode is not None and query.strip():
-            # a document space answers free text through the model that encoded it
-            return ResolvedQuery(query, (), (), np.asarray(self._encode(query), np.float32))
-        folded = query.lower()
-        if folded != query and self._lowercase_only():
-            # GloVe and other lowercased vocabularies hold "paris", never "Paris": fold as an
-            # uncased tokenizer would, and report the key used (the CLI says so in a note)
-            row = self._find_row(folded)
-            if row is not None:
-                logger.info("%r looked up as %r (the vocabulary is lowercase)", query, folded)
-                return self._resolved(query, (row,))
-        split = self._tokenize(query) if self._tokenize is not None and query.strip() else []
-        known = [p for p in split if p in self._index]
-        if split and len(known) == len(split) and (len(split) == 1 or pieces == "mean"):
-            resolved = self._resolved(query, tuple(self._index[p] for p in split))
-            logger.info("%r resolved to pieces %s", query, " + ".join(resolved.labels))
-            return resolved
-        raise self.unknown_key(query)
-
-    def _resolved(self, text: str, rows: tuple[int, ...]) -> ResolvedQuery:
-        """The query answered by ``rows``: one row's vector, or the mean of several."""
-        labels = self.labels
-        if len(rows) == 1:
-            vector = np.asarray(self._vectors[rows[0]], np.float32)
-        else:
-            vector = np.asarray(self._vectors[list(rows)], dtype=np.float32).mean(axis=0)
-        keys = tuple(self._keys[r] for r in rows)
-        return ResolvedQuery(text, keys, rows, vector, tuple(labels[r] for r in rows))
-
-    def _find_row(self, text: str) -> int | None:
-        """The row a text names without the tokenizer: a plain word's word-start token, a
-        key, a ``##piece``, or a label shown in tables; None when it names none."""
-        lookup = self._lookup()
-        if lookup.word_start is not None and is_plain_word(text):
-            row = lookup.label_rows.get(WORD_START_MARK + text)
-            if row is not None and lookup.word_start[row]:
-                return row
-        row = self._index.get(text)
-        if row is not None:
-            return row
-        if lookup.word_start is not None and text.startswith(CONTINUATION_MARK):
-            row = self._index.get(text[len(CONTINUATION_MARK) :])
-            if row is not None:
-                return row
-        return lookup.label_rows.get(text)
+        return lookup.resolve(self, query, pieces=pieces)
 
     def query_text(self, key: str) -> str:
         """The text that ``resolve`` answers with exactly the row ``key``, as a person would
         type it: its label where that leads back to it (``␣king`` for ``Ġking``),
         ``##king`` for a continuation piece whose bare form means the word, else the key.
         An unknown key raises UnknownKeyError."""
-        row = self.row(key)
-        label = self.labels[row]
-        for text in (label, CONTINUATION_MARK + key, key):
-            if self._find_row(text) == row:
-                return text
-        return key
-
-    def _lookup(self) -> _Lookup:
-        """The label and word-start tables, built on the first lookup, then kept."""
-        found = self.__dict__.get("_lookup_tables")
-        if found is None:
-            found = _Lookup.build(self)
-            self.__dict__["_lookup_tables"] = found
-        return found
+        return lookup.query_text(self, key)
 
     @property
     def word_start_rows(self) -> np.ndarray | None:
         """Which rows are word-start tokens (``Ġking``, ``▁king``): a boolean mask, or None
         in a vocabulary without them (WordPiece, word vectors)."""
-        return self._lookup().word_start
-
-    def _lowercase_only(self) -> bool:
-        """Whether no key has an upper-case letter (computed on the first miss, then kept)."""
-        if self._all_lowercase is None:
-            self._all_lowercase = not any(key != key.lower() for key in self._keys)
-        return self._all_lowercase
+        return lookup.label_tables(self).word_start
 
     # ---- questions ----------------------------------------------------------------------
     def similarity(
@@ -633,88 +523,23 @@ class EmbeddingSpace:
         looks only among the first N rows (in frequency-ordered vocabularies the rarest words
         crowd the opposite end).
         """
-        if not isinstance(query, str):
-            raise InvalidParameterError(f"the neighborhood query must be a word; got {query!r}")
-        # the word as a query resolves it (a word-start token, a folded case), but the
-        # neighbourhood is drawn around one row of the space, never a mean of pieces
-        resolved = self.resolve(query)
-        if len(resolved.rows) != 1:
-            raise InvalidParameterError(
-                f"the neighborhood query must be one row of the space; {query!r} is not"
-            )
-        if resolved.looked_up_as:
-            logger.info("neighbourhood of %r drawn around %s", query, resolved.looked_up_as)
-        row = resolved.rows[0]
-        query = self._keys[row]
-        similar = integer_at_least(similar, "similar", 0)
-        opposite = integer_at_least(opposite, "opposite", 0)
-        if similar + opposite == 0:
-            raise InvalidParameterError("similar and opposite cannot both be 0: nothing to show")
-        metric = Metric.of(metric or self.metric)
-        # ranks count from 1 within each group, as in neighbors(); the query itself is rank 0
-        parts = [("query", [row], [self.similarity(query, query, metric=metric)])]
-        for group, count in (("similar", similar), ("opposite", opposite)):
-            if count:
-                hits = self.search(
-                    query,
-                    top_k=count,
-                    metric=metric,
-                    opposite=group == "opposite",
-                    restrict_vocab=restrict_vocab,
-                )
-                parts.append((group, hits.rows.tolist(), hits.scores.tolist()))
-        rows: list[int] = []
-        columns: dict[str, list[Any]] = {"group": [], "score": [], "rank": []}
-        for group, group_rows, group_scores in parts:
-            for rank, (found, score) in enumerate(zip(group_rows, group_scores, strict=True)):
-                if found in rows:  # a tiny space can hold a row among the closest and farthest
-                    continue
-                rows.append(found)
-                columns["group"].append(group)
-                columns["score"].append(score)
-                columns["rank"].append(rank + 1 if group != "query" else 0)
-        sub = self.subset([self._keys[r] for r in rows])
-        from ._io.cache import space_key
+        from . import derived
 
-        return EmbeddingSpace(
-            sub.vectors,
-            sub.keys,
-            labels=sub.labels,
-            metadata={
-                **sub.metadata_arrays(),
-                "group": np.asarray(columns["group"]),
-                "score": np.asarray(columns["score"]),
-                "rank": np.asarray(columns["rank"], np.int64),
-            },
-            metric=self.metric,
-            provenance=Provenance(
-                source=self.provenance.source,
-                kind=self.provenance.kind,
-                options={
-                    **self.provenance.options,
-                    "neighborhood_of": space_key(self),
-                    "neighborhood": {
-                        "query": query,
-                        "similar": similar,
-                        "opposite": opposite,
-                        "metric": metric,
-                        "restrict_vocab": restrict_vocab,
-                    },
-                },
-                fingerprint=sub.provenance.fingerprint,
-            ),
-            name=f"{self.name}: neighbourhood of {query!r}",
-            tokenize=self._tokenize,
-            encode=self._encode,
+        return derived.neighborhood(
+            self,
+            query,
+            similar=similar,
+            opposite=opposite,
+            metric=metric,
+            restrict_vocab=restrict_vocab,
         )
 
     def keys_subspace(self, words: Sequence[str]) -> EmbeddingSpace:
         """The rows of ``words`` (keys; repeats dropped) as a new space, to project a chosen
         set of words; an unknown word raises with the closest keys."""
-        unique = list(dict.fromkeys(words))
-        if not unique:
-            raise InvalidParameterError("words must name at least one key of the space")
-        return self.subset(unique)
+        from . import derived
+
+        return derived.keys_subspace(self, words)
 
     def neighbors(
         self,
@@ -814,60 +639,17 @@ class EmbeddingSpace:
     # ---- derived spaces -----------------------------------------------------------------
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
         """A new space holding only the given keys, in that order (vectors copied)."""
-        from ._io.cache import space_key
+        from . import derived
 
-        rows = [self.row(k) for k in keys]
-        return EmbeddingSpace(
-            np.asarray(self._vectors[rows]),
-            [self._keys[r] for r in rows],
-            labels=[self.labels[r] for r in rows],
-            metadata=self.metadata.iloc[rows].reset_index(drop=True),
-            metric=self.metric,
-            provenance=Provenance(
-                source=self.provenance.source,
-                kind=self.provenance.kind,
-                options={
-                    **self.provenance.options,
-                    # the parent's cache key: for an in-memory space it hashes the content,
-                    # so subsets of two different arrays never share a cache entry
-                    "subset_of": space_key(self),
-                    "subset_rows": len(rows),
-                },
-                fingerprint=hashlib.sha256("\n".join(map(str, rows)).encode()).hexdigest()[:16],
-            ),
-            name=self.name,
-            tokenize=self._tokenize,
-            encode=self._encode,
-        )
+        return derived.subset(self, keys)
 
     def astype(self, dtype: str | np.dtype) -> EmbeddingSpace:
         """The same space stored as ``"float16"`` (half the memory; answers still computed in
         float32) or ``"float32"`` (a bfloat16 space: widened into memory). Returns ``self``
         when the dtype already matches."""
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float16, np.float32):
-            raise InvalidParameterError(f"dtype must be float16 or float32; got {dtype}")
-        if str(dtype) == self.stored_dtype:
-            return self
-        if dtype == np.float16:
-            largest = float(np.abs(np.asarray(self._vectors)).max()) if len(self) else 0.0
-            if largest > float(np.finfo(np.float16).max):
-                raise InvalidParameterError(
-                    f"dtype float16 cannot hold values up to {largest:.3g} (float16 max 65504)"
-                )
-        return EmbeddingSpace(
-            self._vectors.astype(dtype),
-            self._keys,
-            labels=self._labels,
-            metadata=self._metadata if self._metadata is not None else self._metadata_columns,
-            metric=self.metric,
-            provenance=replace(
-                self.provenance, options={**self.provenance.options, "dtype_stored": str(dtype)}
-            ),
-            name=self.name,
-            tokenize=self._tokenize,
-            encode=self._encode,
-        )
+        from . import derived
+
+        return derived.astype(self, dtype)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per vector: key, label, metadata and the vector as a list column.
@@ -902,82 +684,3 @@ def _is_memory_mapped(array: np.ndarray) -> bool:
             return True
         array = array.base if isinstance(array.base, np.ndarray) else None
     return False
-
-
-@dataclass(frozen=True)
-class _Lookup:
-    """What ``resolve`` needs beyond the key index: ``label_rows`` maps each label that
-    differs from its key and belongs to one row only back to that row (``␣king`` → the row of
-    ``Ġking``); ``word_start`` marks the rows the tokenizer's table calls ``word_start`` (None
-    when none is: no word-start vocabulary); ``words`` are those rows' labels without the
-    space mark, the words a person types."""
-
-    label_rows: dict[str, int]
-    word_start: np.ndarray | None
-    words: list[str]
-
-    @classmethod
-    def build(cls, space: EmbeddingSpace) -> _Lookup:
-        label_rows: dict[str, int] = {}
-        # a document space's labels are its texts: those are encoded, not looked up
-        if space._labels is not None and space._encode is None:
-            shared: set[str] = set()
-            for row, (key, label) in enumerate(zip(space._keys, space._labels, strict=True)):
-                if label != key:
-                    if label in label_rows:
-                        shared.add(label)
-                    label_rows[label] = row
-            for label in shared:  # a label of several rows names none of them
-                del label_rows[label]
-        kind = _kind_column(space)
-        word_start = None
-        words: list[str] = []
-        if kind is not None:
-            marked = np.asarray(kind == "word_start", dtype=bool)
-            if marked.any():
-                word_start = marked
-                labels = space.labels
-                words = [
-                    labels[row][len(WORD_START_MARK) :]
-                    for row in np.flatnonzero(marked).tolist()
-                    if labels[row].startswith(WORD_START_MARK)
-                ]
-        return cls(label_rows, word_start, words)
-
-
-def _kind_column(space: EmbeddingSpace) -> np.ndarray | None:
-    """The tokenizer table's ``kind`` column, without building a DataFrame for it."""
-    if space._metadata_columns is not None:
-        return space._metadata_columns.get("kind")
-    if space._metadata is not None and "kind" in space._metadata.columns:
-        return space._metadata["kind"].to_numpy()
-    return None
-
-
-def is_plain_word(text: str) -> bool:
-    """A word as typed in running text: it starts with a letter or digit and has no space."""
-    return text[:1].isalnum() and not any(c.isspace() for c in text)
-
-
-def closest_keys(query: str, keys: Sequence[str], n: int = 5) -> list[str]:
-    """Keys a person probably meant: same word in another case first, then close spellings.
-
-    Only keys that share the query's first letter (case-insensitively) are compared with
-    difflib, so a 400k vocabulary answers in a fraction of a second.
-    """
-    folded = query.casefold().strip()
-    if not folded:
-        return []
-    same_case_folded = [k for k in keys if k.casefold() == folded and k != query]
-    pool: dict[str, list[str]] = {}
-    for key in keys:
-        candidate = key.casefold()
-        if candidate[:1] == folded[:1] and abs(len(candidate) - len(folded)) <= 3:
-            pool.setdefault(candidate, []).append(key)
-    close = difflib.get_close_matches(folded, list(pool), n=n + len(same_case_folded), cutoff=0.6)
-    result = list(same_case_folded)
-    for match in close:
-        for key in pool[match]:
-            if key not in result and key != query:
-                result.append(key)
-    return result[:n]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import candidate_count
+from .._checks import candidate_count, positive_int
 from ..errors import InvalidParameterError
 from ..search import kernels as _nb
 from ..search.results import Hits, ResolvedQuery
@@ -207,7 +207,7 @@ def _word_text(word: Any) -> str:
 
 
 def _check_top_k(top_k: int) -> None:
-    _nb.check_positive_int(top_k, "top_k")
+    positive_int(top_k, "top_k")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import integer_at_least, positive_int
 from ..errors import InvalidParameterError
-from ..search.kernels import check_positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -419,10 +419,8 @@ def separation(
     from sklearn.model_selection import StratifiedKFold
     from sklearn.neighbors import KNeighborsClassifier
 
-    k = check_positive_int(k, "k")
-    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
-        raise InvalidParameterError(f"folds must be an integer of at least 2; got {folds!r}")
-    folds = int(folds)
+    k = positive_int(k, "k")
+    folds = integer_at_least(folds, "folds", 2)
     data = _labelled(space, label, "separation")
     smallest = int(data.counts.argmin())
     if data.counts[smallest] < folds:

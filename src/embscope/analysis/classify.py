@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from ..errors import InvalidParameterError
+from ..metrics import Metric
 from ..search import kernels as _nb
 from ..space import EmbeddingSpace
 
@@ -38,7 +40,7 @@ class KNNClassification:
     votes: tuple[tuple[Any, int], ...]
     tied: tuple[Any, ...]
     k: int
-    metric: str
+    metric: Metric
     query: str
     rows: np.ndarray
     keys: tuple[str, ...] | None
@@ -87,7 +89,7 @@ def knn_classify(
     query: str | Sequence[float] | np.ndarray,
     *,
     k: int = 3,
-    metric: str = "euclidean",
+    metric: Metric = "euclidean",
 ) -> KNNClassification:
     """Classify ``query`` by the majority label of its ``k`` nearest points.
 
@@ -99,7 +101,7 @@ def knn_classify(
         raise InvalidParameterError(
             f"metric must be one of {', '.join(KNN_METRICS)} for kNN classification; got {metric!r}"
         )
-    _nb.check_positive_int(k, "k")
+    positive_int(k, "k")
     k = int(k)
     if isinstance(data, EmbeddingSpace):
         label_values = _space_labels(data, labels)
@@ -129,11 +131,11 @@ def knn_classify(
             points, vector[None, :], metric, norms=norms, inverse_norms=_nb.inverse(norms)
         )[0]
         rows, scores = _nb.refined_top_k(
-            points, row_scores, vector, k, metric, largest=metric == "cosine"
+            points, row_scores, vector, k, metric, largest=metric == Metric.COSINE
         )
         keys = None
         query_text = "<vector>"
-    distances = 1.0 - scores if metric == "cosine" else scores
+    distances = 1.0 - scores if metric == Metric.COSINE else scores
     neighbor_labels = tuple(_plain(label_values[row]) for row in rows.tolist())
     votes = _votes(neighbor_labels)
     tied = tuple(label for label, count in votes if count == votes[0][1])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..search.kernels import check_positive_int
+from .._checks import positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,7 +83,7 @@ def distance_profile(
     """Cosine and Euclidean to every row of ``space`` for ``query``, the query's rows left out."""
     import pandas as pd
 
-    top_k = check_positive_int(top_k, "top_k")
+    top_k = positive_int(top_k, "top_k")
     resolved = space.resolve(query, pieces=pieces)
     cosine = space.scores(resolved.vector, metric="cosine")[0].astype(np.float64)
     euclidean = space.scores(resolved.vector, metric="euclidean")[0].astype(np.float64)

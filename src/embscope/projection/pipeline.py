@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_integer
 from .._io.atomic import atomic_path
 from .._io.cache import (
     BrokenEntry,
@@ -46,6 +47,7 @@ from .._io.cache import (
 )
 from .._io.progress import Progress, TqdmToCallback, progress_bar
 from ..errors import InvalidParameterError, MissingDependencyError
+from ..metrics import Metric
 from ..search import kernels as _nb
 
 if TYPE_CHECKING:
@@ -239,7 +241,7 @@ def project(
     method: str = "pca",
     *,
     n_components: int = 2,
-    metric: str | None = None,
+    metric: Metric | None = None,
     random_state: int | None = 0,
     sample: int | str | None = "auto",
     pca_components: int | str | None = "auto",
@@ -270,11 +272,9 @@ def project(
     """
     method = _check_method(method)
     n_components = _check_components(n_components)
-    metric = _nb.check_metric(metric or space.metric)
+    metric = Metric.of(metric or space.metric)
     settings = _check_options(method, options)
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, int | np.integer)
-    ):
+    if random_state is not None and (not is_integer(random_state)):
         raise InvalidParameterError(
             f"random_state must be an integer or None; got {random_state!r}"
         )
@@ -372,7 +372,7 @@ def _check_pca_components(value: object, method: str, dim: int) -> int | None:
         return None
     if value == "auto":
         return PCA_DIMENSIONS if dim > PCA_ABOVE else None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
+    if not is_integer(value) or value < 2:
         raise InvalidParameterError(
             f"pca_components must be 'auto', None or an integer of at least 2; got {value!r}"
         )
@@ -525,7 +525,7 @@ def _rows_to_project(
         limit = SAMPLE_THRESHOLD if method != "pca" else None
     elif sample is None:
         limit = None
-    elif isinstance(sample, bool) or not isinstance(sample, int | np.integer) or sample < 1:
+    elif not is_integer(sample) or sample < 1:
         raise InvalidParameterError(
             f"sample must be 'auto', None or a positive number of rows; got {sample!r}"
         )
@@ -569,12 +569,12 @@ def _duration(seconds: float) -> str:
 
 
 # ---- the methods --------------------------------------------------------------------------
-def _prepared(space: EmbeddingSpace, rows: np.ndarray, metric: str) -> np.ndarray:
+def _prepared(space: EmbeddingSpace, rows: np.ndarray, metric: Metric) -> np.ndarray:
     """The rows as float32, on the unit sphere for cosine (a zero row stays at the origin)."""
     data = np.asarray(
         space.vectors if len(rows) == len(space) else space.vectors[rows], dtype=np.float32
     )
-    if metric == "cosine":
+    if metric == Metric.COSINE:
         data = data * _nb.inverse(space.norms[rows])[:, None]
     return np.ascontiguousarray(data)
 

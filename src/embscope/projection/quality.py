@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from ..errors import InvalidParameterError
+from ..metrics import Metric
 from ..search import kernels as _nb
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ class ProjectionQuality:
     k: int
     rows_measured: int
     rows: int
-    metric: str
+    metric: Metric
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +64,7 @@ def projection_quality(
     rows: np.ndarray,
     coordinates: np.ndarray,
     *,
-    metric: str,
+    metric: Metric,
     k: int = 10,
     sample_size: int = 1000,
     random_state: int = 0,
@@ -71,8 +73,8 @@ def projection_quality(
     against the space's own vectors of those rows."""
     from scipy.spatial import cKDTree
 
-    metric = _nb.check_metric(metric)
-    k = _nb.check_positive_int(k, "k")
+    metric = Metric.of(metric)
+    k = positive_int(k, "k")
     n = len(rows)
     if n < 3:
         raise InvalidParameterError(f"quality needs at least 3 projected rows; got {n}")
@@ -96,7 +98,7 @@ def projection_quality(
         scores = _nb.scores(
             vectors, vectors[block], metric, norms=norms, inverse_norms=inverse_norms
         ).astype(np.float64)
-        distances = -scores if _nb.higher_is_closer(metric) else scores
+        distances = -scores if Metric.of(metric).higher_is_closer else scores
         distances[np.arange(len(block)), block] = np.inf  # a row is not its own neighbour
         ordered = np.sort(distances, axis=1)
         neighbours = projected[start : start + len(block)]

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._checks import is_integer, positive_int
 from .._io.atomic import atomic_path
 from .._io.json_input import parse_json
 from .._io.progress import progress_bar
 from ..errors import InvalidParameterError
+from ..metrics import Metric
 from . import kernels as _nb
 
 if TYPE_CHECKING:
@@ -72,7 +74,7 @@ class KnnGraph:
 
     ids: np.ndarray
     scores: np.ndarray
-    metric: str
+    metric: Metric
     keys: Sequence[str] = field(repr=False)
     approximate: bool = False
 
@@ -202,7 +204,7 @@ def knn_graph(
     space: EmbeddingSpace,
     *,
     top_k: int = 15,
-    metric: str | None = None,
+    metric: Metric | None = None,
     block_rows: int | None = None,
     progress: bool = True,
     approximate: bool | None = False,
@@ -219,17 +221,15 @@ def knn_graph(
     """
     from .index import wants_approximate
 
-    metric = _nb.check_metric(metric or space.metric)
+    metric = Metric.of(metric or space.metric)
     n = len(space)
-    top_k = _nb.check_positive_int(top_k, "top_k")
+    top_k = positive_int(top_k, "top_k")
     if top_k >= n:
         raise InvalidParameterError(
             f"top_k must be less than the number of rows ({n:,}), since a row is not its own "
             f"neighbour; got {top_k}"
         )
-    if block_rows is not None and (
-        isinstance(block_rows, bool) or not isinstance(block_rows, int | np.integer)
-    ):
+    if block_rows is not None and (not is_integer(block_rows)):
         raise InvalidParameterError(f"block_rows must be a positive integer; got {block_rows!r}")
     if block_rows is not None and not 1 <= block_rows <= MAX_BLOCK_ROWS:
         raise InvalidParameterError(
@@ -343,13 +343,13 @@ class _Best:
 
 
 def _exact_graph(
-    space: EmbeddingSpace, k: int, metric: str, block_rows: int, progress: bool
+    space: EmbeddingSpace, k: int, metric: Metric, block_rows: int, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     vectors = space.vectors
     n, dim = vectors.shape
     norms = space.norms
-    inverse = _nb.inverse(norms) if metric == "cosine" else None
-    squares = norms.astype(np.float32) ** 2 if metric == "euclidean" else None
+    inverse = _nb.inverse(norms) if metric == Metric.COSINE else None
+    squares = norms.astype(np.float32) ** 2 if metric == Metric.EUCLIDEAN else None
     # columns per tile; float16 columns are cast to float32 (cosine: normalised) a tile at a time
     chunk = max(block_rows, _TILE_BYTES // (4 * block_rows))
     if vectors.dtype != np.float32 or inverse is not None:
@@ -389,7 +389,7 @@ def _exact_graph(
                     best.offer(columns[later - first :], scores[:, later - first :].T, rows)
             advance((stop - start) * (n - start))
     ids, values = best.result()
-    if metric != "euclidean":
+    if metric != Metric.EUCLIDEAN:
         return ids, values
     return ids, _sorted_distances(vectors, ids)
 
@@ -417,7 +417,7 @@ def _sorted_distances(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 # ---- approximate -----------------------------------------------------------------------------
 def _approximate_graph(
-    space: EmbeddingSpace, k: int, metric: str, progress: bool
+    space: EmbeddingSpace, k: int, metric: Metric, progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row asks the index for k + 1 rows; its own row is dropped wherever it appears (or
     the last one when it does not), the rest are scored exactly and re-sorted."""
@@ -443,15 +443,15 @@ def _approximate_graph(
     return ids, _exact_sorted_scores(space, ids, metric)
 
 
-def _exact_sorted_scores(space: EmbeddingSpace, ids: np.ndarray, metric: str) -> np.ndarray:
+def _exact_sorted_scores(space: EmbeddingSpace, ids: np.ndarray, metric: Metric) -> np.ndarray:
     """Scores of each row with its listed neighbours, from the vectors; rows re-sorted by them
     (closest first, ties to the lower id). ``ids`` is sorted in place."""
-    if metric == "euclidean":
+    if metric == Metric.EUCLIDEAN:
         return _sorted_distances(space.vectors, ids)
     vectors = space.vectors
     n, k = ids.shape
     scores = np.empty((n, k), dtype=np.float32)
-    inverse = _nb.inverse(space.norms) if metric == "cosine" else None
+    inverse = _nb.inverse(space.norms) if metric == Metric.COSINE else None
     step = max(1, _CAST_BYTES // (8 * k * vectors.shape[1]))
     for start in range(0, n, step):
         stop = min(n, start + step)

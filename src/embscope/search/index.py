@@ -44,10 +44,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from .._io.atomic import atomic_path
 from .._io.cache import BrokenEntry, read_entry, space_cache_dir
 from .._io.progress import progress_bar
 from ..errors import InvalidParameterError, MissingDependencyError
+from ..metrics import Metric
 from . import kernels as _nb
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ class ApproximateIndex:
     ``path``); ``recall`` measures it against exact search.
     """
 
-    metric: str
+    metric: Metric
     path: Path
     rows: int
     dim: int
@@ -106,7 +108,7 @@ class ApproximateIndex:
         (rows int64 (m, k), scores float32 (m, k)), closest first. Scores follow the metric
         (Euclidean: a distance). A missing result (the graph found fewer) is row -1, score NaN.
         """
-        k = _nb.check_positive_int(k, "k")
+        k = positive_int(k, "k")
         queries = _nb.query_matrix(vectors, self.dim)
         prepared = _prepare_queries(queries, self.metric, self.scale)
         self._index.expansion_search = max(EXPANSION_SEARCH, 2 * k)
@@ -123,7 +125,7 @@ class ApproximateIndex:
         missing = np.arange(k)[None, :] >= np.asarray(counts).reshape(-1, 1)
         found[missing] = -1
         distances[missing] = 0.0  # whatever the library left there
-        if self.metric == "euclidean":
+        if self.metric == Metric.EUCLIDEAN:
             scores = np.sqrt(np.maximum(distances, 0.0)) / np.float32(self.scale)
         else:  # usearch's inner-product distance is 1 - x·q
             scores = (1.0 - distances) / np.float32(self.scale)
@@ -144,7 +146,7 @@ class ApproximateIndex:
         sample = np.sort(rng.choice(self.rows, size=min(queries, self.rows), replace=False))
         vectors = np.asarray(space.vectors[sample], dtype=np.float32)
         found, _ = self.query(vectors, k + 1)
-        largest = _nb.higher_is_closer(self.metric)
+        largest = Metric.of(self.metric).higher_is_closer
         hits = 0
         for start in range(0, len(sample), 256):
             block = sample[start : start + 256]
@@ -158,7 +160,7 @@ class ApproximateIndex:
 
 
 def wants_approximate(
-    space: EmbeddingSpace, approximate: bool | None, *, metric: str | None = None
+    space: EmbeddingSpace, approximate: bool | None, *, metric: Metric | None = None
 ) -> bool:
     """Whether a search should ask the approximate index: ``True``/``False`` as given; ``None``
     ("auto") only when the space is large (rows x dimensions ≥ ``AUTO_MIN_CELLS``) and an
@@ -173,7 +175,7 @@ def wants_approximate(
     n, dim = space.shape
     if n * dim < AUTO_MIN_CELLS:
         return False
-    metric = _nb.check_metric(metric or space.metric)
+    metric = Metric.of(metric or space.metric)
     chosen = _open_cached(space, metric) is not None
     logged = _AUTO_LOGGED.setdefault(space, {})
     if logged.get(metric) != chosen:
@@ -200,12 +202,12 @@ def wants_approximate(
 
 
 def approximate_index(
-    space: EmbeddingSpace, *, metric: str, rebuild: bool = False, progress: bool = True
+    space: EmbeddingSpace, *, metric: Metric, rebuild: bool = False, progress: bool = True
 ) -> ApproximateIndex:
     """The space's index for ``metric``: the one already open in this process, else the one
     cached on disk (memory-mapped), else built now (with a progress bar on stderr) and
     cached. ``rebuild=True`` builds it again and replaces the cached file."""
-    metric = _nb.check_metric(metric)
+    metric = Metric.of(metric)
     _require_usearch()
     if not rebuild:
         found = _open_cached(space, metric)
@@ -216,10 +218,10 @@ def approximate_index(
     return index
 
 
-def index_path(space: EmbeddingSpace, metric: str) -> Path:
+def index_path(space: EmbeddingSpace, metric: Metric) -> Path:
     """Where the space's index for ``metric`` is cached (a JSON file of the same name beside
     it records what it indexes)."""
-    return space_cache_dir(space) / f"hnsw-{_nb.check_metric(metric)}.usearch"
+    return space_cache_dir(space) / f"hnsw-{Metric.of(metric)}.usearch"
 
 
 # ---- building, caching, opening ---------------------------------------------------------------
@@ -233,7 +235,7 @@ def _require_usearch() -> Any:
     return usearch.index
 
 
-def _description(space: EmbeddingSpace, metric: str, scale: float) -> dict[str, Any]:
+def _description(space: EmbeddingSpace, metric: Metric, scale: float) -> dict[str, Any]:
     """What a cache file must match to be used: format, parameters and the space's shape and
     a sample of its rows (the provenance digest in the folder name covers the rest)."""
     n, dim = space.shape
@@ -253,14 +255,14 @@ def _description(space: EmbeddingSpace, metric: str, scale: float) -> dict[str, 
     }
 
 
-def _scale(space: EmbeddingSpace, metric: str) -> float:
-    if metric == "cosine":
+def _scale(space: EmbeddingSpace, metric: Metric) -> float:
+    if metric == Metric.COSINE:
         return 1.0
     largest = float(space.norms.max()) if len(space) else 0.0
     return 1.0 / largest if largest > 0 else 1.0
 
 
-def _open_cached(space: EmbeddingSpace, metric: str) -> ApproximateIndex | None:
+def _open_cached(space: EmbeddingSpace, metric: Metric) -> ApproximateIndex | None:
     opened = _OPEN.get(space, {}).get(metric)
     if opened is not None:
         return opened
@@ -288,7 +290,7 @@ def _open_cached(space: EmbeddingSpace, metric: str) -> ApproximateIndex | None:
     def read_index(path: Path) -> Any:
         index = usearch_index.Index.restore(str(path), view=True)
         n, dim = space.shape
-        if index is None or index.size != n or index.ndim != dim + (metric == "dot"):
+        if index is None or index.size != n or index.ndim != dim + (metric == Metric.DOT):
             raise BrokenEntry("it does not hold the rows its record describes")
         return index
 
@@ -311,20 +313,20 @@ def _open_cached(space: EmbeddingSpace, metric: str) -> ApproximateIndex | None:
     return opened
 
 
-def _build(space: EmbeddingSpace, metric: str, *, progress: bool) -> ApproximateIndex:
+def _build(space: EmbeddingSpace, metric: Metric, *, progress: bool) -> ApproximateIndex:
     usearch_index = _require_usearch()
     n, dim = space.shape
     scale = _scale(space, metric)
     start = time.perf_counter()
     index = usearch_index.Index(
-        ndim=dim + (metric == "dot"),
-        metric="l2sq" if metric == "euclidean" else "ip",
+        ndim=dim + (metric == Metric.DOT),
+        metric="l2sq" if metric == Metric.EUCLIDEAN else "ip",
         dtype="f16",
         connectivity=CONNECTIVITY,
         expansion_add=EXPANSION_ADD,
         expansion_search=EXPANSION_SEARCH,
     )
-    inverse = _nb.inverse(space.norms) if metric == "cosine" else None
+    inverse = _nb.inverse(space.norms) if metric == Metric.COSINE else None
     description = f"approximate {metric} index of {n:,} rows"
     with progress_bar(n, description, enabled=progress) as advance:
         for first in range(0, n, _ADD_ROWS):
@@ -334,7 +336,7 @@ def _build(space: EmbeddingSpace, metric: str, *, progress: bool) -> Approximate
                 rows = rows * inverse[first:last, None]
             else:
                 rows = rows * np.float32(scale)
-            if metric == "dot":  # one more coordinate brings every row to length 1
+            if metric == Metric.DOT:  # one more coordinate brings every row to length 1
                 lift = np.sqrt(np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", rows, rows)))
                 rows = np.hstack([rows, lift[:, None].astype(np.float32)])
             index.add(np.arange(first, last, dtype=np.uint64), rows, threads=0)
@@ -365,10 +367,10 @@ def _build(space: EmbeddingSpace, metric: str, *, progress: bool) -> Approximate
     )
 
 
-def _prepare_queries(queries: np.ndarray, metric: str, scale: float) -> np.ndarray:
-    if metric == "cosine":
+def _prepare_queries(queries: np.ndarray, metric: Metric, scale: float) -> np.ndarray:
+    if metric == Metric.COSINE:
         norms = np.linalg.norm(queries.astype(np.float64), axis=1)
         return (queries * _nb.inverse(norms.astype(np.float32))[:, None]).astype(np.float32)
-    if metric == "dot":
+    if metric == Metric.DOT:
         return np.hstack([queries, np.zeros((len(queries), 1), dtype=np.float32)])
     return queries * np.float32(scale)

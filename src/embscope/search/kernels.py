@@ -15,37 +15,22 @@ of a float32, so the widening is exact); every kernel here takes them where it t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .._checks import candidate_count
 from ..errors import InvalidParameterError
+from ..metrics import METRIC_NAMES, Metric
 
-Metric = Literal["cosine", "euclidean", "dot"]
-VALID_METRICS: tuple[str, ...] = ("cosine", "euclidean", "dot")
+# the names, kept here for readers that imported them from the kernels
+VALID_METRICS = METRIC_NAMES
 
 # Rows per block are chosen so that one float32 block stays near this many bytes; bfloat16
 # rows are widened in smaller blocks, so that reading a memory-mapped matrix once adds little
 # to the pages of the file itself.
 _BLOCK_BYTES = 64 * 1024 * 1024
 _BFLOAT16_BLOCK_BYTES = 8 * 1024 * 1024
-
-
-def check_metric(metric: str) -> str:
-    if metric not in VALID_METRICS:
-        raise InvalidParameterError(
-            f"metric must be one of {', '.join(VALID_METRICS)}; got {metric!r}"
-        )
-    return metric
-
-
-def check_positive_int(value: object, name: str) -> int:
-    """``value`` as an int when it is a positive integer (not a bool); else an error naming
-    ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def query_matrix(queries: object, dim: int) -> np.ndarray:
@@ -58,11 +43,6 @@ def query_matrix(queries: object, dim: int) -> np.ndarray:
             f"query vectors must have {dim} columns; got shape {matrix.shape}"
         )
     return matrix
-
-
-def higher_is_closer(metric: str) -> bool:
-    """Cosine and dot grow with closeness; Euclidean distance shrinks."""
-    return metric != "euclidean"
 
 
 def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
@@ -232,7 +212,7 @@ def _float16_scan(vectors: Rows, queries: np.ndarray, out: np.ndarray) -> bool:
 
 
 def scan_candidates(
-    vectors: Rows, queries: np.ndarray, count: int, metric: str
+    vectors: Rows, queries: np.ndarray, count: int, metric: Metric
 ) -> np.ndarray | None:
     """Rows of the ``count`` closest rows to each query, (m, count) int64, closest first, -1
     where there are fewer: one pass of usearch's SIMD kernels over float16 rows, which stops
@@ -304,7 +284,7 @@ def inverse(norms: np.ndarray) -> np.ndarray:
 def scores(
     vectors: Rows,
     queries: np.ndarray,
-    metric: str,
+    metric: Metric,
     *,
     norms: np.ndarray,
     inverse_norms: np.ndarray,
@@ -316,14 +296,14 @@ def scores(
     """
     queries = np.asarray(queries, dtype=np.float32)
     query_norms = np.linalg.norm(queries.astype(np.float64), axis=1)
-    if metric == "cosine":
+    if metric == Metric.COSINE:
         # unit queries first, so the full-length pass is one multiplication per row
         scale = np.where(query_norms > 0, 1.0 / np.where(query_norms > 0, query_norms, 1.0), 0.0)
         dots = dot_products(vectors, queries * scale[:, None].astype(np.float32))
         dots *= inverse_norms[None, :]
         return dots
     dots = dot_products(vectors, queries)
-    if metric == "dot":
+    if metric == Metric.DOT:
         return dots
     dots *= -2.0
     dots += (norms.astype(np.float32) ** 2)[None, :]
@@ -332,14 +312,14 @@ def scores(
     return np.sqrt(dots, out=dots)
 
 
-def exact_scores(vectors: Rows, rows: np.ndarray, query: np.ndarray, metric: str) -> np.ndarray:
+def exact_scores(vectors: Rows, rows: np.ndarray, query: np.ndarray, metric: Metric) -> np.ndarray:
     """Float64 scores of one query against a few rows: the reference the fast path is refined by."""
     candidates = np.asarray(vectors[rows], dtype=np.float64)
     query = np.asarray(query, dtype=np.float64)
-    if metric == "euclidean":
+    if metric == Metric.EUCLIDEAN:
         return np.sqrt(((candidates - query) ** 2).sum(axis=1))
     dots = candidates @ query
-    if metric == "dot":
+    if metric == Metric.DOT:
         return dots
     norms = np.linalg.norm(candidates, axis=1)
     query_norm = np.linalg.norm(query)
@@ -419,7 +399,7 @@ def refined_top_k(
     row_scores: np.ndarray,
     query: np.ndarray,
     k: int,
-    metric: str,
+    metric: Metric,
     *,
     largest: bool,
     excluded: np.ndarray | None = None,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from .._io.json_input import parse_json
 from ..errors import InvalidParameterError, MalformedFileError, SourceError
 
@@ -82,10 +83,7 @@ class TextDataset:
     def sample_per_label(self, count: int, *, random_state: int = 0) -> TextDataset:
         """At most ``count`` rows of each label, chosen with ``random_state``, in source order;
         the rows chosen for a count are among those chosen for any larger count."""
-        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
-            raise InvalidParameterError(
-                f"sample_per_label must be a positive integer; got {count!r}"
-            )
+        count = positive_int(count, "sample_per_label")
         if self.label is None:
             raise InvalidParameterError("sample_per_label needs a label column (label=...)")
         chosen = []

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from .._io.atomic import atomic_path
 from .._io.cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
 from .._io.progress import progress_bar
@@ -310,9 +311,7 @@ def encode_texts(
     ray_address: str | None = None,
 ) -> tuple[np.ndarray, EncodingReport]:
     """Vectors of ``texts`` (float32, in order) and a report of the run."""
-    from ..search.kernels import check_positive_int
-
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     if engine not in VALID_ENGINES:
         raise InvalidParameterError(
             f"engine must be one of {', '.join(VALID_ENGINES)}; got {engine!r}"

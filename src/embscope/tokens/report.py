@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import positive_int
 from .._io.atomic import atomic_path
 from .._io.progress import Progress
 from ..errors import InvalidParameterError
@@ -141,8 +142,7 @@ class TokenReport:
         if problem is not None:
             self.details["verification"] = f"not verified: {problem}"
             return self
-        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise InvalidParameterError(f"top must be a positive integer; got {top!r}")
+        top = positive_int(top, "top")
         chosen = self.candidates.head(top)["token_id"].tolist()
         probabilities = max_probabilities(
             model if model is not None else self.checkpoint,

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_integer
 from ..errors import InvalidParameterError
 from .data import (
     class_numbers,
@@ -118,7 +119,7 @@ def sentiment(
         )
     if random_state is None:
         random_state = int(np.random.default_rng().integers(2**31))
-    elif isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+    elif not is_integer(random_state):
         raise InvalidParameterError(
             f"random_state must be an integer or None; got {random_state!r}"
         )

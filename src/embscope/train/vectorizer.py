@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import integer_at_least
 from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError
 
@@ -87,10 +88,7 @@ class TextVectorizer:
         It may hold fewer than ``max_tokens`` entries when the texts have fewer distinct tokens
         (``len(vectorizer.vocabulary)`` says how many).
         """
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 3:
-            raise InvalidParameterError(
-                f"max_tokens must be an integer of at least 3; got {max_tokens!r}"
-            )
+        max_tokens = integer_at_least(max_tokens, "max_tokens", 3)
         _check_length(sequence_length)
         _check_standardization(standardization)
         counts = Counter(token for text in texts for token in tokenize(text, standardization))
