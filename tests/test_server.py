@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 
 import embscope
 from embscope.server import create_app
+from embscope.server.jobs import KEEP_FINISHED
+from embscope.server.state import state_of
 
 # the server answers only requests naming it by a loopback name (see test_server_security.py)
 LOCAL = "http://127.0.0.1:8000"
@@ -275,6 +277,35 @@ def test_cluster_labels_name_the_dense_regions(client, glove):
         assert len(words) == 3
         sides.add("similar" if words <= similar else "opposite" if words <= opposite else "mixed")
     assert {"similar", "opposite"} <= sides
+
+
+def test_cluster_names_are_kept_only_while_their_job_is():
+    """Each projection's cluster names are computed once and kept, but only while the job
+    store keeps the job: a client starting projection after projection cannot grow them."""
+    rng = np.random.default_rng(0)
+    blobs = np.concatenate([rng.normal(centre, 0.1, (30, 8)) for centre in (-1, 1)])
+    space = embscope.EmbeddingSpace(blobs.astype(np.float32), [f"w{i}" for i in range(60)])
+    app = create_app([space])
+    cached = state_of(app).clusters
+    started = []
+    with TestClient(app, base_url=LOCAL) as client:
+        (source,) = [s["id"] for s in client.get("/api/sources").json()]
+        for seed in range(KEEP_FINISHED + 8):
+            # a seed of its own makes each request a job of its own (PCA itself ignores it)
+            request = {"method": "pca", "n_components": 2, "random_state": seed}
+            job = client.post(f"/api/sources/{source}/projections", json=request).json()
+            while job["state"] in ("queued", "running"):
+                time.sleep(0.005)
+                job = client.get(f"/api/jobs/{job['id']}").json()
+            assert job["state"] == "done", job
+            first = client.get(f"/api/jobs/{job['id']}/clusters").json()
+            assert first and client.get(f"/api/jobs/{job['id']}/clusters").json() == first
+            started.append(job["id"])
+            # the newest finished jobs the runner keeps, and the one whose start dropped the oldest
+            assert len(cached) <= KEEP_FINISHED + 1
+        kept = [i for i in started if client.get(f"/api/jobs/{i}").status_code == 200]
+    assert len(kept) < len(started)
+    assert len(cached) == len(kept) and all(i in cached for i in kept)
 
 
 def test_serve_checks_its_sources_before_listening(tmp_path):

@@ -1,0 +1,97 @@
+"""Projection jobs: started (or joined) per source, and the names of a finished projection's
+dense regions. The points themselves are read through ``export.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ...errors import InvalidParameterError, UnknownKeyError
+from ...search.results import ResolvedQuery
+from ...space import EmbeddingSpace
+from ..jobs import ProgressCallback
+from ..schemas import ClusterLabel, JobAnswer, ProjectionRequest
+from ..state import StateDep
+from .jobs import job_answer, projection_job
+
+router = APIRouter()
+
+
+@router.post("/api/sources/{source}/projections", response_model=JobAnswer, status_code=202)
+def start_projection(source: str, request: ProjectionRequest, state: StateDep) -> JobAnswer:
+    """Start (or join) a projection job; poll ``/api/jobs/{id}``, then fetch
+    ``/api/jobs/{id}/points`` (Arrow IPC)."""
+    space = state.spaces.get(source)
+    around: ResolvedQuery | None = None
+    if request.neighborhood is not None:
+        # the word's own token (king: Ġking), found now, so an unknown word is a 404 now;
+        # a neighbourhood is one row's, so a word of several pieces is refused with them
+        around = one_token(space, request.neighborhood)
+        request = request.model_copy(update={"neighborhood": around.keys[0]})
+    options: dict[str, Any] = {"n_components": request.n_components}
+    if request.method != "pca":
+        options["random_state"] = request.random_state
+    if request.perplexity is not None:
+        options["perplexity"] = request.perplexity
+    if request.n_neighbors is not None:
+        options["n_neighbors"] = request.n_neighbors
+
+    def work(report: ProgressCallback) -> Any:
+        target = space
+        if request.neighborhood is not None:
+            target = space.neighborhood(
+                request.neighborhood, similar=request.similar, opposite=request.opposite
+            )
+        projection = target.project(request.method, progress=report, **options)
+        _ = projection.quality  # measured here, in the job, not in a status request
+        return projection
+
+    key = (source, request.model_dump_json())
+    what = f"{request.method} {request.n_components}D of {source}"
+    if around is not None:
+        what += f" around {around.labels[0]!r}"
+    started = job_answer(state.jobs.submit(key, what, work))
+    if around is not None:
+        started.query_keys, started.query_labels = list(around.keys), list(around.labels)
+    return started
+
+
+@router.get("/api/jobs/{job_id}/clusters", response_model=list[ClusterLabel])
+async def job_clusters(job_id: str, state: StateDep) -> list[ClusterLabel]:
+    """Names for the projection's dense regions (HDBSCAN on the projected points), largest
+    first; computed once per projection."""
+    from ...analysis.clusters import projection_clusters
+
+    job = projection_job(state.jobs, job_id)
+
+    def named() -> list[ClusterLabel]:
+        return [
+            ClusterLabel(label=c.label, size=c.size, position=list(c.position))
+            for c in projection_clusters(job.result)
+        ]
+
+    # in the slow lane, so one projection's names are computed once however many ask at once
+    return await state.slow.run(lambda: state.clusters.get_or_compute(job_id, named))
+
+
+def one_token(space: EmbeddingSpace, word: str) -> ResolvedQuery:
+    """The one row a word names (its key, label or word-start token, through the tokenizer
+    when it is one piece); a word of several pieces is a 404 that lists them."""
+    try:
+        resolved = space.resolve(word)
+    except UnknownKeyError as error:
+        if len(error.pieces) < 2:
+            raise
+        raise UnknownKeyError(
+            word,
+            space_name=space.name,
+            pieces=error.pieces,
+            piece_labels=error.piece_labels,
+            offer_mean=False,
+        ) from None
+    if len(resolved.keys) != 1:  # a document space's encoded text has no row of its own
+        raise InvalidParameterError(
+            f"the neighbourhood must be a row of {space.name}; {word!r} is not one"
+        )
+    return resolved

@@ -1,0 +1,214 @@
+"""The API's request and answer models, and the limits on what a request may ask.
+
+The model names and fields are the API's contract: ``frontend/src/api.ts`` types them by hand and
+a test compares the two through ``app.openapi()``, so renaming a model or a field breaks the page.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from ..metrics import METRIC_NAMES
+
+if TYPE_CHECKING:
+    from ..search.results import ResolvedQuery
+    from ..space import EmbeddingSpace
+
+MAX_TOP_K = 1000
+MAX_QUERY_CHARACTERS = 200
+MAX_PROFILE_SAMPLE = 5000
+MAX_COMPLETIONS = 50
+_WHITESPACE_CONTROLS = "\t\n\r"
+
+
+def _plain_text(text: str) -> str:
+    """Refuse what no word or sentence holds and the library should never see: control
+    characters (NUL among them) and lone surrogates (JSON can spell them, UTF-8 cannot)."""
+    for character in text:
+        category = unicodedata.category(character)
+        if category == "Cs" or (category == "Cc" and character not in _WHITESPACE_CONTROLS):
+            kind = "a lone surrogate" if category == "Cs" else "a control character"
+            raise ValueError(f"must not contain U+{ord(character):04X} ({kind})")
+    return text
+
+
+def _text(max_length: int) -> Any:
+    # the length first, so a long string is refused before it is read character by character
+    return Annotated[
+        str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_plain_text)
+    ]
+
+
+Text = _text(MAX_QUERY_CHARACTERS)
+ColourText = _text(MAX_QUERY_CHARACTERS + len("similarity:"))
+Pieces = Literal["error", "mean"]
+# Built from embscope.metrics, so a metric added there is accepted here; a Literal (not the
+# Metric enum) keeps the schema inline, where an enum would become a $ref to a schema of its own
+# and change the 422 a wrong name gets.
+MetricName = Literal[METRIC_NAMES]  # type: ignore[valid-type]
+PIECES_HELP = (
+    "a word the tokenizer splits into several pieces: 'error' answers 404 with its pieces, "
+    "'mean' uses the mean of their vectors"
+)
+EXACT_HELP = (
+    "the query is a key as the answers give it (a row the page shows): answered by exactly "
+    "that row, never read as a word"
+)
+
+
+class SourceInfo(BaseModel):
+    id: str
+    name: str
+    rows: int
+    dim: int
+    metric: MetricName
+    kind: str
+    columns: list[str] = Field(description="metadata columns, for colouring and filtering")
+    label_column: str | None = Field(
+        default=None, description="the column holding classes (a document space's labels)"
+    )
+
+
+class Hit(BaseModel):
+    rank: int
+    row: int
+    key: str
+    label: str
+    score: float
+
+
+class Completion(BaseModel):
+    key: str
+    label: str = Field(description="what tables show for the key (␣king for Ġking)")
+    query: str = Field(
+        description="the text that asks about exactly this row: its label, ##piece for a "
+        "continuation piece whose bare form is a word, else its key"
+    )
+
+
+class QueryKeys(BaseModel):
+    query_keys: list[str] = Field(
+        description="the key(s) that answered: the word's own, its word-start token, or its "
+        "pieces (their mean); empty for a text a document space encoded"
+    )
+    query_labels: list[str] = Field(description="those keys as tables show them")
+    query_text: str = Field(
+        description="the text that asks the same again (the label of one key, as typed for "
+        "several pieces)"
+    )
+
+
+def query_keys(space: EmbeddingSpace, resolved: ResolvedQuery) -> dict[str, Any]:
+    """``QueryKeys``'s fields for a resolved query: which key(s) answered it, their labels,
+    and the text that asks the same again."""
+    again = space.query_text(resolved.keys[0]) if len(resolved.keys) == 1 else resolved.text
+    return {
+        "query_keys": list(resolved.keys),
+        "query_labels": list(resolved.labels),
+        "query_text": again,
+    }
+
+
+class NeighborsAnswer(QueryKeys):
+    source: str
+    query: str
+    metric: MetricName
+    opposite: bool
+    hits: list[Hit]
+
+
+class SimilarityAnswer(BaseModel):
+    source: str
+    a: str
+    b: str
+    a_keys: list[str] = Field(description="the key(s) that answered a")
+    a_labels: list[str]
+    b_keys: list[str] = Field(description="the key(s) that answered b")
+    b_labels: list[str]
+    metric: MetricName
+    score: float
+
+
+class ProfileAnswer(QueryKeys):
+    source: str
+    query: str
+    rank_correlation: float = Field(
+        description="Spearman correlation of the cosine and the Euclidean rankings"
+    )
+    overlap: int = Field(description="keys in both top-k lists")
+    rows: list[dict[str, Any]] = Field(description="the top_k rows by cosine")
+    euclidean_rows: list[dict[str, Any]] = Field(description="the top_k rows by Euclidean distance")
+    sample: list[list[float]] = Field(
+        description="[cosine, euclidean] of a seeded sample of rows, for the scatter plot"
+    )
+
+
+class ClassesAnswer(BaseModel):
+    source: str
+    label_column: str
+    labels: list[str]
+    counts: list[int]
+    mean: list[list[float | None]] = Field(description="label x label mean cosine")
+    within: list[float | None]
+    between: list[float | None]
+
+
+class ClusterLabel(BaseModel):
+    label: str = Field(description="its most central words, or a document cluster's terms")
+    size: int
+    position: list[float] = Field(description="the cluster's centre in projected coordinates")
+
+
+class TokenCandidate(BaseModel):
+    rank: int
+    token_id: int
+    key: str
+    label: str
+    category: str
+    value: float = Field(description="the main indicator's value (low = suspicious)")
+
+
+class TokenScanAnswer(BaseModel):
+    summary: dict[str, Any]
+    indicator: str | None
+    caution: str | None = Field(
+        default=None,
+        description="why the candidates are not evidence of under-training (no reference "
+        "tokens to measure against), or null",
+    )
+    candidates: list[TokenCandidate]
+
+
+class ProjectionRequest(BaseModel):
+    method: Literal["pca", "tsne", "umap"] = "pca"
+    n_components: Literal[2, 3] = 3
+    neighborhood: Text | None = Field(
+        default=None,
+        description="project only this word's similar and opposite rows",
+    )
+    similar: int = Field(default=30, ge=1, le=MAX_TOP_K)
+    opposite: int = Field(default=30, ge=0, le=MAX_TOP_K)
+    perplexity: float | None = Field(default=None, gt=0)
+    n_neighbors: int | None = Field(default=None, ge=2, le=200)
+    random_state: int = 0
+
+
+class JobAnswer(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    description: str
+    seconds: float | None = None
+    error: str | None = None
+    rows: int | None = None
+    quality: dict[str, float] | None = None
+    progress: float | None = Field(
+        default=None, description="fraction done (0 to 1) while running, where the work reports it"
+    )
+    phase: str | None = Field(default=None, description="the step a running job has reached")
+    query_keys: list[str] | None = Field(
+        default=None, description="the key a neighbourhood projection is around (when started)"
+    )
+    query_labels: list[str] | None = None
