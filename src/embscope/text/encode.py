@@ -19,7 +19,6 @@ padding costs little; the model runs on the GPU when there is one (``device=None
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -33,7 +32,8 @@ from .._checks import positive_int
 from .._io.atomic import atomic_path
 from .._io.cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
 from .._io.progress import progress_bar
-from ..errors import InvalidParameterError, MissingDependencyError, SourceError
+from ..errors import InvalidParameterError
+from .model import Encoder, ModelSpec, model_spec
 
 if TYPE_CHECKING:
     from ..space import EmbeddingSpace
@@ -47,144 +47,6 @@ CHUNK_TEXTS = 2048
 # labels of a document space show this many characters of the text
 LABEL_CHARACTERS = 80
 _HASH_BYTES = 16
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which sentence-transformers model encodes, and how: what the cache key is made of."""
-
-    name: str
-    location: str
-    normalize: bool | None = None  # None: as the model's own pipeline does
-
-    @property
-    def key(self) -> str:
-        payload = json.dumps(
-            {
-                "location": self.location,
-                "normalize": self.normalize,
-                "fingerprint": _fingerprint(self.location),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "location": self.location, "normalize": self.normalize}
-
-
-def model_spec(model: str, *, normalize: bool | str = "auto") -> ModelSpec:
-    """``"minilm"`` (the bundled all-MiniLM-L6-v2), a local model directory, or a hub id."""
-    if normalize not in ("auto", True, False):
-        raise InvalidParameterError(f"normalize must be 'auto', True or False; got {normalize!r}")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidParameterError(
-            f"model must be a model name, directory or hub id; got {model!r}"
-        )
-    if model == "minilm":
-        from ..sources.bundled import minilm_path
-
-        location = str(minilm_path())
-    elif Path(model).expanduser().exists():
-        location = str(Path(model).expanduser().resolve())
-    else:
-        location = model  # a hub id: sentence-transformers downloads it once
-    return ModelSpec(
-        name=model, location=location, normalize=None if normalize == "auto" else bool(normalize)
-    )
-
-
-def _fingerprint(location: str) -> str:
-    """Size and modification time of a local model's weights; the location for a hub id."""
-    path = Path(location)
-    if not path.is_dir():
-        return location
-    parts = []
-    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("pytorch_model.bin")):
-        stat = weights.stat()
-        parts.append(f"{weights.name}:{stat.st_size}:{int(stat.st_mtime)}")
-    return ";".join(parts) or location
-
-
-# models already loaded in this process, by (location, device)
-_LOADED: dict[tuple[str, str | None], Any] = {}
-
-
-class Encoder:
-    """A sentence-transformers model, loaded on first use and once per process."""
-
-    def __init__(self, spec: ModelSpec, *, device: str | None = None) -> None:
-        self.spec = spec
-        self.device = device
-
-    @property
-    def model(self) -> Any:
-        key = (self.spec.location, self.device)
-        if key not in _LOADED:
-            _LOADED[key] = _load_model(self.spec.location, self.device)
-        return _LOADED[key]
-
-    @property
-    def max_tokens(self) -> int | None:
-        length = getattr(self.model, "max_seq_length", None)
-        return int(length) if length else None
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Vectors of ``texts`` in their order (float32), normalised as the spec says."""
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-            normalize_embeddings=bool(self.spec.normalize),
-        )
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if self.spec.normalize is False and _has_normalize_module(self.model):
-            logger.info("normalize=False, but the model's own pipeline normalises its output")
-        return vectors
-
-    def encode_one(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
-    def too_long(self, texts: Sequence[str]) -> int:
-        """How many texts have more tokens than the model reads (they are truncated)."""
-        limit = self.max_tokens
-        tokenizer = getattr(self.model, "tokenizer", None)
-        if limit is None or tokenizer is None or not texts:
-            return 0
-        # a text shorter than the limit in characters cannot exceed it in tokens... almost:
-        # special tokens count, so check every text longer than a quarter of the limit
-        candidates = [t for t in texts if len(t) > limit // 4]
-        if not candidates:
-            return 0
-        encoded = tokenizer(candidates, add_special_tokens=True, truncation=False, verbose=False)
-        return sum(len(ids) > limit for ids in encoded["input_ids"])
-
-
-def _load_model(location: str, device: str | None) -> Any:
-    try:
-        import transformers
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise MissingDependencyError(
-            "sentence-transformers", extra="encode", purpose="encoding texts"
-        ) from None
-    transformers.logging.disable_progress_bar()
-    if device is not None:
-        from .._io.devices import torch_device
-
-        torch_device(device)  # a typo is one line here, not a traceback from inside the model
-    try:
-        return SentenceTransformer(location, device=device)
-    except OSError as error:
-        raise SourceError(
-            f"cannot load the sentence-transformers model {location!r}: "
-            + str(error).splitlines()[0]
-        ) from None
-
-
-def _has_normalize_module(model: Any) -> bool:
-    return any(type(module).__name__ == "Normalize" for module in model._modules.values())
 
 
 # ---- the cache ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependencyError
-from .encode import Encoder, ModelSpec
+from .model import Encoder, ModelSpec
 
 logger = logging.getLogger(__name__)
 
