@@ -1,4 +1,5 @@
-"""Every kind of source becomes one EmbeddingSpace; ``load`` picks the reader.
+"""Every kind of source becomes one EmbeddingSpace; ``load`` picks the reader (``formats``, the
+registry of kinds, names it).
 
 How a source string is read, first match wins:
 
@@ -8,11 +9,11 @@ How a source string is read, first match wins:
    export (``*.onnx`` and no other weights) or a TensorBoard projector export (``vectors.tsv``);
 3. an existing file, first by its bytes (``sources/sniff.py``: GGUF, zip archives told apart by
    their members, ONNX, safetensors, pickle, HDF5, ``.npy``, Parquet; a PDF, an image, an
-   executable or a pickle on its own is refused in one line saying what it is), then by
-   suffix: ``.safetensors``; ``.keras`` / ``.h5``; ``.npy`` / ``.npz``; ``.onnx``;
-   ``.parquet`` / ``.csv``; ``vectors.tsv``; ``.bin`` (word2vec binary); ``.vec`` (fastText);
-   other text (``.txt``, ``.gz``…) is word2vec text when its first line is ``<count> <dim>``,
-   GloVe text otherwise;
+   executable or a pickle on its own is refused in one line saying what it is), then by the
+   suffix a kind claims in ``sources/formats.py``: ``.safetensors``; ``.keras`` / ``.h5``;
+   ``.npy`` / ``.npz``; ``.onnx``; ``.parquet`` / ``.csv``; ``vectors.tsv``; ``.bin`` (word2vec
+   binary); ``.vec`` (fastText); other text (``.txt``, ``.gz``…) is word2vec text when its
+   first line is ``<count> <dim>``, GloVe text otherwise;
 4. anything else shaped like a hub id (``org/name`` or ``name``): downloaded from the
    Hugging Face hub (only the files that hold the embedding and the tokenizer).
 
@@ -29,27 +30,9 @@ import numpy as np
 
 from ..errors import InvalidParameterError, SourceError
 from ..space import EmbeddingSpace
-from .bundled import BUNDLED, bundled_sources, load_bundled
+from .bundled import BUNDLED, bundled_sources
+from .formats import BY_KIND, KINDS, kind_of_suffix
 from .trained import is_trained_model
-
-KINDS: tuple[str, ...] = (
-    "bundled",
-    "huggingface",
-    "word2vec",
-    "word2vec-text",
-    "glove",
-    "fasttext",
-    "keras",
-    "npy",
-    "npz",
-    "parquet",
-    "csv",
-    "projector",
-    "trained",
-    "gguf",
-    "onnx",
-    "huggingface-zip",
-)
 
 #: Prefixes of models named in a local model store (``ollama:gemma3:270m``).
 STORE_PREFIXES = ("ollama:", "lmstudio:")
@@ -108,10 +91,9 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
     bundled = kind == "bundled" or (kind is None and text in BUNDLED)
     path = Path(source).expanduser()
     chosen = "bundled" if bundled else kind or _guess_kind(path, text)
+    format_ = BY_KIND[chosen]
     try:
-        return _READERS[chosen](
-            path if chosen not in ("huggingface", "bundled") else text, **options
-        )
+        return format_.read(text if format_.source_as_given else path, **options)
     except TypeError as error:
         # an option this kind of reader does not take (vocabulary= for a checkpoint): one
         # line naming it, where Python would say "unexpected keyword argument"
@@ -154,21 +136,6 @@ def _guess_kind(path: Path, text: str) -> str:
 
 _HF_MARKERS = ("config.json", "model.safetensors.index.json", "pytorch_model.bin")
 
-_SUFFIX_KINDS = {
-    ".safetensors": "huggingface",
-    ".keras": "keras",
-    ".h5": "keras",
-    ".hdf5": "keras",
-    ".npy": "npy",
-    ".npz": "npz",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".bin": "word2vec",
-    ".vec": "fasttext",
-    ".onnx": "onnx",
-}
-
 
 def _kind_of_file(path: Path) -> str:
     from .sniff import sniff_file
@@ -178,102 +145,17 @@ def _kind_of_file(path: Path) -> str:
     if found is not None:
         if found.kind is None:
             raise SourceError(found.refusal(path))
-        if found.kind not in _READERS:
+        if found.kind not in BY_KIND:
             raise SourceError(f"{path}: {found.what}, which this embscope cannot read yet")
         return found.kind
-    if path.name == "vectors.tsv" or path.suffix == ".tsv":
-        return "projector"
     if path.suffix == ".bin" and (path.parent / "config.json").is_file():
         return "huggingface"  # pytorch_model.bin, not a word2vec file
-    suffix = path.with_suffix("").suffix if path.suffix == ".gz" else path.suffix
-    if suffix in _SUFFIX_KINDS:
-        return _SUFFIX_KINDS[suffix]
+    by_suffix = kind_of_suffix(path)
+    if by_suffix is not None:
+        return by_suffix
     from .word_vectors import has_word2vec_header
 
     return "word2vec-text" if has_word2vec_header(path) else "glove"
-
-
-def _read_huggingface(source: str | Path, **options: Any) -> EmbeddingSpace:
-    from .huggingface import load_huggingface
-
-    return load_huggingface(str(source), **options)
-
-
-def _read_word_vectors(fmt: str):
-    def read(path: Path, **options: Any) -> EmbeddingSpace:
-        from .word_vectors import load_word_vectors
-
-        return load_word_vectors(path, format=fmt, **options)
-
-    return read
-
-
-def _read_keras(path: Path, **options: Any) -> EmbeddingSpace:
-    from .keras import load_keras
-
-    return load_keras(path, **options)
-
-
-def _read_array(path: Path, **options: Any) -> EmbeddingSpace:
-    from .arrays import load_array
-
-    return load_array(path, **options)
-
-
-def _read_table(path: Path, **options: Any) -> EmbeddingSpace:
-    from .arrays import load_table
-
-    return load_table(path, **options)
-
-
-def _read_projector(path: Path, **options: Any) -> EmbeddingSpace:
-    from .projector import load_projector
-
-    return load_projector(path, **options)
-
-
-def _read_trained(path: Path, **options: Any) -> EmbeddingSpace:
-    from .trained import read_trained
-
-    return read_trained(path, **options)
-
-
-def _read_gguf(path: Path, **options: Any) -> EmbeddingSpace:
-    from .gguf import load_gguf
-
-    return load_gguf(path, **options)
-
-
-def _read_onnx(path: Path, **options: Any) -> EmbeddingSpace:
-    from .onnx import load_onnx
-
-    return load_onnx(path, **options)
-
-
-def _read_huggingface_zip(path: Path, **options: Any) -> EmbeddingSpace:
-    from .hf_zip import load_huggingface_zip
-
-    return load_huggingface_zip(path, **options)
-
-
-_READERS = {
-    "bundled": lambda path, **options: load_bundled(str(path), **options),
-    "huggingface": _read_huggingface,
-    "word2vec": _read_word_vectors("word2vec"),
-    "word2vec-text": _read_word_vectors("word2vec-text"),
-    "glove": _read_word_vectors("glove"),
-    "fasttext": _read_word_vectors("fasttext"),
-    "keras": _read_keras,
-    "npy": _read_array,
-    "npz": _read_array,
-    "parquet": _read_table,
-    "csv": _read_table,
-    "projector": _read_projector,
-    "trained": _read_trained,
-    "gguf": _read_gguf,
-    "onnx": _read_onnx,
-    "huggingface-zip": _read_huggingface_zip,
-}
 
 
 def from_array(vectors: np.ndarray, keys: list[str] | None = None, **kwargs: Any) -> EmbeddingSpace:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SourceError
+from .formats import kind_of_zip_suffix
 
 #: How much of a file's head the signatures need (tar's ``ustar`` sits at byte 257, a Windows
 #: executable's ``PE`` header where byte 60 points, usually within the first few hundred bytes).
@@ -237,13 +238,10 @@ def _torch_file(path: Path, format_: str, what: str) -> FileType:
 
 
 # ---- zip archives ----------------------------------------------------------------------------
-_ZIP_SUFFIX_KINDS = {".npz": "npz", ".keras": "keras"}
-
-
 def _zip_type(path: Path) -> FileType:
     """An archive told apart by its members; a suffix that names a zip format decides when the
     members do not (the reader then says what is wrong)."""
-    by_suffix = _ZIP_SUFFIX_KINDS.get(path.suffix.lower())
+    by_suffix = kind_of_zip_suffix(path.suffix.lower())
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
