@@ -303,12 +303,6 @@ def test_of_two_writers_inside_at_once_the_last_to_finish_wins(tmp_path, writers
     assert _leftovers(tmp_path, target) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="atomic_path reads the umask by setting it to 0 and back; two threads between "
-    "those calls at once read 0 (a world-writable file) and can leave the process umask at 0",
-)
 def test_two_threads_entering_at_once_keep_the_umask(tmp_path, monkeypatch):
     real_umask = os.umask
     cleared = threading.Barrier(2, timeout=WAIT)

@@ -18,17 +18,22 @@ from .errors import (
     SourceError,
     UnknownKeyError,
 )
-from .projection.pipeline import VALID_METHODS, Projection
+from .metrics import METRIC_NAMES, Metric
+from .projection import PROJECTION_METHODS, Projection
 from .projection.quality import ProjectionQuality
 from .search.graph import KnnGraph
-from .search.kernels import VALID_METRICS
+from .search.results import Hits, HitsBatch, ResolvedQuery
 from .sources import bundled_sources, from_array, load
 from .sources.export import EXPORT_FORMATS, export
-from .space import EmbeddingSpace, Hits, Provenance, ResolvedQuery
+from .space import EmbeddingSpace, Provenance
 from .text.datasets import TextDataset, read_texts
 from .text.encode import encode_dataset
 
 __version__ = "0.1.0"
+
+#: The projection methods (``project(method=...)``) and the metrics, by their first names.
+VALID_METHODS = PROJECTION_METHODS
+VALID_METRICS = METRIC_NAMES
 
 # submodules reached as attributes (``embscope.figures.distance_profile``) without importing
 # plotly and friends at ``import embscope``
@@ -51,9 +56,11 @@ __all__ = [
     "EmbeddingSpace",
     "EmbscopeError",
     "Hits",
+    "HitsBatch",
     "InvalidParameterError",
     "KnnGraph",
     "MalformedFileError",
+    "Metric",
     "MissingDependencyError",
     "Projection",
     "ProjectionQuality",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .analysis.classes import ClassSimilarity
     from .analysis.profile import DistanceProfile
-    from .projection.pipeline import Projection
+    from .projection import Projection
     from .space import EmbeddingSpace, PiecesMode, Query
 
 # a categorical colouring with more values than this is unreadable (and one legend entry each)
@@ -154,7 +154,7 @@ def projection(
 
 
 def _title(result: Projection, shown_note: str = "") -> str:
-    from .projection.pipeline import METHOD_NAMES
+    from .projection.settings import METHOD_NAMES
 
     parameters = result.parameters
     details = [f"{len(result):,} rows", parameters["metric"]]

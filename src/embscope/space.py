@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a fra
     import pandas as pd
 
     from .analysis.classes import ClassSimilarity, Separation
-    from .projection.pipeline import Projection
+    from .projection import Projection
     from .search.graph import KnnGraph
     from .search.index import ApproximateIndex
 

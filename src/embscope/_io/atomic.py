@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +22,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    os.close(handle)
-    temporary_path = Path(temporary)
+    temporary_path = _new_file_beside(target)
     try:
-        # mkstemp makes the file private (0600); the result should follow the umask like any
-        # file the user writes
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary_path, 0o666 & ~umask)
         yield temporary_path
         # read now, not before the caller wrote: a read-only target's mode would stop the write
         with contextlib.suppress(FileNotFoundError):
@@ -45,6 +36,21 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     # the rename itself reaches the disk with the directory; not every system can open one
     with contextlib.suppress(OSError):
         _fsync(target.parent)
+
+
+def _new_file_beside(target: Path) -> Path:
+    """A new empty file with a random name in ``target``'s folder (so the rename is atomic),
+    created with mode 0666 for the kernel to apply the umask: the mode any file the user writes
+    gets. (mkstemp makes it 0600, and reading the umask means setting it, for every thread of
+    the process at once.)"""
+    for _ in range(100):
+        candidate = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def _fsync(path: Path) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from ..space import EmbeddingSpace
 
-VALID_METHODS: tuple[str, ...] = ("3cosadd", "3cosmul")
+ANALOGY_METHODS: tuple[str, ...] = ("3cosadd", "3cosmul")
 COSMUL_EPSILON = 1e-6  # gensim's, added to the denominator of 3CosMul
 
 
@@ -131,9 +131,9 @@ def doesnt_match(space: EmbeddingSpace, words: Sequence[str]) -> str:
 
 def check_method(method: str) -> str:
     folded = method.lower() if isinstance(method, str) else method
-    if folded not in VALID_METHODS:
+    if folded not in ANALOGY_METHODS:
         raise InvalidParameterError(
-            f"method must be one of {', '.join(VALID_METHODS)}; got {method!r}"
+            f"method must be one of {', '.join(ANALOGY_METHODS)}; got {method!r}"
         )
     return folded
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..analysis.analogy import VALID_METHODS, expression, parse_analogy
+from ..analysis.analogy import ANALOGY_METHODS, expression, parse_analogy
 from .common import echo_json_records, echo_table, json_option, load_space, source_option
 
 
@@ -15,7 +15,7 @@ from .common import echo_json_records, echo_table, json_option, load_space, sour
 @click.option("--top-k", "-k", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--method",
-    type=click.Choice(VALID_METHODS, case_sensitive=False),
+    type=click.Choice(ANALOGY_METHODS, case_sensitive=False),
     default="3cosadd",
     show_default=True,
     help="3cosadd: cosine with b + c - a (word2vec, gensim's most_similar); 3cosmul: "

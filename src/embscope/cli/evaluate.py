@@ -11,7 +11,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from ..analysis.analogy import VALID_METHODS
+from ..analysis.analogy import ANALOGY_METHODS
 from ..analysis.evaluation import ANALOGY_SETS, WORD_PAIR_SETS
 from .common import DEFAULT_SOURCE, echo_table, json_option, load_options, load_space
 
@@ -51,7 +51,7 @@ from .common import DEFAULT_SOURCE, echo_table, json_option, load_options, load_
 @click.option("--case-sensitive", is_flag=True, help="Match words to keys exactly.")
 @click.option(
     "--method",
-    type=click.Choice(VALID_METHODS, case_sensitive=False),
+    type=click.Choice(ANALOGY_METHODS, case_sensitive=False),
     default="3cosadd",
     show_default=True,
     help="How analogies are answered.",

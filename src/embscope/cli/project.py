@@ -99,7 +99,7 @@ def project(
     keys, labels and metadata. Results are cached, so the same call again returns at once.
     """
     from ..figures import check_figure_path, save
-    from ..projection.pipeline import check_coordinates_path
+    from ..projection.result import check_coordinates_path
 
     if words and neighborhood:
         raise click.UsageError("give --words or --neighborhood, not both")
