@@ -18,14 +18,15 @@ CHROMIUM ?= chromium
 
 .PHONY: install run test lint format bench clean browser
 
-# `make run` installs only what running needs (embscope and the bundled spaces); `make install`
+# `make run` installs only what running needs (embscope, the bundled spaces, projections and the
+# web explorer: neither pytest, FAISS nor Ray); `make install`
 # (and so `make test`) adds the test, benchmark and browser tooling on top.
 install: $(VENV)/.installed
 
 $(VENV)/.installed-run: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[bundled]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[bundled,viz,serve]"
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.installed-run
