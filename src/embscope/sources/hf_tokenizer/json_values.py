@@ -13,6 +13,7 @@ from ...errors import MalformedFileError
 
 
 def added_tokens_decoder(config: Mapping[str, Any]) -> dict[int, tuple[str, bool]]:
+    """id -> (content, special) of the tokens a config's ``added_tokens_decoder`` declares."""
     entries = config.get("added_tokens_decoder") or {}
     found: dict[int, tuple[str, bool]] = {}
     if not isinstance(entries, dict):
@@ -35,6 +36,7 @@ def token_text(value: Any) -> str | None:
 
 
 def read_json(path: Path, *, optional: bool = False) -> Any:
+    """A JSON file; with ``optional``, None when absent and an error unless it is an object."""
     if optional and not path.is_file():
         return None
     value = parse_json(path.read_bytes(), path)
@@ -44,6 +46,7 @@ def read_json(path: Path, *, optional: bool = False) -> Any:
 
 
 def parse_json(raw: bytes, path: Path) -> Any:
+    """JSON bytes, or one line naming the file when they are not valid or nested too deeply."""
     try:
         return json.loads(raw)
     except RecursionError:
@@ -53,6 +56,7 @@ def parse_json(raw: bytes, path: Path) -> Any:
 
 
 def non_negative(value: Any) -> int:
+    """``value`` when it is an int (not a bool) of at least 0; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(value)
     return value
@@ -79,4 +83,5 @@ def token_id(vocab: Mapping[str, Any], token: Any) -> int | None:
 
 
 def digest(data: bytes) -> str:
+    """The fingerprint of a file's bytes that provenance records."""
     return hashlib.sha256(data).hexdigest()[:16]

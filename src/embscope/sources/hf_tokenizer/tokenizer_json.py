@@ -14,6 +14,7 @@ from .table import TokenizerVocabulary
 
 
 def from_tokenizer_json(path: Path) -> TokenizerVocabulary:
+    """The vocabulary of a ``tokenizer.json``, its words split by the ``tokenizers`` library."""
     raw = path.read_bytes()
     data = parse_json(raw, path)
     try:

@@ -49,6 +49,7 @@ _TIKTOKEN_PATTERNS = {
 
 # ---- vocab.json + merges.txt (GPT-2 byte-level BPE) ------------------------------------------
 def from_vocab_and_merges(directory: Path, config: Mapping[str, Any]) -> TokenizerVocabulary:
+    """GPT-2's byte-level BPE from ``vocab.json`` and ``merges.txt``."""
     vocab_path, merges_path = directory / "vocab.json", directory / "merges.txt"
     raw = vocab_path.read_bytes()
     vocab = read_json(vocab_path)
@@ -78,6 +79,7 @@ def from_vocab_and_merges(directory: Path, config: Mapping[str, Any]) -> Tokeniz
 
 # ---- vocab.txt (BERT WordPiece) --------------------------------------------------------------
 def from_vocab_txt(path: Path, config: Mapping[str, Any]) -> TokenizerVocabulary:
+    """BERT's WordPiece from ``vocab.txt``, with the options ``tokenizer_config.json`` sets."""
     tokens = read_vocabulary(path)
     vocab = {token: i for i, token in enumerate(tokens)}
     # BertTokenizer's defaults, unless tokenizer_config.json says otherwise.
@@ -127,6 +129,7 @@ def from_vocab_txt(path: Path, config: Mapping[str, Any]) -> TokenizerVocabulary
 
 # ---- *.tiktoken ------------------------------------------------------------------------------
 def from_tiktoken(path: Path, config: Mapping[str, Any]) -> TokenizerVocabulary:
+    """The byte-level BPE of a ``*.tiktoken`` rank file (words split when tiktoken is installed)."""
     raw = path.read_bytes()
     ranks: dict[bytes, int] = {}
     for number, line in enumerate(raw.splitlines(), start=1):

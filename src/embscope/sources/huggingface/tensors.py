@@ -44,6 +44,7 @@ _BIAS_NAMES = ("lm_head.bias", "cls.predictions.bias", "final_logits_bias", "emb
 
 
 def head_bias(tensors: Mapping[str, WeightTensor], rows: int) -> WeightTensor | None:
+    """The output layer's bias, one value per row, where the checkpoint stores one."""
     for name, tensor in tensors.items():
         if any(name == n or name.endswith("." + n) for n in _BIAS_NAMES) and (
             tensor.dtype in STORAGE_DTYPES and int(np.prod(tensor.shape)) == rows
@@ -64,6 +65,7 @@ def _config_sizes(config: Mapping[str, Any]) -> tuple[set[int], set[int]]:
 
 
 def configured_tie(config: Mapping[str, Any]) -> bool | None:
+    """``tie_word_embeddings`` from config.json (or its nested text config); None when unset."""
     for scope in _config_scopes(config):
         if isinstance(scope.get("tie_word_embeddings"), bool):
             return scope["tie_word_embeddings"]
@@ -154,6 +156,7 @@ def _role_is(tensor: WeightTensor, role: str) -> bool:
 
 
 def listing(tensors: Mapping[str, WeightTensor]) -> str:
+    """The 2-D tensors, for an error that says what the checkpoint holds (at most 20 named)."""
     shown = [t.describe() for t in tensors.values() if len(t.shape) == 2]
     if not shown:
         return "none"

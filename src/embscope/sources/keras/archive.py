@@ -24,6 +24,7 @@ CONFIG_MEMBER = "config.json"
 
 
 def open_zip(path: Path, h5py: Any, max_inflation: float | None) -> OpenedFile:
+    """A Keras 3 ``.keras`` archive: its config, and its weights opened in place when stored."""
     try:
         archive = zipfile.ZipFile(path)
         names = archive.namelist()

@@ -72,6 +72,7 @@ def open_hdf5(path: Path, h5py: Any) -> OpenedFile:
 
 
 def parse_config(raw: Any, path: Path) -> dict[str, Any]:
+    """A model config (JSON text or bytes), or one line saying why it is not one."""
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")
@@ -86,6 +87,7 @@ def parse_config(raw: Any, path: Path) -> dict[str, Any]:
 
 
 def keras3_vars_groups(root: Any) -> list[tuple[str, Any]]:
+    """(path, group) of every ``layers/…/vars`` group of a Keras 3 weights tree."""
     groups: list[tuple[str, Any]] = []
 
     def visit(name: str, item: Any) -> None:
@@ -97,6 +99,7 @@ def keras3_vars_groups(root: Any) -> list[tuple[str, Any]]:
 
 
 def attr_name(group: Any) -> str | None:
+    """The layer name recent Keras versions record on a ``vars`` group, or None."""
     value = group.attrs.get("name")
     if isinstance(value, bytes):
         value = value.decode("utf-8")
@@ -104,6 +107,7 @@ def attr_name(group: Any) -> str | None:
 
 
 def matrix_shape(group: Any, member: str) -> tuple[int, int] | None:
+    """The shape of ``group[member]`` when it is 2-D, else None."""
     item = group.get(member)
     shape = getattr(item, "shape", None)
     return (int(shape[0]), int(shape[1])) if shape is not None and len(shape) == 2 else None

@@ -82,6 +82,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def layers_in(opened: Opened) -> list[EmbeddingLayer]:
+    """The Embedding layers of an opened file: from its config, else from its weights tree."""
     if opened.config is not None:
         return embedding_layers(opened.config)
     if opened.layout == "keras3":
@@ -101,6 +102,7 @@ def layers_in(opened: Opened) -> list[EmbeddingLayer]:
 
 
 def choose(found: list[EmbeddingLayer], layer: str | None, opened: Opened) -> EmbeddingLayer:
+    """The layer ``layer`` names, or the only one; otherwise an error listing them."""
     listing = ", ".join(f.describe() for f in found)
     if layer is not None:
         for candidate in found:

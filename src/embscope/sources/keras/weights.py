@@ -18,6 +18,7 @@ from .layers import EmbeddingLayer
 
 
 def read_weights(opened: Opened, layer: EmbeddingLayer, max_inflation: float | None) -> np.ndarray:
+    """The layer's matrix, memory-mapped where the file allows, once its size is credible."""
     if opened.layout == "keras3":
         dataset = _keras3_dataset(opened, layer)
     else:

@@ -33,6 +33,7 @@ def read_binary(
     size_hint: int | None,
     size_bound: int | None,
 ) -> tuple[list[str], np.ndarray, Layout]:
+    """Keys, vectors and row places of a word2vec binary file, read in blocks."""
     first = stream.readline(MAX_LINE).removeprefix(BOM)
     if not first:
         raise MalformedFileError(path, "the file is empty")

@@ -45,6 +45,7 @@ def has_word2vec_header(path: str | Path) -> bool:
 
 
 def open_stream(path: Path, max_inflation: float | None = None) -> IO[bytes]:
+    """The file's bytes: as stored, or inflated (within ``max_inflation``) when gzipped."""
     with path.open("rb") as probe:
         compressed = probe.read(2) == _GZIP_MAGIC
     if not compressed:
@@ -98,6 +99,7 @@ class BoundedGzip:
 
 
 def broken_gzip(path: Path, error: BaseException) -> MalformedFileError:
+    """The error for a gzip stream that cannot be inflated."""
     return MalformedFileError(
         path,
         f"the gzip data is broken ({error or type(error).__name__}); the file may be "
@@ -106,6 +108,7 @@ def broken_gzip(path: Path, error: BaseException) -> MalformedFileError:
 
 
 def parse_header(line: bytes) -> tuple[int, int] | None:
+    """(count, dim) from a ``<count> <dim>`` line, or None."""
     parts = line.split()
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
         return None
@@ -113,6 +116,7 @@ def parse_header(line: bytes) -> tuple[int, int] | None:
 
 
 def values_on_line(line: bytes) -> int:
+    """How many values follow the key on a line of text."""
     _, space, values = line.partition(b" ")
     return len(values.split()) if space else 0
 

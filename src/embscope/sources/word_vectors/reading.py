@@ -22,6 +22,7 @@ _DECODE_HINT = (
 
 
 def n_vectors(count: int) -> str:
+    """``count`` vectors, in words: ``1 vector``, ``2,000 vectors``."""
     return f"{count:,} vector" if count == 1 else f"{count:,} vectors"
 
 
@@ -42,6 +43,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class KeyDecoding:
+    """How keys are decoded (``encoding``, ``unicode_errors``), with errors that say where."""
+
     encoding: str
     errors: str
 

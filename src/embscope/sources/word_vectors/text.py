@@ -42,6 +42,7 @@ def read_text(
     size_hint: int | None,
     size_bound: int | None,
 ) -> tuple[list[str], np.ndarray, Layout]:
+    """Keys, vectors and row places of word2vec, GloVe or fastText text, read in blocks."""
     first = stream.readline(MAX_LINE).removeprefix(BOM)
     if not first:
         raise MalformedFileError(path, "the file is empty")
