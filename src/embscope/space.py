@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -14,10 +11,11 @@ import numpy as np
 from . import lookup
 from ._checks import is_integer
 from .errors import InvalidParameterError, UnknownKeyError
-from .lookup import CONTINUATION_MARK, WORD_START_MARK, is_plain_word  # noqa: F401
 from .metrics import Metric
+from .provenance import Provenance
+from .rows import checked_rows
 from .search import kernels as _nb
-from .search.results import RENAMED_PREFIX, Hits, HitsBatch, ResolvedQuery  # noqa: F401
+from .search.results import Hits, HitsBatch, ResolvedQuery
 
 if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a frame is built
     import pandas as pd
@@ -31,30 +29,6 @@ logger = logging.getLogger(__name__)
 
 PiecesMode = Literal["error", "mean"]
 Query = str | Sequence[float] | np.ndarray
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a space came from and with which options; ``digest`` keys on-disk caches."""
-
-    source: str
-    kind: str
-    options: dict[str, Any] = field(default_factory=dict)
-    fingerprint: str = ""
-
-    @property
-    def digest(self) -> str:
-        payload = json.dumps(
-            {
-                "source": self.source,
-                "kind": self.kind,
-                "options": self.options,
-                "fingerprint": self.fingerprint,
-            },
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 class EmbeddingSpace:
@@ -78,82 +52,21 @@ class EmbeddingSpace:
         tokenize: Callable[[str], list[str]] | None = None,
         encode: Callable[[str], np.ndarray] | None = None,
     ) -> None:
-        # a plain ndarray view: numpy.memmap's subclass hooks cost microseconds on every slice,
-        # while the view still reads the mapped file (its .base is the memmap); bfloat16 rows
-        # stay as their mapped bits, widened to float32 only where they are read
-        if not isinstance(vectors, _nb.BFloat16Rows):
-            vectors = np.asarray(vectors)
-        if vectors.ndim != 2:
-            raise InvalidParameterError(
-                f"vectors must be a 2-D array (rows x dimensions); got shape {vectors.shape}"
-            )
-        if vectors.dtype not in (np.float32, np.float16):
-            vectors = vectors.astype(np.float32)
-        keys = list(keys)
-        if len(keys) != vectors.shape[0]:
-            raise InvalidParameterError(
-                f"keys must have one entry per row: {len(keys)} keys for {vectors.shape[0]} rows"
-            )
-        index = dict(zip(keys, range(len(keys)), strict=True))
-        if len(index) != len(keys):
-            _raise_first_duplicate(keys)
-        if labels is not None and len(labels) != len(keys):
-            raise InvalidParameterError(
-                f"labels must have one entry per row: {len(labels)} labels for {len(keys)} rows"
-            )
-        metadata_columns = None
-        if isinstance(metadata, Mapping):
-            # columns stay plain arrays until someone reads .metadata: loading a vocabulary
-            # should not pay for importing pandas
-            metadata_columns = {str(k): np.asarray(v) for k, v in metadata.items()}
-            for column, values in metadata_columns.items():
-                if len(values) != len(keys):
-                    raise InvalidParameterError(
-                        f"metadata column {column!r} has {len(values)} values for {len(keys)} rows"
-                    )
-            metadata = None
-        elif metadata is not None and len(metadata) != len(keys):
-            raise InvalidParameterError(
-                f"metadata must have one row per vector: {len(metadata)} rows for {len(keys)}"
-            )
-        non_finite = _nb.non_finite_rows(vectors)
+        rows = checked_rows(
+            vectors,
+            keys,
+            labels,
+            metadata,
+            shown_as=name or (provenance.source if provenance else "the space"),
+        )
         #: keys of the rows left out because their vectors hold NaN or infinite values
-        self.non_finite_keys: list[str] = [keys[row] for row in non_finite]
-        if len(non_finite):
-            # a NaN row would answer every question with NaN (cosine "0.0000", an empty
-            # neighbour list): it is left out, and said so, rather than answered wrongly
-            shown = ", ".join(repr(key) for key in self.non_finite_keys[:5])
-            more = f" and {len(non_finite) - 5:,} more" if len(non_finite) > 5 else ""
-            logger.warning(
-                "%s: %s of %s rows hold NaN or infinite values and are left out: %s%s",
-                name or (provenance.source if provenance else "the space"),
-                f"{len(non_finite):,}",
-                f"{len(keys):,}",
-                shown,
-                more,
-            )
-            kept = np.setdiff1d(np.arange(len(keys)), non_finite)
-            vectors = (
-                _nb.BFloat16Rows(vectors.bits[kept])
-                if isinstance(vectors, _nb.BFloat16Rows)
-                else vectors[kept]
-            )
-            keys = [keys[row] for row in kept]
-            index = dict(zip(keys, range(len(keys)), strict=True))
-            labels = [labels[row] for row in kept] if labels is not None else None
-            if metadata_columns is not None:
-                metadata_columns = {k: v[kept] for k, v in metadata_columns.items()}
-            if metadata is not None:
-                metadata = metadata.iloc[kept]
-        if isinstance(vectors, np.ndarray) and vectors.flags.writeable:
-            vectors = vectors.view()
-            vectors.flags.writeable = False
-        self._vectors = vectors
-        self._keys = keys
-        self._index = index
-        self._labels = list(labels) if labels is not None else None
-        self._metadata = metadata.reset_index(drop=True) if metadata is not None else None
-        self._metadata_columns = metadata_columns
+        self.non_finite_keys: list[str] = rows.non_finite_keys
+        self._vectors = rows.vectors
+        self._keys = rows.keys
+        self._index = rows.index
+        self._labels = rows.labels
+        self._metadata = rows.metadata
+        self._metadata_columns = rows.metadata_columns
         self.metric = Metric.of(metric)
         self.provenance = provenance or Provenance(source="<array>", kind="array")
         self.name = name or self.provenance.source
@@ -666,16 +579,6 @@ class EmbeddingSpace:
         frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
-
-
-def _raise_first_duplicate(keys: Sequence[str]) -> None:
-    seen: dict[str, int] = {}
-    for row, key in enumerate(keys):
-        if key in seen:
-            raise InvalidParameterError(
-                f"keys must be unique: {key!r} is at rows {seen[key]} and {row}"
-            )
-        seen[key] = row
 
 
 def _is_memory_mapped(array: np.ndarray) -> bool:

@@ -6,7 +6,8 @@ import bisect
 
 import numpy as np
 
-from ..space import WORD_START_MARK, EmbeddingSpace, is_plain_word
+from ..lookup import WORD_START_MARK, is_plain_word
+from ..space import EmbeddingSpace
 
 
 class PrefixIndex:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ...errors import MalformedFileError, SourceError
 from ...search.kernels import VALID_METRICS
-from ...space import RENAMED_PREFIX
+from ...search.results import RENAMED_PREFIX
 
 logger = logging.getLogger(__name__)
 
