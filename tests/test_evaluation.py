@@ -21,10 +21,10 @@ from embscope.analysis.evaluation import (
     AnalogyEvaluation,
     WordPairEvaluation,
     _best_columns,
-    _correlation_pvalue,
-    _ranks,
     dataset_path,
 )
+from embscope.analysis.statistics import average_ranks as _ranks
+from embscope.analysis.statistics import correlation_pvalue as _correlation_pvalue
 from embscope.cli import main
 
 # gensim 4.4.0 KeyedVectors.evaluate_word_analogies(questions-words.txt) on GloVe 6B 50d with
