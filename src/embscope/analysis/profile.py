@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._checks import positive_int
+from .statistics import spearman
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +25,9 @@ class DistanceProfile:
     """Every row's cosine similarity and Euclidean distance to one query.
 
     ``table`` has row, key, label, norm, cosine, euclidean, cosine_rank, euclidean_rank (rank 1 =
-    closest), sorted by cosine. ``overlap`` counts the keys in both top-``top_k`` lists;
-    ``rank_correlation`` is the Spearman correlation of the two rankings over all rows.
+    closest, ties in row order), sorted by cosine. ``overlap`` counts the keys in both
+    top-``top_k`` lists; ``rank_correlation`` is the Spearman correlation of cosine and
+    Euclidean distance over all rows (ties at their average rank; NaN when either is constant).
     """
 
     query: str
@@ -109,7 +111,9 @@ def distance_profile(
     table = table.sort_values("cosine_rank", kind="stable", ignore_index=True)
     k = min(int(top_k), len(rows))
     overlap = int(np.count_nonzero((cosine_rank <= k) & (euclidean_rank <= k)))
-    correlation = float(np.corrcoef(cosine_rank, euclidean_rank)[0, 1]) if len(rows) > 1 else 1.0
+    # the rank columns break ties by row so that every row has a place in the lists; the
+    # correlation gives tied rows their average rank instead, as scipy's spearmanr does
+    correlation = spearman(-cosine, euclidean) if len(rows) > 1 else 1.0
     return DistanceProfile(
         query=resolved.text,
         query_keys=resolved.keys,
