@@ -349,7 +349,7 @@ def _words_of_rows(space: EmbeddingSpace, rows: int) -> list[tuple[int, str]]:
     SentencePiece or byte-level vocabulary, where a word in running text is its word-start
     token (``Ġking``, shown ``␣king``) and the bare piece ``king`` is a mid-word
     continuation that no benchmark word means."""
-    from ..space import WORD_START_MARK
+    from ..lookup import WORD_START_MARK
 
     word_start = space.word_start_rows
     if word_start is None:

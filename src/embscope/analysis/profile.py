@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._checks import positive_int
+from ..errors import InvalidParameterError
 from .statistics import spearman
 
 if TYPE_CHECKING:
@@ -87,6 +88,11 @@ def distance_profile(
 
     top_k = positive_int(top_k, "top_k")
     resolved = space.resolve(query, pieces=pieces)
+    if not np.any(resolved.vector):
+        # every cosine would be 0: the cosine ranking, and so its correlation, would be noise
+        raise InvalidParameterError(
+            f"{resolved.text!r} is a zero vector: it has no direction, so cosine ranks nothing"
+        )
     cosine = space.scores(resolved.vector, metric="cosine")[0].astype(np.float64)
     euclidean = space.scores(resolved.vector, metric="euclidean")[0].astype(np.float64)
     keep = np.ones(len(space), dtype=bool)
