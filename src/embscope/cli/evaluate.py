@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.analogy import ANALOGY_METHODS
-from ..analysis.evaluation import ANALOGY_SETS, WORD_PAIR_SETS
+from ..analysis.benchmark_data import ANALOGY_SETS, WORD_PAIR_SETS
 from .common import DEFAULT_SOURCE, echo_table, json_option, load_options, load_space
 
 

@@ -48,11 +48,12 @@ def serve(
     import uvicorn
 
     from ..server import create_app
+    from ..server.state import state_of
 
     app = create_app(list(sources) or ["minilm"], host=host, allowed_hosts=allow_hosts)
     # load every source now: a mistyped path fails here, in one line, not in the page later
-    for source_id in app.state.spaces.ids:
-        app.state.spaces.get(source_id)
+    for source_id in state_of(app).spaces.ids:
+        state_of(app).spaces.get(source_id)
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

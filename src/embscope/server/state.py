@@ -103,9 +103,6 @@ class ServerState:
 
 def attach(app: FastAPI, state: ServerState) -> None:
     app.state.embscope = state
-    # `embscope serve` loads every source before listening through app.state.spaces (the CLI
-    # is not the server's to change here); state_of(app).spaces is the same object
-    app.state.spaces = state.spaces
 
 
 def state_of(app: FastAPI) -> ServerState:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import positive_int
 from .._io.progress import Progress, progress_bar
 from ..errors import InvalidParameterError, MissingDependencyError
 
@@ -152,10 +153,8 @@ def max_probabilities(
     or a model already loaded by ``load_causal_lm`` (``device`` is then its own).
     ``batch_size``: prompts per generation (default: about ``BATCH_TOKENS`` prompt tokens'
     worth; 1 prompts one token at a time)."""
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise InvalidParameterError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if batch_size is not None:
+        positive_int(batch_size, "batch_size")
     loaded = source if isinstance(source, CausalLM) else load_causal_lm(source, device=device)
     result = np.zeros(len(token_ids))
     if not token_ids:

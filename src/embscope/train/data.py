@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_integer
 from ..errors import InvalidParameterError
 from ..text.datasets import TextDataset, name_labels, read_texts
 from .leakage import overlap_groups
@@ -69,16 +70,12 @@ def _named(dataset: TextDataset, label_names: Any) -> TextDataset:
     from dataclasses import replace
 
     values = dataset.frame[dataset.label]
-    if label_names is None or not all(_is_number(v) for v in values.unique()):
+    if label_names is None or not all(is_integer(v) for v in values.unique()):
         return dataset
     frame, names = name_labels(
         dataset.frame.copy(), dataset.label, label_names, Path(dataset.source)
     )
     return replace(dataset, frame=frame, label_names=names)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def resolve_classes(datasets: Sequence[TextDataset], classes: Sequence[Any] | None) -> list[str]:
@@ -104,9 +101,9 @@ def resolve_classes(datasets: Sequence[TextDataset], classes: Sequence[Any] | No
         raise InvalidParameterError(
             f"the labels hold one class ({shown}); a classifier needs at least two"
         )
-    numbers = [v for v in values if _is_number(v)]
+    numbers = [v for v in values if is_integer(v)]
     if numbers and len(numbers) < len(values):
-        named = [v for v in values if not _is_number(v)]
+        named = [v for v in values if not is_integer(v)]
         raise InvalidParameterError(
             f"labels mix numbers ({', '.join(map(str, numbers[:4]))}) and names "
             f"({', '.join(map(str, named[:4]))}); name the numbers with label_names=[...] "

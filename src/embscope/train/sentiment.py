@@ -273,12 +273,7 @@ MAX_WIDTH = 8192
 
 
 def _check_positive(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
+    if not is_integer(value) or value < minimum or (maximum is not None and value > maximum):
         rule = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
         if maximum is not None:
             rule += f" of at most {maximum:,}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import integer_at_least
+from .._checks import integer_at_least, positive_int
 from .._io.atomic import atomic_path
 from ..errors import InvalidParameterError, MalformedFileError
 
@@ -146,14 +146,7 @@ class TextVectorizer:
 
 
 def _check_length(sequence_length: object) -> None:
-    if (
-        isinstance(sequence_length, bool)
-        or not isinstance(sequence_length, int)
-        or sequence_length < 1
-    ):
-        raise InvalidParameterError(
-            f"sequence_length must be a positive integer; got {sequence_length!r}"
-        )
+    positive_int(sequence_length, "sequence_length")
 
 
 def _check_standardization(standardization: object) -> None:

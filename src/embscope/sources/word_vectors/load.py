@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._checks import is_integer
 from ...errors import InvalidParameterError, MalformedFileError, SourceError
 from ...space import EmbeddingSpace, Provenance
 from ..vocabulary import DEFAULT_MAX_INFLATION, check_max_inflation
@@ -122,7 +123,7 @@ def _check_options(
         raise InvalidParameterError(
             f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}; got {on_duplicate!r}"
         )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    if limit is not None and not (is_integer(limit) and limit >= 1):
         raise InvalidParameterError(f"limit must be a positive integer or None; got {limit!r}")
     try:
         vector_dtype = np.dtype(dtype)
