@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .analysis.classes import ClassSimilarity, Separation
 from .analysis.classify import knn_classify
+from .analysis.compare import Comparison, ComparisonSummary, SideBySide, compare
 from .errors import (
     EmbscopeError,
     InvalidParameterError,
@@ -53,6 +54,8 @@ __all__ = [
     "VALID_METHODS",
     "VALID_METRICS",
     "ClassSimilarity",
+    "Comparison",
+    "ComparisonSummary",
     "EmbeddingSpace",
     "EmbscopeError",
     "Hits",
@@ -67,11 +70,13 @@ __all__ = [
     "Provenance",
     "ResolvedQuery",
     "Separation",
+    "SideBySide",
     "SourceError",
     "TextDataset",
     "UnknownKeyError",
     "__version__",
     "bundled_sources",
+    "compare",
     "encode_dataset",
     "export",
     "from_array",
