@@ -65,6 +65,16 @@ def terrible(glove) -> embscope.EmbeddingSpace:
     return glove.neighborhood("terrible", similar=30, opposite=30)
 
 
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory):
+    """A small GPT-2-shaped checkpoint trained here, with an untied head and planted
+    never-seen tokens (see planted_checkpoint.py); built once per run."""
+    pytest.importorskip("transformers")
+    from planted_checkpoint import build_planted_checkpoint
+
+    return build_planted_checkpoint(tmp_path_factory.mktemp("planted") / "checkpoint")
+
+
 def chromium_path() -> str:
     """Debian's Chromium (``make browser`` installs it), or the one $EMBSCOPE_CHROMIUM names."""
     import os

@@ -157,14 +157,6 @@ def test_cli(tmp_path):
     assert not (tmp_path / "r.txt").exists()
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    pytest.importorskip("transformers")
-    from planted_checkpoint import build_planted_checkpoint
-
-    return build_planted_checkpoint(tmp_path_factory.mktemp("planted") / "checkpoint")
-
-
 def test_planted_rows_come_first_on_every_indicator(planted):
     report = embscope.tokens.scan(planted.directory, progress=False)
     table = report.table

@@ -82,7 +82,7 @@ def compare(
     metric_used = Metric.of(metric or a.metric)
     top_k = positive_int(top_k, "top_k")
     sample_pairs = positive_int(sample_pairs, "sample_pairs")
-    reference_keys = integer_at_least(reference_keys, "reference_keys", 2)
+    reference_keys = integer_at_least(reference_keys, "reference_keys", 3)
     if pieces not in ("error", "mean"):
         raise InvalidParameterError(f"pieces must be 'error' or 'mean'; got {pieces!r}")
     shared = shared_rows(a, b, keys=keys, restrict_vocab=restrict_vocab, pieces=pieces)
@@ -96,21 +96,22 @@ def compare(
     anchor_rows = _anchor_rows(shared, anchors)
     rng = np.random.default_rng(random_state)
     with progress_bar(5, f"comparing {a.name} with {b.name}", enabled=progress) as advance:
+        advance(0, "neighbours in A")
         ids_a = _neighbour_ids(shared.vectors_a, shared.keys, top_k, metric_used)
         advance(1, "neighbours in B")
         ids_b = _neighbour_ids(shared.vectors_b, shared.keys, top_k, metric_used)
         advance(1, "alignment")
-        # cosine compares directions: unit rows once, then dot products are cosines, and a
-        # key's length cannot pull the alignment its way
+        # cosine compares directions: a key's length must not pull the alignment its way
         unit = metric_used is Metric.COSINE
         scored = (unit_copy(shared.vectors_a), unit_copy(shared.vectors_b)) if unit else None
         scored_a, scored_b = scored or (shared.vectors_a, shared.vectors_b)
-        scoring = Metric.DOT if unit else metric_used
         alignment = _align(scored_a, scored_b, anchor_rows, rng, unit_rows=unit)
-        advance(1, "similarities")
-        per_key = _reference_correlations(scored_a, scored_b, scoring, reference_keys, rng)
-        pairs = _pair_correlation(scored_a, scored_b, scoring, sample_pairs, rng)
         del scored, scored_a, scored_b
+        advance(1, "similarities")
+        # ranks are taken of float64 scores: float32 unit rows would reorder near-ties
+        vectors_a, vectors_b = shared.vectors_a, shared.vectors_b
+        per_key = _reference_correlations(vectors_a, vectors_b, metric_used, reference_keys, rng)
+        pairs = _pair_correlation(vectors_a, vectors_b, metric_used, sample_pairs, rng)
         advance(1, "CKA")
         cka = measures.linear_cka(shared.vectors_a, shared.vectors_b)
         shuffled = shared.vectors_b[rng.permutation(n)]
@@ -296,21 +297,25 @@ def _reference_correlations(
     """Per key, Spearman of its scores to a seeded sample of reference keys in A and in B
     (a reference key's own score left out of its list)."""
     n = len(a)
-    references = np.sort(rng.choice(n, size=min(count, n - 1), replace=False))
+    references = np.sort(rng.choice(n, size=min(count, n), replace=False))
     ref_a, ref_b = a[references], b[references]
-    result = np.empty(n)
-    step = max(1, _RANK_BLOCK_CELLS // len(references))
-    for start in range(0, n, step):
-        block = slice(start, min(n, start + step))
-        result[block] = _rank_correlations(
-            pair_scores(a[block], ref_a, metric), pair_scores(b[block], ref_b, metric)
-        )
     m = len(references)
-    if m > 2:  # the reference keys again, each without its own column
-        off_diagonal = ~np.eye(m, dtype=bool)
-        scores_a = pair_scores(ref_a, ref_a, metric)[off_diagonal].reshape(m, m - 1)
-        scores_b = pair_scores(ref_b, ref_b, metric)[off_diagonal].reshape(m, m - 1)
-        result[references] = _rank_correlations(scores_a, scores_b)
+    result = np.empty(n)
+    step = max(1, _RANK_BLOCK_CELLS // m)
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        scores_a = pair_scores(a[rows], ref_a, metric)
+        scores_b = pair_scores(b[rows], ref_b, metric)
+        column = np.minimum(np.searchsorted(references, rows), m - 1)
+        own = references[column] == rows
+        result[rows[~own]] = _rank_correlations(scores_a[~own], scores_b[~own])
+        if own.any():  # a reference key is not measured against itself
+            keep = np.ones((int(own.sum()), m), dtype=bool)
+            keep[np.arange(len(keep)), column[own]] = False
+            result[rows[own]] = _rank_correlations(
+                scores_a[own][keep].reshape(len(keep), m - 1),
+                scores_b[own][keep].reshape(len(keep), m - 1),
+            )
     return result
 
 
@@ -387,6 +392,11 @@ class Comparison:
         self.only_a = only_a
         self.only_b = only_b
         self._aligned: EmbeddingSpace | None = None
+        # two spaces of one name (a model and its float16 copy, one checkpoint's two
+        # matrices) would read "sentiment vs sentiment" in every line
+        same = a.name == b.name
+        self.name_a = f"{a.name} (A)" if same else a.name
+        self.name_b = f"{b.name} (B)" if same else b.name
 
     @property
     def keys(self) -> list[str]:
@@ -398,8 +408,8 @@ class Comparison:
         k = self.top_k
         jaccard = self.overlap / (2 * k - self.overlap)
         return ComparisonSummary(
-            space_a=self.a.name,
-            space_b=self.b.name,
+            space_a=self.name_a,
+            space_b=self.name_b,
             shared_keys=n,
             only_a=self.only_a,
             only_b=self.only_b,
@@ -467,7 +477,7 @@ class Comparison:
         top_k = positive_int(top_k if top_k is not None else self.top_k, "top_k")
         hits_a = self.a.search(word, top_k=top_k, metric=self.metric)
         hits_b = self.b.search(word, top_k=top_k, metric=self.metric, pieces=self.pieces)
-        return SideBySide(word=word, a=hits_a, b=hits_b)
+        return SideBySide(word=word, a=hits_a, b=hits_b, name_a=self.name_a, name_b=self.name_b)
 
     @property
     def aligned(self) -> EmbeddingSpace:

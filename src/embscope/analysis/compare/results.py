@@ -131,11 +131,17 @@ def _number(value: float) -> str:
 @dataclass(frozen=True, repr=False)
 class SideBySide:
     """One word's neighbours in A and in B, best first; ``shared`` are the keys both lists
-    hold."""
+    hold. ``name_a`` / ``name_b`` (default: the spaces' names) head the two columns."""
 
     word: str
     a: Hits
     b: Hits
+    name_a: str = ""
+    name_b: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name_a", self.name_a or self.a.space_name)
+        object.__setattr__(self, "name_b", self.name_b or self.b.space_name)
 
     @property
     def shared(self) -> set[str]:
@@ -158,7 +164,7 @@ class SideBySide:
 
     def title(self) -> str:
         return (
-            f"Neighbours of {self.word!r}: {self.a.space_name} | {self.b.space_name} "
+            f"Neighbours of {self.word!r}: {self.name_a} | {self.name_b} "
             f"({len(self.shared)} of {len(self.a)} in both, {self.a.metric.meaning})"
         )
 
@@ -185,8 +191,8 @@ class SideBySide:
         )
         return (
             f"<div><b>{html.escape(self.title())}</b><table><tr><th>rank</th>"
-            f"<th>{html.escape(self.a.space_name)}</th><th>score</th>"
-            f"<th>{html.escape(self.b.space_name)}</th><th>score</th></tr>{rows}</table>"
+            f"<th>{html.escape(self.name_a)}</th><th>score</th>"
+            f"<th>{html.escape(self.name_b)}</th><th>score</th></tr>{rows}</table>"
             "<i>bold: in both lists</i></div>"
         )
 
