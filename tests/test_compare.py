@@ -233,6 +233,29 @@ def test_figure_draws_the_overlap_and_the_joint_projection(glove_5000, rotated):
     assert "<table>" in comparison._repr_html_() and "overlap@10" in repr(comparison)
 
 
+def test_a_comparison_is_cached_and_a_broken_entry_measured_again(
+    glove, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("EMBSCOPE_CACHE", str(tmp_path))
+    a = glove.subset(glove.keys[:3000])
+    b = a.astype("float16")
+    first = embscope.compare(a, b, progress=False)
+    entries = list((tmp_path / "comparisons").glob("*.npz"))
+    assert len(entries) == 1
+    again = embscope.compare(a, b, progress=False)
+    assert again.summary() == first.summary()
+    np.testing.assert_array_equal(again.ids_b, first.ids_b)
+    entries[0].write_bytes(b"not an archive")
+    with caplog.at_level("WARNING", logger="embscope"):
+        repaired = embscope.compare(a, b, progress=False)
+    assert "cached comparison" in caplog.text and "unreadable" in caplog.text
+    assert repaired.summary() == first.summary()
+    embscope.compare(a, b, cache=False, progress=False)
+    assert len(list((tmp_path / "comparisons").glob("*.npz"))) == 1
+    embscope.compare(a, b, top_k=5, progress=False)  # another parameter, another entry
+    assert len(list((tmp_path / "comparisons").glob("*.npz"))) == 2
+
+
 def test_bad_requests_are_refused_with_the_reason(glove, minilm):
     few = glove.subset(["king", "queen", "man"])
     with pytest.raises(InvalidParameterError, match="too few to compare top 10"):

@@ -23,6 +23,8 @@ from ...errors import InvalidParameterError
 from ...metrics import Metric
 from ..statistics import correlation_pvalue, spearman
 from . import measures
+from .cache import cache_file, read_measured, write_measured
+from .measured import Alignment, Measured, PairCorrelation
 from .results import ComparisonSummary, SideBySide
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ def compare(
     sample_pairs: int = SAMPLE_PAIRS,
     reference_keys: int = REFERENCE_KEYS,
     random_state: int = 0,
+    cache: bool = True,
     progress: Progress = True,
 ) -> Comparison:
     """Compare ``b`` with ``a`` over the keys both hold (A's order).
@@ -77,7 +80,8 @@ def compare(
     fitted on (default: every shared key). ``pieces="mean"`` lets B answer a key it lacks by
     the mean of its tokenizer's pieces (a word-vector space against a sub-word one).
     ``metric`` (default: A's) ranks neighbours and scores similarities in both spaces.
-    Sampled figures are seeded by ``random_state``.
+    Sampled figures are seeded by ``random_state``. The figures are cached on disk by both
+    spaces' content and every parameter (``cache=False`` computes them afresh).
     """
     metric_used = Metric.of(metric or a.metric)
     top_k = positive_int(top_k, "top_k")
@@ -94,46 +98,78 @@ def compare(
             "that share more keys"
         )
     anchor_rows = _anchor_rows(shared, anchors)
-    rng = np.random.default_rng(random_state)
-    with progress_bar(5, f"comparing {a.name} with {b.name}", enabled=progress) as advance:
-        advance(0, "neighbours in A")
-        ids_a = _neighbour_ids(shared.vectors_a, shared.keys, top_k, metric_used)
-        advance(1, "neighbours in B")
-        ids_b = _neighbour_ids(shared.vectors_b, shared.keys, top_k, metric_used)
-        advance(1, "alignment")
-        # cosine compares directions: a key's length must not pull the alignment its way
-        unit = metric_used is Metric.COSINE
-        scored = (unit_copy(shared.vectors_a), unit_copy(shared.vectors_b)) if unit else None
-        scored_a, scored_b = scored or (shared.vectors_a, shared.vectors_b)
-        alignment = _align(scored_a, scored_b, anchor_rows, rng, unit_rows=unit)
-        del scored, scored_a, scored_b
-        advance(1, "similarities")
-        # ranks are taken of float64 scores: float32 unit rows would reorder near-ties
-        vectors_a, vectors_b = shared.vectors_a, shared.vectors_b
-        per_key = _reference_correlations(vectors_a, vectors_b, metric_used, reference_keys, rng)
-        pairs = _pair_correlation(vectors_a, vectors_b, metric_used, sample_pairs, rng)
-        advance(1, "CKA")
-        cka = measures.linear_cka(shared.vectors_a, shared.vectors_b)
-        shuffled = shared.vectors_b[rng.permutation(n)]
-        cka_chance = measures.linear_cka(shared.vectors_a, shuffled)
-        advance(1)
-    overlap = measures.neighbour_overlap(ids_a, ids_b)
+    parameters = {
+        "metric": str(metric_used),
+        "top_k": top_k,
+        "anchors": None if anchors is None else anchor_rows.tolist(),
+        "sample_pairs": sample_pairs,
+        "reference_keys": reference_keys,
+        "random_state": random_state,
+    }
+    path = cache_file(a, b, shared, parameters) if cache else None
+    measured = read_measured(path, len(shared.keys), top_k) if path else None
+    if measured is None:
+        measured = _measure(
+            a, b, shared, anchor_rows, metric_used, top_k, sample_pairs, reference_keys,
+            random_state, progress,
+        )  # fmt: skip
+        if path is not None:
+            write_measured(path, measured, parameters)
     return Comparison(
         a=a,
         b=b,
         shared=shared,
         metric=metric_used,
         top_k=top_k,
-        ids_a=ids_a,
-        ids_b=ids_b,
-        overlap=overlap,
-        reference_correlation=per_key,
-        pair_correlation=pairs,
-        cka=(cka, cka_chance),
-        alignment=alignment,
+        measured=measured,
         pieces=pieces,
         only_a=shared.considered - n,
         only_b=sum(1 for key in b.keys if key not in a),
+    )
+
+
+def _measure(
+    a: EmbeddingSpace,
+    b: EmbeddingSpace,
+    shared: SharedRows,
+    anchor_rows: np.ndarray,
+    metric: Metric,
+    top_k: int,
+    sample_pairs: int,
+    reference_keys: int,
+    random_state: int,
+    progress: Progress,
+) -> Measured:
+    rng = np.random.default_rng(random_state)
+    vectors_a, vectors_b = shared.vectors_a, shared.vectors_b
+    with progress_bar(5, f"comparing {a.name} with {b.name}", enabled=progress) as advance:
+        advance(0, "neighbours in A")
+        ids_a = _neighbour_ids(vectors_a, shared.keys, top_k, metric)
+        advance(1, "neighbours in B")
+        ids_b = _neighbour_ids(vectors_b, shared.keys, top_k, metric)
+        advance(1, "alignment")
+        # cosine compares directions: a key's length must not pull the alignment its way
+        unit = metric is Metric.COSINE
+        scored = (unit_copy(vectors_a), unit_copy(vectors_b)) if unit else None
+        scored_a, scored_b = scored or (vectors_a, vectors_b)
+        alignment = _align(scored_a, scored_b, anchor_rows, rng, unit_rows=unit)
+        del scored, scored_a, scored_b
+        advance(1, "similarities")
+        # ranks are taken of float64 scores: float32 unit rows would reorder near-ties
+        per_key = _reference_correlations(vectors_a, vectors_b, metric, reference_keys, rng)
+        pairs = _pair_correlation(vectors_a, vectors_b, metric, sample_pairs, rng)
+        advance(1, "CKA")
+        cka = measures.linear_cka(vectors_a, vectors_b)
+        cka_chance = measures.linear_cka(vectors_a, vectors_b[rng.permutation(len(vectors_b))])
+        advance(1)
+    return Measured(
+        ids_a=ids_a,
+        ids_b=ids_b,
+        reference_correlation=per_key,
+        pair_correlation=pairs,
+        cka=cka,
+        cka_chance=cka_chance,
+        alignment=alignment,
     )
 
 
@@ -223,22 +259,6 @@ def _neighbour_ids(vectors: np.ndarray, keys: list[str], top_k: int, metric: Met
     return knn_graph(space, top_k=top_k, progress=False).ids
 
 
-@dataclass(frozen=True)
-class Alignment:
-    """B mapped onto A: ``mapping`` (B's width x A's width), how it was fitted, the per-key
-    cosine between A's row and B's mapped row, and the fit's relative residual; the
-    ``*_chance`` figures are the same fit with B's rows shuffled among the keys."""
-
-    mapping: np.ndarray
-    kind: Literal["orthogonal", "least-squares"]
-    unit_rows: bool
-    fitted_on: int
-    cosines: np.ndarray
-    residual: float
-    residual_chance: float
-    cosine_chance: float
-
-
 def unit_copy(vectors: np.ndarray) -> np.ndarray:
     """A float32 copy of the rows scaled to length 1 (zero rows stay zero)."""
     result = np.empty(vectors.shape, dtype=np.float32)
@@ -325,13 +345,6 @@ def _rank_correlations(scores_a: np.ndarray, scores_b: np.ndarray) -> np.ndarray
     )
 
 
-@dataclass(frozen=True)
-class PairCorrelation:
-    rho: float
-    pvalue: float
-    pairs: int
-
-
 def _pair_correlation(
     a: np.ndarray, b: np.ndarray, metric: Metric, count: int, rng: Any
 ) -> PairCorrelation:
@@ -365,13 +378,7 @@ class Comparison:
         shared: SharedRows,
         metric: Metric,
         top_k: int,
-        ids_a: np.ndarray,
-        ids_b: np.ndarray,
-        overlap: np.ndarray,
-        reference_correlation: np.ndarray,
-        pair_correlation: PairCorrelation,
-        cka: tuple[float, float],
-        alignment: Alignment,
+        measured: Measured,
         pieces: Pieces,
         only_a: int,
         only_b: int,
@@ -381,13 +388,13 @@ class Comparison:
         self.shared = shared
         self.metric = metric
         self.top_k = top_k
-        self.ids_a = ids_a
-        self.ids_b = ids_b
-        self.overlap = overlap
-        self.reference_correlation = reference_correlation
-        self.pair_correlation = pair_correlation
-        self.cka, self.cka_chance = cka
-        self.alignment = alignment
+        self.ids_a = measured.ids_a
+        self.ids_b = measured.ids_b
+        self.overlap = measures.neighbour_overlap(measured.ids_a, measured.ids_b)
+        self.reference_correlation = measured.reference_correlation
+        self.pair_correlation = measured.pair_correlation
+        self.cka, self.cka_chance = measured.cka, measured.cka_chance
+        self.alignment = measured.alignment
         self.pieces = pieces
         self.only_a = only_a
         self.only_b = only_b
