@@ -37,6 +37,9 @@ SCHEMA_OF = {
     "Classes": "ClassesAnswer",
     "Job": "JobAnswer",
     "TokenScan": "TokenScanAnswer",
+    "Comparison": "ComparisonAnswer",
+    "Moved": "MovedAnswer",
+    "SideBySide": "SideBySideAnswer",
 }
 # api.ts's interfaces that type no schema of their own
 NOT_SCHEMAS = {

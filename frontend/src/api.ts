@@ -297,3 +297,147 @@ export async function points(id: string, signal?: AbortSignal): Promise<Table> {
   if (!response.ok) throw await errorOf(response);
   return tableFromIPC(new Uint8Array(await response.arrayBuffer()));
 }
+
+// ---- two sources compared (embscope.compare) ----------------------------------------------------
+
+export interface CompareRequest {
+  a: string;
+  b: string;
+  top_k?: number;
+}
+
+export interface ComparisonFigure {
+  name: string;
+  /** null where the figure is undefined (NaN) */
+  value: number | null;
+  chance: number | null;
+  meaning: string;
+}
+
+/** A comparison's summary: every figure with its chance level. */
+export interface Comparison {
+  a: string;
+  b: string;
+  space_a: string;
+  space_b: string;
+  line: string;
+  coverage: string;
+  shared_keys: number;
+  only_a: number;
+  only_b: number;
+  composed_keys: number;
+  metric: Metric;
+  top_k: number;
+  overlap: number | null;
+  overlap_chance: number | null;
+  jaccard: number | null;
+  jaccard_chance: number | null;
+  similarity_spearman: number | null;
+  similarity_pvalue: number | null;
+  pairs: number;
+  reference_spearman: number | null;
+  cka: number | null;
+  cka_chance: number | null;
+  alignment: "orthogonal" | "least-squares";
+  fitted_on: number;
+  dims: number[];
+  residual: number | null;
+  residual_chance: number | null;
+  aligned_cosine: number | null;
+  aligned_cosine_chance: number | null;
+  figures: ComparisonFigure[];
+  /** shared keys by how many of their top_k neighbours both spaces share (0 to top_k) */
+  overlap_counts: number[];
+}
+
+/** One shared key's figures; moved_rank 1 is the key that moved most. */
+export interface ComparedWord {
+  key: string;
+  label: string;
+  moved_rank: number;
+  overlap: number;
+  shared_neighbors: number;
+  jaccard: number;
+  rank_correlation: number | null;
+  aligned_cosine: number;
+  norm_a: number;
+  norm_b: number;
+}
+
+export interface Moved {
+  a: string;
+  b: string;
+  top_k: number;
+  least: boolean;
+  words: ComparedWord[];
+}
+
+export interface ComparedHit extends Hit {
+  /** the other space's list holds it too */
+  in_both: boolean;
+}
+
+/** A word's neighbours in both spaces, side by side. */
+export interface SideBySide {
+  a: string;
+  b: string;
+  word: string;
+  space_a: string;
+  space_b: string;
+  metric: Metric;
+  a_keys: string[];
+  a_labels: string[];
+  b_keys: string[];
+  b_labels: string[];
+  hits_a: ComparedHit[];
+  hits_b: ComparedHit[];
+  shared: number;
+  /** the word's own figures, where it is one shared key */
+  figures: ComparedWord | null;
+}
+
+const comparePath = (a: string, b: string, what: string, params: Record<string, string | number | boolean>) =>
+  `api/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}/${what}?${query(params)}`;
+
+/** Starts (or joins) the comparison of ``b`` with ``a``; a comparison already made answers a
+ * job that is done. */
+export const startComparison = (request: CompareRequest, signal?: AbortSignal) =>
+  call<Job>("api/compare", { ...postJson(request), signal });
+
+export const comparison = (a: string, b: string, topK: number, signal?: AbortSignal) =>
+  call<Comparison>(comparePath(a, b, "summary", { top_k: topK }), { signal });
+
+export const moved = (
+  a: string,
+  b: string,
+  topK: number,
+  top: number,
+  least: boolean,
+  signal?: AbortSignal,
+) => call<Moved>(comparePath(a, b, "moved", { top_k: topK, top, least }), { signal });
+
+export const sideBySide = (
+  a: string,
+  b: string,
+  topK: number,
+  word: string,
+  exact: boolean,
+  signal?: AbortSignal,
+) => call<SideBySide>(comparePath(a, b, "neighbors", { top_k: topK, word, exact }), { signal });
+
+/** A seeded sample of shared keys placed by one PCA of A's rows and B's aligned rows:
+ * key, label, x_a, y_a, x_b, y_b (float32), moved; the schema's metadata holds "explained". */
+export async function jointLayout(
+  a: string,
+  b: string,
+  topK: number,
+  sample: number,
+  moved: number,
+  signal?: AbortSignal,
+): Promise<Table> {
+  const response = await fetch(comparePath(a, b, "layout", { top_k: topK, sample, moved }), {
+    signal,
+  });
+  if (!response.ok) throw await errorOf(response);
+  return tableFromIPC(new Uint8Array(await response.arrayBuffer()));
+}

@@ -21,6 +21,9 @@ MAX_TOP_K = 1000
 MAX_QUERY_CHARACTERS = 200
 MAX_PROFILE_SAMPLE = 5000
 MAX_COMPLETIONS = 50
+# a comparison keeps every shared key's top_k neighbours in both spaces (8 bytes each)
+MAX_COMPARE_TOP_K = 100
+MAX_LAYOUT_SAMPLE = 5000
 _WHITESPACE_CONTROLS = "\t\n\r"
 
 
@@ -212,3 +215,109 @@ class JobAnswer(BaseModel):
         default=None, description="the key a neighbourhood projection is around (when started)"
     )
     query_labels: list[str] | None = None
+
+
+class CompareRequest(BaseModel):
+    a: Text = Field(description="the source compared against (its id): B is aligned onto it")
+    b: Text = Field(description="the other source (its id)")
+    top_k: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_COMPARE_TOP_K,
+        description="neighbours per shared key whose overlap is measured",
+    )
+
+
+class ComparisonFigure(BaseModel):
+    name: str
+    value: float | None = Field(description="null where it is undefined (NaN)")
+    chance: float | None = Field(description="what two spaces sharing nothing but keys give")
+    meaning: str
+
+
+class ComparisonAnswer(BaseModel):
+    """``embscope.compare(a, b, top_k=...).summary()``, field for field (NaN as null), with
+    its figures as rows and the distribution of the per-key overlap."""
+
+    a: str
+    b: str
+    space_a: str = Field(description="A's name as the comparison heads its column")
+    space_b: str
+    line: str = Field(description="the comparison in one line")
+    coverage: str = Field(description="how many keys are shared, and how many are not")
+    shared_keys: int
+    only_a: int
+    only_b: int
+    composed_keys: int
+    metric: MetricName
+    top_k: int
+    overlap: float | None
+    overlap_chance: float | None
+    jaccard: float | None
+    jaccard_chance: float | None
+    similarity_spearman: float | None
+    similarity_pvalue: float | None
+    pairs: int
+    reference_spearman: float | None
+    cka: float | None
+    cka_chance: float | None
+    alignment: Literal["orthogonal", "least-squares"]
+    fitted_on: int
+    dims: list[int] = Field(description="the widths of A and of B")
+    residual: float | None
+    residual_chance: float | None
+    aligned_cosine: float | None
+    aligned_cosine_chance: float | None
+    figures: list[ComparisonFigure]
+    overlap_counts: list[int] = Field(
+        description="shared keys by how many of their top_k neighbours both spaces share "
+        "(index 0 to top_k)"
+    )
+
+
+class ComparedWord(BaseModel):
+    """One shared key's row of ``Comparison.words()``."""
+
+    key: str
+    label: str
+    moved_rank: int = Field(description="its place in the most-moved order (1: moved most)")
+    overlap: float = Field(description="share of its top_k found in both spaces")
+    shared_neighbors: int
+    jaccard: float
+    rank_correlation: float | None = Field(
+        description="Spearman of its similarities to the reference keys, A against B"
+    )
+    aligned_cosine: float = Field(description="its row in A against B's row aligned onto A")
+    norm_a: float
+    norm_b: float
+
+
+class MovedAnswer(BaseModel):
+    a: str
+    b: str
+    top_k: int
+    least: bool = Field(description="the steadiest keys, steadiest first, not the most moved")
+    words: list[ComparedWord]
+
+
+class ComparedHit(Hit):
+    in_both: bool = Field(description="the other space's list holds it too")
+
+
+class SideBySideAnswer(BaseModel):
+    a: str
+    b: str
+    word: str
+    space_a: str
+    space_b: str
+    metric: MetricName
+    a_keys: list[str] = Field(description="the key(s) that answered the word in A")
+    a_labels: list[str]
+    b_keys: list[str] = Field(description="the key(s) that answered the word in B")
+    b_labels: list[str]
+    hits_a: list[ComparedHit]
+    hits_b: list[ComparedHit]
+    shared: int = Field(description="keys both lists hold")
+    figures: ComparedWord | None = Field(
+        description="the word's own figures, where it is one shared key"
+    )

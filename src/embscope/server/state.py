@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from ..space import EmbeddingSpace
 from .completion import PrefixIndex
-from .jobs import JobCache, JobRunner
+from .jobs import Job, JobCache, JobRunner, ProgressCallback
 from .lanes import Lane
 from .schemas import ClusterLabel
+
+if TYPE_CHECKING:
+    from ..analysis.compare import Comparison
 
 MAX_SLOW_WAITING = 8
 _SOURCE_ID = re.compile(r"[^a-z0-9]+")
@@ -72,19 +75,75 @@ class Spaces:
             return self._prefixes[source_id]
 
 
+ComparisonKey = tuple[str, str, int]
+"""A comparison as the routes name it: source a, source b, top_k."""
+
+
+class Comparisons:
+    """The comparison jobs by (source a, source b, top_k), each kept while the runner keeps its
+    job: once one is done, the summary, side-by-side, moved and layout requests read its
+    ``Comparison`` at once. Memory stays bounded by the job store, as for projections."""
+
+    def __init__(self, jobs: JobRunner) -> None:
+        self._jobs = jobs
+        self._by_key: dict[ComparisonKey, Job] = {}
+        self._lock = threading.Lock()
+        jobs.on_forget(self._forget)
+
+    def start(
+        self,
+        key: ComparisonKey,
+        description: str,
+        work: Callable[[ProgressCallback], Comparison],
+    ) -> Job:
+        """Start (or join) the job comparing ``key``'s two sources."""
+        job = self._jobs.submit(("compare", *key), description, work)
+        with self._lock:
+            self._by_key[key] = job
+        return job
+
+    def get(self, key: ComparisonKey) -> Comparison:
+        """The finished comparison of ``key``: a 409 that says what to do while it is not."""
+        a, b, top_k = key
+        with self._lock:
+            job = self._by_key.get(key)
+        if job is None or self._jobs.get(job.id) is not job:
+            raise HTTPException(
+                409,
+                f"{a} and {b} have not been compared at top_k={top_k} (or the result is no "
+                "longer kept): start the comparison with POST /api/compare",
+            )
+        if job.state != "done":
+            ended = f": {job.error}" if job.error else ""
+            raise HTTPException(409, f"the comparison of {a} with {b} is {job.state}{ended}")
+        return job.result
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_key)
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            for key, job in list(self._by_key.items()):
+                if job.id == job_id:
+                    del self._by_key[key]
+
+
 @dataclass(frozen=True)
 class ServerState:
     """One app's state. ``compute`` lets one search run at a time: a search reads the whole
     matrix with BLAS threads that already use every core, so twenty concurrent ones only thrash
     (measured: 23 requests/s with 20 clients unserialised); queued, each takes a few
     milliseconds. ``slow`` is the lane of the requests that compute for a while (``lanes.py``).
-    ``clusters`` holds each projection job's cluster names while the job is kept."""
+    ``clusters`` holds each projection job's cluster names while the job is kept, and
+    ``comparisons`` the comparison jobs by the two sources and top_k."""
 
     spaces: Spaces
     jobs: JobRunner
     compute: threading.Lock
     slow: Lane
     clusters: JobCache[list[ClusterLabel]]
+    comparisons: Comparisons
 
     @classmethod
     def start(
@@ -98,6 +157,7 @@ class ServerState:
             compute=threading.Lock(),
             slow=Lane(waiting=MAX_SLOW_WAITING),
             clusters=JobCache(jobs),
+            comparisons=Comparisons(jobs),
         )
 
 

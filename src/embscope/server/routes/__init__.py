@@ -3,7 +3,7 @@ them in."""
 
 from __future__ import annotations
 
-from . import analysis, export, jobs, neighbors, projections, sources, tokens
+from . import analysis, compare, export, jobs, neighbors, projections, sources, tokens
 
 ROUTERS = (
     sources.router,
@@ -11,6 +11,7 @@ ROUTERS = (
     analysis.router,
     projections.router,
     tokens.router,
+    compare.router,
     jobs.router,
     export.router,
 )
