@@ -122,6 +122,7 @@ def main(verbose: bool) -> None:
 def _register() -> None:
     from . import (
         analogy,
+        compare,
         encode,
         evaluate,
         export,
@@ -150,6 +151,7 @@ def _register() -> None:
         train,
         tokens,
         separation,
+        compare,
         export,
         serve,
     )

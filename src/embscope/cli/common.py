@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -16,6 +16,9 @@ import pandas as pd
 from ..metrics import METRIC_NAMES
 from ..search.results import Hits, ResolvedQuery
 from ..space import EmbeddingSpace
+
+if TYPE_CHECKING:
+    from ..analysis.compare import SideBySide
 
 DEFAULT_SOURCE = "minilm"
 
@@ -41,6 +44,32 @@ def source_option(command: Any) -> Any:
         callback=_one_source,
         help=f"Bundled name, checkpoint directory or hub id, or a vectors file.  [default: "
         f"{DEFAULT_SOURCE}]",
+    )(command)
+
+
+def _one_or_two_sources(
+    _ctx: click.Context, _param: click.Parameter, given: tuple[str, ...]
+) -> tuple[str, ...]:
+    if len(given) > 2:
+        raise click.BadParameter(
+            f"given {len(given)} times ({', '.join(given)}); two sources are shown side by "
+            "side, no more: run it once per pair"
+        )
+    return given or (DEFAULT_SOURCE,)
+
+
+def one_or_two_sources_option(command: Any) -> Any:
+    """``--source/-s`` once, or twice for two spaces side by side, with the options that say
+    how to read them (both the same way)."""
+    command = load_options(command)
+    return click.option(
+        "--source",
+        "-s",
+        "sources",
+        multiple=True,
+        callback=_one_or_two_sources,
+        help=f"Bundled name, checkpoint directory or hub id, or a vectors file; twice for two "
+        f"spaces side by side.  [default: {DEFAULT_SOURCE}]",
     )(command)
 
 
@@ -222,6 +251,29 @@ def _format_cell(value: Any) -> str:
         value = ", ".join(map(str, value))
     text = " ".join(str(value).split()) if len(str(value)) > CELL_CHARACTERS else str(value)
     return text if len(text) <= CELL_CHARACTERS else text[: CELL_CHARACTERS - 1] + "…"
+
+
+def echo_stability(hits: Hits, *, err: bool = False) -> None:
+    """Say under a list when its order is a near tie (``Hits.stability``)."""
+    stability = hits.stability
+    if stability is not None and stability.near_tie:
+        click.echo(f"{'note: ' if err else ''}{stability.line()}", err=err)
+
+
+def echo_side_by_side(side: SideBySide) -> None:
+    """Two lists as one table, a row's label marked * when both lists hold it, and a note
+    under it for a list that is a near tie."""
+    frame = side.to_pandas()
+    table = frame[["rank"]].copy()
+    for suffix, name in (("a", side.name_a), ("b", side.name_b)):
+        labels = frame[f"label_{suffix}"]
+        marks = frame[f"in_both_{suffix}"].map({True: "*", False: ""})
+        table[name] = (marks + labels.fillna("")).where(labels.notna(), None)
+        table[f"score {suffix.upper()}"] = frame[f"score_{suffix}"]
+    echo_table(table, title=side.title())
+    click.echo("* in both lists")
+    for note in side.stability_notes():
+        click.echo(note)
 
 
 def score_title(hits: Hits, what: str, *, query: str | None = None) -> str:

@@ -16,8 +16,8 @@ import numpy as np
 from .._checks import candidate_count, positive_int
 from ..errors import InvalidParameterError
 from ..metrics import Metric
-from . import kernels
-from .results import Hits, HitsBatch, ResolvedQuery
+from . import kernels, stability
+from .results import Hits, HitsBatch, ResolvedQuery, SearchScope
 
 if TYPE_CHECKING:
     from ..space import EmbeddingSpace, PiecesMode, Query
@@ -56,7 +56,7 @@ def search_many(
     from .index import wants_approximate
 
     wanted = candidate_count(top_k, len(excluded_keys) + max(len(r.rows) for r in resolved))
-    answer = _Answer(space, top_k, metric, excluded_keys, opposite)
+    answer = _Answer(space, top_k, metric, excluded_keys, opposite, rows_scored)
     if (
         not opposite
         and restrict_vocab is None
@@ -88,7 +88,9 @@ def search_many(
                 largest=largest,
                 excluded=excluded[excluded < rows_scored],
             )
-            results.append(answer.hits(item, rows, exact))
+            hits = answer.hits(item, rows, exact)
+            hits.remember_stability(stability.from_scores(hits, row_scores))
+            results.append(hits)
     return results
 
 
@@ -102,12 +104,14 @@ class _Answer:
         metric: Metric,
         excluded_keys: list[int],
         opposite: bool,
+        rows_scored: int,
     ) -> None:
         self.space = space
         self.top_k = top_k
         self.metric = metric
         self.excluded_keys = excluded_keys
         self.opposite = opposite
+        self.rows_scored = rows_scored
 
     def hits(self, item: ResolvedQuery, rows: np.ndarray, scores: np.ndarray) -> Hits:
         keys = self.space.keys
@@ -119,6 +123,7 @@ class _Answer:
             query=item,
             space=self.space,
             opposite=self.opposite,
+            scope=SearchScope(self.rows_scored, (*item.rows, *self.excluded_keys)),
         )
 
     def rescored(self, resolved: list[ResolvedQuery], candidate_rows: np.ndarray) -> list[Hits]:

@@ -27,6 +27,69 @@ RENAMED_PREFIX = "metadata."
 # rows a notebook shows before "… N more"
 _HTML_ROWS = 20
 
+# A list is a near tie when its scores span less than this share of the spread (standard
+# deviation) of the query's scores over every row ranked, and rows left out lie inside that span.
+# Measured (search/stability.py): sentiment-space lists span under 0.01 of their spread, MiniLM
+# and GloVe lists over 0.18.
+NEAR_TIE_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """The rows a search ranked: the first ``rows`` of its space, less ``left_out`` (the
+    query's own rows and the excluded keys)."""
+
+    rows: int
+    left_out: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RankingStability:
+    """How far apart a list's scores lie (``span``, first to last), how many rows it left out
+    score inside that band below its last (``band_rows``), and the spread (standard
+    deviation) of the query's scores over the ``rows_ranked``, the scale that says whether the
+    span is small."""
+
+    listed: int
+    span: float
+    band_rows: int
+    score_spread: float
+    rows_ranked: int
+
+    @property
+    def near_tie(self) -> bool:
+        """Whether the listed rows are a near tie with rows left out: their order, and which of
+        them are listed, turns on differences too small to trust."""
+        if self.band_rows == 0:
+            return False
+        return self.span < NEAR_TIE_SHARE * self.score_spread or self.score_spread == 0
+
+    def line(self) -> str:
+        """``near tie: the 10 listed span 0.0012 …`` (one line, for the CLI and the page)."""
+        band = (
+            f"{self.band_rows:,} more row{'s' if self.band_rows != 1 else ''} "
+            f"{'lies' if self.band_rows == 1 else 'lie'} inside that band"
+        )
+        listed = f"the {self.listed} listed span {self.span:.2g}"
+        spread = f"the query's scores over {self.rows_ranked:,} rows spread {self.score_spread:.2g}"
+        if self.near_tie:
+            return (
+                f"near tie: {listed} while {spread}, and {band}: which are listed, and in what "
+                f"order, is not reliable (another seed or a float16 copy can change it)"
+            )
+        return f"{listed} ({spread}); {band}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "listed": self.listed,
+            "span": self.span,
+            "band_rows": self.band_rows,
+            "score_spread": self.score_spread,
+            "rows_ranked": self.rows_ranked,
+            "near_tie": self.near_tie,
+            "line": self.line(),
+        }
+
 
 @dataclass(frozen=True)
 class ResolvedQuery:
@@ -69,9 +132,26 @@ class Hits:
     space: EmbeddingSpace | None = field(default=None, compare=False)
     opposite: bool = False
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    scope: SearchScope | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", Metric.of(self.metric))
+
+    @property
+    def stability(self) -> RankingStability | None:
+        """How far apart the listed scores lie and how many rows left out score inside that
+        band (``.near_tie`` flags a list whose order is noise). Measured once, on first use
+        (a second pass over the rows unless the search kept its scores); None for lists no
+        search of a space made (an analogy)."""
+        if "_stability" not in self.__dict__:
+            from .stability import measure
+
+            self.remember_stability(measure(self))
+        return self.__dict__["_stability"]
+
+    def remember_stability(self, stability: RankingStability | None) -> None:
+        """Keep a stability the search measured from scores it already had."""
+        object.__setattr__(self, "_stability", stability)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -128,6 +208,8 @@ class Hits:
             space=self.space_name,
             **{k: v for k, v in self.details.items() if k != "title"},
         )
+        if self.stability is not None:
+            frame.attrs["stability"] = self.stability.to_dict()
         return frame
 
     def __repr__(self) -> str:
@@ -135,7 +217,9 @@ class Hits:
             f"{k}={s:.4f}" for k, s in zip(self.keys[:5], self.scores[:5], strict=True)
         )
         more = f", … {len(self) - 5} more" if len(self) > 5 else ""
-        return f"<Hits for {self.query.text!r} by {self.metric}: {shown}{more}>"
+        stability = self.stability
+        tie = f"; {stability.line()}" if stability is not None and stability.near_tie else ""
+        return f"<Hits for {self.query.text!r} by {self.metric}: {shown}{more}{tie}>"
 
     def _repr_html_(self) -> str:
         return _hits_html(self)
@@ -161,6 +245,8 @@ class HitsBatch(list):
             query_keys=[f.attrs["query_keys"] for f in frames],
             query_labels={k: v for f in frames for k, v in f.attrs["query_labels"].items()},
         )
+        if "stability" in stacked.attrs:
+            stacked.attrs["stability"] = [f.attrs.get("stability") for f in frames]
         return stacked
 
     def __repr__(self) -> str:
@@ -194,6 +280,12 @@ def _hits_html(hits: Hits) -> str:
     tail = f"<tr><td></td><td colspan='3'>… {more} more</td></tr>" if more > 0 else ""
     note = hits.query.looked_up_as
     looked = f"<div><i>looked up as {html.escape(note)}</i></div>" if note else ""
+    stability = hits.stability
+    if stability is not None and stability.near_tie:
+        looked += (
+            f"<div style='color:#9a6700;background:#fff8c5;padding:2px 4px'>"
+            f"{html.escape(stability.line())}</div>"
+        )
     return (
         f"<div><b>{html.escape(hits.title())}</b>{looked}"
         f"<table><tr><th>rank</th><th>label</th><th>score</th><th></th></tr>"
@@ -201,4 +293,13 @@ def _hits_html(hits: Hits) -> str:
     )
 
 
-__all__ = ["RENAMED_PREFIX", "RESULT_COLUMNS", "Hits", "HitsBatch", "ResolvedQuery"]
+__all__ = [
+    "NEAR_TIE_SHARE",
+    "RENAMED_PREFIX",
+    "RESULT_COLUMNS",
+    "Hits",
+    "HitsBatch",
+    "RankingStability",
+    "ResolvedQuery",
+    "SearchScope",
+]

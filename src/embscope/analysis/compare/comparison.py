@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..statistics import correlation_pvalue, spearman
 from . import measures
 from .cache import cache_file, read_measured, write_measured
 from .measured import Alignment, Measured, PairCorrelation
-from .results import ComparisonSummary, SideBySide
+from .results import ComparisonSummary, SideBySide, pair_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -399,11 +400,7 @@ class Comparison:
         self.only_a = only_a
         self.only_b = only_b
         self._aligned: EmbeddingSpace | None = None
-        # two spaces of one name (a model and its float16 copy, one checkpoint's two
-        # matrices) would read "sentiment vs sentiment" in every line
-        same = a.name == b.name
-        self.name_a = f"{a.name} (A)" if same else a.name
-        self.name_b = f"{b.name} (B)" if same else b.name
+        self.name_a, self.name_b = pair_names(a.name, b.name)
 
     @property
     def keys(self) -> list[str]:
@@ -501,6 +498,14 @@ class Comparison:
         from .figure import comparison_figure
 
         return comparison_figure(self, moved=moved, sample=sample, random_state=random_state)
+
+    def save(self, path: str | Path, *, words: Sequence[str] = (), top: int = 20) -> Path:
+        """Write the comparison to ``path``: ``.html``, a self-contained report (figures and
+        their chance levels, the ``top`` most and least moved keys, each of ``words`` side by
+        side, the figure); ``.parquet``, ``words()`` with the summary in its metadata."""
+        from .report import save_report
+
+        return save_report(self, path, words=words, top=top)
 
     def __repr__(self) -> str:
         return f"<Comparison {self.summary().line()}>"

@@ -128,6 +128,14 @@ def _number(value: float) -> str:
     return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.3f}"
 
 
+def pair_names(name_a: str, name_b: str) -> tuple[str, str]:
+    """The two spaces' names as a comparison heads them: two spaces of one name (a model and
+    its float16 copy, one checkpoint's two matrices) read ``name (A)`` and ``name (B)``."""
+    if name_a == name_b:
+        return f"{name_a} (A)", f"{name_b} (B)"
+    return name_a, name_b
+
+
 @dataclass(frozen=True, repr=False)
 class SideBySide:
     """One word's neighbours in A and in B, best first; ``shared`` are the keys both lists
@@ -140,8 +148,9 @@ class SideBySide:
     name_b: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name_a", self.name_a or self.a.space_name)
-        object.__setattr__(self, "name_b", self.name_b or self.b.space_name)
+        names = pair_names(self.a.space_name, self.b.space_name)
+        object.__setattr__(self, "name_a", self.name_a or names[0])
+        object.__setattr__(self, "name_b", self.name_b or names[1])
 
     @property
     def shared(self) -> set[str]:
@@ -163,10 +172,20 @@ class SideBySide:
         return pd.DataFrame(columns)
 
     def title(self) -> str:
+        what = "Opposites" if self.a.opposite else "Neighbours"
         return (
-            f"Neighbours of {self.word!r}: {self.name_a} | {self.name_b} "
+            f"{what} of {self.word!r}: {self.name_a} | {self.name_b} "
             f"({len(self.shared)} of {len(self.a)} in both, {self.a.metric.meaning})"
         )
+
+    def stability_notes(self) -> list[str]:
+        """A line for each side whose list is a near tie (``Hits.stability``)."""
+        notes = []
+        for name, hits in ((self.name_a, self.a), (self.name_b, self.b)):
+            stability = hits.stability
+            if stability is not None and stability.near_tie:
+                notes.append(f"{name}: {stability.line()}")
+        return notes
 
     def __repr__(self) -> str:
         return f"<SideBySide {self.title()}>"
@@ -180,6 +199,7 @@ class SideBySide:
             right = _cell(row.label_b, row.score_b, row.in_both_b, 0)
             lines.append(f"{row.rank:>3}  {left}   {right}")
         lines.append("* in both lists")
+        lines.extend(self.stability_notes())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -193,7 +213,9 @@ class SideBySide:
             f"<div><b>{html.escape(self.title())}</b><table><tr><th>rank</th>"
             f"<th>{html.escape(self.name_a)}</th><th>score</th>"
             f"<th>{html.escape(self.name_b)}</th><th>score</th></tr>{rows}</table>"
-            "<i>bold: in both lists</i></div>"
+            "<i>bold: in both lists</i>"
+            + "".join(f"<div>{html.escape(note)}</div>" for note in self.stability_notes())
+            + "</div>"
         )
 
 
@@ -212,4 +234,4 @@ def _html_cell(label: str | None, score: float, shared: bool) -> str:
     return f"<td>{text}</td><td style='font-family:monospace'>{score:.4f}</td>"
 
 
-__all__ = ["ComparisonSummary", "SideBySide"]
+__all__ = ["ComparisonSummary", "SideBySide", "pair_names"]
