@@ -129,6 +129,9 @@ def third_category(pixels):
 
 
 def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
+    # one source: nothing to compare it with, so the compare panel is not offered
+    assert by_id(page, "compare").is_hidden()
+
     # search a word: its neighbours and opposites, as ranked lists
     by_id(page, "query").fill("beauty")
     by_id(page, "query").press("Enter")

@@ -5,6 +5,7 @@
 import "./style.css";
 import { connectPage, controls } from "./app";
 import { connectColouring } from "./colouring";
+import { connectCompare } from "./compare";
 import { attachCompletion } from "./completion";
 import { connectExports } from "./export";
 import { report } from "./messages";
@@ -27,6 +28,7 @@ connectPage({
 connectSources();
 connectSearch();
 connectSimilarity();
+connectCompare();
 connectProjection();
 connectColouring();
 connectRowsPanel();

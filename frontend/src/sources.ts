@@ -3,6 +3,7 @@
 
 import * as api from "./api";
 import { byId, byTestId, controls, state } from "./app";
+import { offerCompare } from "./compare";
 import { showClasses } from "./documents";
 import { clearMessage, report, showMessage } from "./messages";
 import { project, resetProjection } from "./projection";
@@ -29,6 +30,7 @@ export async function loadSources(): Promise<void> {
   ui.source.replaceChildren(
     ...state.sources.map((source) => new Option(`${source.name} (${source.kind})`, source.id)),
   );
+  offerCompare(state.sources);
   document.body.dataset.ready = "1";
   if (state.sources[0]) await selectSource(state.sources[0].id);
   else showMessage("this server has no sources", "error");
