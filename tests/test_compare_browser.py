@@ -129,6 +129,7 @@ def test_two_sources_compared_side_by_side_and_moved(page, spaces):
     shared_row = by_id(page, "compare-hits-a").locator("li.shared .label").first
     assert shared_row.evaluate("e => getComputedStyle(e).fontWeight") == "700"
     assert "in both lists" in by_id(page, "compare-word-status").text_content()
+    assert by_id(page, "compare-stability").is_hidden()  # GloVe's order holds
 
     # a moved word clicked: shown side by side, its neighbours no longer the same
     third = moved.nth(2)

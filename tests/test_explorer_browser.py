@@ -138,6 +138,8 @@ def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     page.wait_for_selector('body[data-query="beauty"]')
     assert "beautiful" in hit_keys(page, "neighbors")[:3]
     assert len(hit_keys(page, "opposites")) > 0
+    # GloVe's lists are no near ties: no note under them
+    assert by_id(page, "neighbors-stability").is_hidden()
 
     # switch metric: the list now ranks by Euclidean distance
     by_id(page, "metric").select_option("euclidean")
@@ -497,6 +499,11 @@ def test_a_document_space_shows_its_classes_and_searches_typed_text(
         page.wait_for_selector('body[data-query="bad"]')
         negative = {"dull", "mess", "stupid", "stale", "worst", "boring", "awful", "lame"}
         assert len(negative & set(hit_keys(page, "neighbors")[:10])) >= 3
+        # a 16-d sentiment space ranks near-ties: the note under the list says so
+        note = by_id(page, "neighbors-stability")
+        note.wait_for(state="visible")
+        assert note.text_content().startswith("near tie: the 15 listed span")
+        assert "inside that band" in note.text_content()
     finally:
         context.close()
 

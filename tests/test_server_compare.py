@@ -274,3 +274,77 @@ def test_minilm_against_its_float16_copy(minilm):
             "##ding",
             "##s",
         ]
+
+
+# ---- ranking stability in the neighbour answers ------------------------------------------------
+
+
+def stability_of(hits) -> dict:
+    return hits.stability.to_dict()
+
+
+def test_neighbour_answers_carry_their_ranking_stability(client, glove_3000):
+    asked = {"query": "king", "top_k": 300, "listed": 15}
+    answer = client.get(f"/api/sources/{A}/neighbors", params=asked).json()
+    expected = stability_of(glove_3000.search("king", top_k=15))
+    stability = answer["stability"]
+    assert len(answer["hits"]) == 300 and stability["listed"] == 15
+    assert stability["band_rows"] == expected["band_rows"]
+    assert stability["span"] == pytest.approx(expected["span"], abs=1e-9)
+    assert stability["score_spread"] == pytest.approx(expected["score_spread"], abs=1e-9)
+    assert stability["line"] == expected["line"] and not stability["near_tie"]
+    # without listed, the note is about every row answered; opposites have theirs
+    whole = client.get(f"/api/sources/{A}/neighbors", params={"query": "king", "top_k": 50})
+    assert whole.json()["stability"]["listed"] == 50
+    opposite = client.get(
+        f"/api/sources/{A}/neighbors",
+        params={"query": "king", "top_k": 20, "listed": 10, "opposite": True},
+    ).json()["stability"]
+    expected_opposite = stability_of(glove_3000.search("king", top_k=10, opposite=True))
+    assert opposite["line"] == expected_opposite["line"]
+    assert opposite["band_rows"] == expected_opposite["band_rows"] and opposite["listed"] == 10
+    bad = client.get(f"/api/sources/{A}/neighbors", params={**asked, "listed": 0})
+    assert bad.status_code == 422
+    # and each side of a side-by-side answer
+    compared(client)
+    side = client.get(path("neighbors"), params={"word": "king"}).json()
+    assert side["stability_a"]["listed"] == side["stability_b"]["listed"] == 10
+    assert side["stability_a"]["line"] == stability_of(glove_3000.search("king", top_k=10))["line"]
+
+
+@pytest.mark.slow
+def test_two_seeds_of_the_sentiment_model_compared_and_their_near_ties_flagged(
+    shared_data, tmp_path
+):
+    """The issue's case: a 16-d sentiment space trained twice, only the seed differing. Its
+    neighbour lists are near ties, and the page is told so."""
+    import embscope.train
+
+    paths = []
+    for seed in (1, 2):
+        run = embscope.train.sentiment(
+            shared_data / "sst" / "stsa.binary.train",
+            vocab_size=4000,
+            epochs=4,
+            random_state=seed,
+            progress=False,
+        )
+        paths.append(run.save(tmp_path / f"seed-{seed}"))
+    spaces = [embscope.load(p) for p in paths]
+    app = create_app(paths)
+    with TestClient(app, base_url=LOCAL) as client:
+        ids = [s["id"] for s in client.get("/api/sources").json()]
+        answer = client.get(
+            f"/api/sources/{ids[0]}/neighbors",
+            params={"query": "bad", "top_k": 300, "listed": 15},
+        ).json()["stability"]
+        expected = stability_of(spaces[0].search("bad", top_k=15))
+        assert answer["near_tie"] and expected["near_tie"]
+        assert answer["line"] == expected["line"] and answer["line"].startswith("near tie")
+        assert compared(client, *ids)["state"] == "done"
+        summary = client.get(path("summary", *ids)).json()
+        reference = embscope.compare(*spaces, top_k=10, progress=False).summary()
+        assert summary["overlap"] == pytest.approx(reference.overlap, abs=1e-12)
+        assert summary["overlap_chance"] < summary["overlap"] < 1
+        side = client.get(path("neighbors", *ids), params={"word": "bad"}).json()
+        assert side["stability_a"]["near_tie"] and side["stability_b"]["near_tie"]

@@ -47,12 +47,26 @@ export interface QueryKeys {
   query_text: string;
 }
 
+/** How far a list's order can be trusted: where its scores lie so close together that rows
+ * left out score inside the same band, it is a near tie, and ``line`` says so. */
+export interface Stability {
+  listed: number;
+  span: number;
+  band_rows: number;
+  score_spread: number;
+  rows_ranked: number;
+  near_tie: boolean;
+  line: string;
+}
+
 export interface Neighbors extends QueryKeys {
   source: string;
   query: string;
   metric: Metric;
   opposite: boolean;
   hits: Hit[];
+  /** of the first ``listed`` rows asked for (all of them by default) */
+  stability: Stability | null;
 }
 
 export interface Similarity {
@@ -196,7 +210,7 @@ export interface Asking {
 export const neighbors = (
   source: string,
   word: string,
-  options: { topK: number; metric: Metric; opposite: boolean } & Asking,
+  options: { topK: number; metric: Metric; opposite: boolean; listed?: number } & Asking,
   signal?: AbortSignal,
 ) =>
   call<Neighbors>(
@@ -207,6 +221,8 @@ export const neighbors = (
       opposite: options.opposite,
       exact: options.exact ?? false,
       pieces: options.pieces ?? "error",
+      // the rows the page lists: the stability note is about them
+      ...(options.listed ? { listed: options.listed } : {}),
     })}`,
     { signal },
   );
@@ -394,6 +410,8 @@ export interface SideBySide {
   shared: number;
   /** the word's own figures, where it is one shared key */
   figures: ComparedWord | null;
+  stability_a: Stability | null;
+  stability_b: Stability | null;
 }
 
 const comparePath = (a: string, b: string, what: string, params: Record<string, string | number | boolean>) =>

@@ -4,7 +4,7 @@
 // this module and not each other, and the modules form no import cycle.
 
 import type * as api from "./api";
-import type { Asking, Hit, Metric, Pieces } from "./api";
+import type { Asking, Hit, Metric, Pieces, Stability } from "./api";
 import type { ScoreScale } from "./colors";
 import type { PointSet } from "./points";
 import type { Selection } from "./selection";
@@ -41,6 +41,8 @@ export interface Answer {
   metric: Metric;
   similar: Hit[];
   opposite: Hit[];
+  /** how far the order of each list's first LIST_K rows can be trusted */
+  stability: { similar: Stability | null; opposite: Stability | null };
   scale: ScoreScale;
 }
 

@@ -37,6 +37,7 @@ const ui = {
   nameB: byTestId<HTMLElement>("compare-name-b"),
   hitsA: byTestId<HTMLOListElement>("compare-hits-a"),
   hitsB: byTestId<HTMLOListElement>("compare-hits-b"),
+  stability: byTestId<HTMLElement>("compare-stability"),
   movedKind: byTestId<HTMLSelectElement>("compare-moved-kind"),
   moved: byTestId<HTMLOListElement>("compare-moved"),
   plot: byTestId<SVGSVGElement>("compare-plot"),
@@ -144,6 +145,7 @@ async function showWord(word: string, exact: boolean, retried = false): Promise<
     ui.hitsA.replaceChildren(...side.hits_a.map(hitRow));
     ui.hitsB.replaceChildren(...side.hits_b.map(hitRow));
     ui.wordStatus.textContent = wordLine(side);
+    showStabilities(side);
     if (comparison.points) renderJoint(ui.plot, comparison.points, pick, side.figures?.key ?? null);
     document.body.dataset.compareWord = side.word;
   } catch (error) {
@@ -155,6 +157,7 @@ async function showWord(word: string, exact: boolean, retried = false): Promise<
     }
     ui.hitsA.replaceChildren();
     ui.hitsB.replaceChildren();
+    ui.stability.hidden = true;
     delete document.body.dataset.compareWord;
     showWordError(error);
   }
@@ -172,6 +175,19 @@ function wordLine(side: api.SideBySide): string {
     parts.push("not one shared key: no figures of its own");
   }
   return `${side.word}: ${parts.join(" · ")}`;
+}
+
+/** Under the two lists, a line for each whose order is a near tie. */
+function showStabilities(side: api.SideBySide): void {
+  const notes = [
+    [side.space_a, side.stability_a],
+    [side.space_b, side.stability_b],
+  ] as const;
+  const lines = notes.flatMap(([name, stability]) =>
+    stability?.near_tie ? [`${name}: ${stability.line}`] : [],
+  );
+  ui.stability.textContent = lines.join("\n");
+  ui.stability.hidden = lines.length === 0;
 }
 
 /** An unknown word: the server's message, and the closest keys as buttons that show them. */

@@ -2,7 +2,7 @@
 // against its Euclidean ranking.
 
 import * as api from "./api";
-import type { Asking, Hit, Metric } from "./api";
+import type { Asking, Hit, Metric, Stability } from "./api";
 import { LIST_K, byId, byTestId, controls, markRows, state } from "./app";
 import { ScoreScale, css } from "./colors";
 import { LatestOnly, isSuperseded } from "./latest";
@@ -22,6 +22,8 @@ const ui = {
   form: byId<HTMLFormElement>("search-form"),
   neighbors: byTestId<HTMLOListElement>("neighbors"),
   opposites: byTestId<HTMLOListElement>("opposites"),
+  neighborsStability: byTestId<HTMLElement>("neighbors-stability"),
+  oppositesStability: byTestId<HTMLElement>("opposites-stability"),
   profile: byTestId<HTMLElement>("profile"),
   profilePlot: byTestId<SVGSVGElement>("profile-plot"),
   profileSummary: byTestId<HTMLElement>("profile-summary"),
@@ -65,7 +67,12 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
   try {
     const [similar, opposite] = await searches.run((signal) => {
       const ask = (opposite: boolean) =>
-        api.neighbors(source.id, word, { topK: COLOUR_K, metric, opposite, ...asking }, signal);
+        api.neighbors(
+          source.id,
+          word,
+          { topK: COLOUR_K, metric, opposite, listed: LIST_K, ...asking },
+          signal,
+        );
       return Promise.all([ask(false), ask(true)]);
     });
     // a row asked for by its key shows as one types it: ␣king, not Ġking (unless the box was
@@ -80,6 +87,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
       metric,
       similar: similar.hits,
       opposite: opposite.hits,
+      stability: { similar: similar.stability, opposite: opposite.stability },
       scale: new ScoreScale(
         [...similar.hits, ...opposite.hits].map((h) => h.score),
         metric,
@@ -129,6 +137,16 @@ export function renderLists(): void {
   cloud.setHover(null);
   ui.neighbors.replaceChildren(...(answer ? answer.similar.slice(0, LIST_K).map(hitRow) : []));
   ui.opposites.replaceChildren(...(answer ? answer.opposite.slice(0, LIST_K).map(hitRow) : []));
+  showStability(ui.neighborsStability, answer?.stability.similar ?? null);
+  showStability(ui.oppositesStability, answer?.stability.opposite ?? null);
+}
+
+/** Under a list whose order is a near tie (its scores closer together than rows left out
+ * lie to them), the server's line saying so; nothing under a list whose order holds. */
+export function showStability(note: HTMLElement, stability: Stability | null): void {
+  const shown = stability?.near_tie ? stability.line : "";
+  note.textContent = shown;
+  note.hidden = !shown;
 }
 
 function hitRow(hit: Hit): HTMLLIElement {

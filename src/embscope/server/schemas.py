@@ -6,6 +6,7 @@ a test compares the two through ``app.openapi()``, so renaming a model or a fiel
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from ..metrics import METRIC_NAMES
 
 if TYPE_CHECKING:
-    from ..search.results import ResolvedQuery
+    from ..search.results import Hits, ResolvedQuery
     from ..space import EmbeddingSpace
 
 MAX_TOP_K = 1000
@@ -115,12 +116,46 @@ def query_keys(space: EmbeddingSpace, resolved: ResolvedQuery) -> dict[str, Any]
     }
 
 
+class Stability(BaseModel):
+    """How far a list's order can be trusted (``Hits.stability``): where the listed scores lie
+    so close together that rows left out score inside the same band, the list is a near tie."""
+
+    listed: int = Field(description="the rows the note is about: the list's first")
+    span: float = Field(description="how far apart their scores lie, first to last")
+    band_rows: int = Field(description="rows left out that score inside that band")
+    score_spread: float = Field(
+        description="the spread (standard deviation) of the query's scores over the rows ranked"
+    )
+    rows_ranked: int
+    near_tie: bool = Field(
+        description="which rows are listed, and in what order, turns on differences too small "
+        "to trust"
+    )
+    line: str = Field(description="the note in one line, to show under the list")
+
+
+def stability_answer(hits: Hits) -> Stability | None:
+    """``Stability`` of ``hits``, or None (a list no search of a space made, or scores that are
+    not finite numbers)."""
+    found = hits.stability
+    if found is None:
+        return None
+    fields = found.to_dict()
+    if not all(math.isfinite(fields[name]) for name in ("span", "score_spread")):
+        return None
+    return Stability(**{name: fields[name] for name in Stability.model_fields})
+
+
 class NeighborsAnswer(QueryKeys):
     source: str
     query: str
     metric: MetricName
     opposite: bool
     hits: list[Hit]
+    stability: Stability | None = Field(
+        description="how far the order of the list's first ``listed`` rows can be trusted; "
+        "null for a list no search of a space made"
+    )
 
 
 class SimilarityAnswer(BaseModel):
@@ -321,3 +356,5 @@ class SideBySideAnswer(BaseModel):
     figures: ComparedWord | None = Field(
         description="the word's own figures, where it is one shared key"
     )
+    stability_a: Stability | None = Field(description="how far A's order can be trusted")
+    stability_b: Stability | None = Field(description="how far B's order can be trusted")

@@ -27,6 +27,7 @@ from ..schemas import (
     MovedAnswer,
     SideBySideAnswer,
     Text,
+    stability_answer,
 )
 from ..state import ServerState, StateDep
 from .analysis import number
@@ -138,6 +139,8 @@ def side_by_side(
         hits_b = space_b.search(
             text_b, top_k=top_k, metric=comparison.metric, pieces=comparison.pieces
         )
+        # measured by the search from the scores it had (a second pass only where it had none)
+        stability_a, stability_b = stability_answer(hits_a), stability_answer(hits_b)
     side = SideBySide(
         word=word, a=hits_a, b=hits_b, name_a=comparison.name_a, name_b=comparison.name_b
     )
@@ -158,6 +161,8 @@ def side_by_side(
         hits_b=compared_hits(hits_b, shared),
         shared=len(shared),
         figures=own,
+        stability_a=stability_a,
+        stability_b=stability_b,
     )
 
 

@@ -3,7 +3,8 @@ similarity of two. They are quick, and take the state's ``compute`` lock one at 
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query
 
@@ -19,10 +20,19 @@ from ..schemas import (
     SimilarityAnswer,
     Text,
     query_keys,
+    stability_answer,
 )
 from ..state import StateDep
 
+if TYPE_CHECKING:
+    from ...search.results import Hits
+
 router = APIRouter()
+
+LISTED_HELP = (
+    "the rows of the answer a page lists: the stability note is about the first 'listed' "
+    "(default: all top_k)"
+)
 
 
 @router.get("/api/sources/{source}/neighbors", response_model=NeighborsAnswer)
@@ -36,9 +46,11 @@ def neighbors(
     restrict_vocab: int | None = Query(None, ge=1),
     pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
     exact: Annotated[bool, Query(description=EXACT_HELP)] = False,
+    listed: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description=LISTED_HELP)] = None,
 ) -> NeighborsAnswer:
     """The query's closest (or most opposite) rows; ``query_keys`` says which key(s)
-    answered it (``king`` is ``Ġking`` in a byte-level vocabulary)."""
+    answered it (``king`` is ``Ġking`` in a byte-level vocabulary), ``stability`` whether
+    the list's order is a near tie."""
     space = state.spaces.get(source)
     text = space.query_text(query) if exact else query
     # resolved before taking the lock: an unknown word is answered 404 with suggestions, which
@@ -53,6 +65,9 @@ def neighbors(
             pieces=pieces,
             restrict_vocab=restrict_vocab,
         )
+        # the rows a page lists of a longer answer (it colours the cloud by the rest)
+        shown = hits if listed is None or listed >= len(hits) else first_rows(hits, listed)
+        stability = stability_answer(shown)
     return NeighborsAnswer(
         source=source,
         query=query,
@@ -65,7 +80,13 @@ def neighbors(
                 zip(hits.rows, hits.keys, hits.labels, hits.scores, strict=True), start=1
             )
         ],
+        stability=stability,
     )
+
+
+def first_rows(hits: Hits, count: int) -> Hits:
+    """The first ``count`` of ``hits``, as the same search would have answered them."""
+    return replace(hits, rows=hits.rows[:count], scores=hits.scores[:count], keys=hits.keys[:count])
 
 
 @router.get("/api/sources/{source}/similarity", response_model=SimilarityAnswer)
