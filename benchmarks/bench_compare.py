@@ -130,7 +130,7 @@ def embscope_stages(space_a: embscope.EmbeddingSpace, space_b: embscope.Embeddin
 
     def cka(r):
         a, b = r["shared rows"].vectors_a, r["shared rows"].vectors_b
-        return measures.linear_cka(a, b), measures.linear_cka(a, b[r["rng"].permutation(len(b))])
+        return measures.linear_cka_with_chance(a, b, r["rng"].permutation(len(b)))
 
     return {
         "shared rows": lambda r: comparison.shared_rows(space_a, space_b),

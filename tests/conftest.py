@@ -66,6 +66,16 @@ def terrible(glove) -> embscope.EmbeddingSpace:
 
 
 @pytest.fixture(scope="session")
+def sentiment_seeds(shared_data) -> list[embscope.EmbeddingSpace]:
+    """The sentiment model's embedding trained on SST-2 with seeds 0 and 1 (4 epochs each)."""
+    data = shared_data / "sst" / "stsa.binary.train"
+    return [
+        embscope.train.sentiment(data, random_state=seed, epochs=4, progress=False).space
+        for seed in (0, 1)
+    ]
+
+
+@pytest.fixture(scope="session")
 def planted(tmp_path_factory):
     """A small GPT-2-shaped checkpoint trained here, with an untied head and planted
     never-seen tokens (see planted_checkpoint.py); built once per run."""

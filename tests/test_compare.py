@@ -206,13 +206,8 @@ def test_a_checkpoints_input_and_output_matrices_compare(planted):
     assert summary.cka_chance < summary.cka < 0.5
 
 
-def test_two_seeds_of_the_sentiment_model_share_the_geometry_not_the_lists(shared_data):
-    data = shared_data / "sst" / "stsa.binary.train"
-    spaces = [
-        embscope.train.sentiment(data, random_state=seed, epochs=4, progress=False).space
-        for seed in (0, 1)
-    ]
-    comparison = embscope.compare(*spaces, restrict_vocab=2000, progress=False)
+def test_two_seeds_of_the_sentiment_model_share_the_geometry_not_the_lists(sentiment_seeds):
+    comparison = embscope.compare(*sentiment_seeds, restrict_vocab=2000, progress=False)
     summary = comparison.summary()
     # the sentiment direction is learned by both seeds...
     assert summary.similarity_spearman > 0.6 and summary.cka > 0.6

@@ -79,7 +79,7 @@ def analogy(
             restrict_vocab=restrict_vocab,
             approximate=False,
         )
-        rows, scores = hits.rows, hits.scores
+        rows, scores, searched = hits.rows, hits.scores, hits
     else:
         query = units[0].astype(np.float32)
         rows, scores = _cosmul_top_k(
@@ -90,6 +90,7 @@ def analogy(
             restrict_vocab=restrict_vocab,
             excluded=np.asarray(input_rows, dtype=np.int64),
         )
+        searched = None
     hits = Hits(
         rows=rows,
         scores=scores,
@@ -104,6 +105,9 @@ def analogy(
             "negative": [_word_text(w) for w in negative_words],
         },
     )
+    # 3CosAdd is one cosine search, whose ranking can be a near tie like any other; 3CosMul
+    # ranks by a product of cosines no single query's scores describe
+    hits.remember_stability(searched.stability if searched is not None else None)
     return hits.to_pandas()
 
 

@@ -260,6 +260,9 @@ def echo_stability(hits: Hits, *, err: bool = False) -> None:
         click.echo(f"{'note: ' if err else ''}{stability.line()}", err=err)
 
 
+_SIDE_HEADER_CHARACTERS = 24
+
+
 def echo_side_by_side(side: SideBySide) -> None:
     """Two lists as one table, a row's label marked * when both lists hold it, and a note
     under it for a list that is a near tie."""
@@ -268,9 +271,12 @@ def echo_side_by_side(side: SideBySide) -> None:
     for suffix, name in (("a", side.name_a), ("b", side.name_b)):
         labels = frame[f"label_{suffix}"]
         marks = frame[f"in_both_{suffix}"].map({True: "*", False: ""})
-        table[name] = (marks + labels.fillna("")).where(labels.notna(), None)
+        # the title names both spaces; a long path as a column header would double the width
+        header = name if len(name) <= _SIDE_HEADER_CHARACTERS else suffix.upper()
+        table[header] = (marks + labels.fillna("")).where(labels.notna(), None)
         table[f"score {suffix.upper()}"] = frame[f"score_{suffix}"]
-    echo_table(table, title=side.title())
+    click.echo(side.title())  # a table's title wraps to the table's width: two paths would fold
+    echo_table(table)
     click.echo("* in both lists")
     for note in side.stability_notes():
         click.echo(note)

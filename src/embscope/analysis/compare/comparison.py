@@ -160,8 +160,9 @@ def _measure(
         per_key = _reference_correlations(vectors_a, vectors_b, metric, reference_keys, rng)
         pairs = _pair_correlation(vectors_a, vectors_b, metric, sample_pairs, rng)
         advance(1, "CKA")
-        cka = measures.linear_cka(vectors_a, vectors_b)
-        cka_chance = measures.linear_cka(vectors_a, vectors_b[rng.permutation(len(vectors_b))])
+        cka, cka_chance = measures.linear_cka_with_chance(
+            vectors_a, vectors_b, rng.permutation(len(vectors_b))
+        )
         advance(1)
     return Measured(
         ids_a=ids_a,
@@ -277,8 +278,8 @@ def _align(
     )
 
     def fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        st, ss = measures.cross_product(source, target)
-        if kind == "orthogonal":
+        st, ss = measures.cross_product(source, target, with_gram=kind == "least-squares")
+        if ss is None:
             return measures.orthogonal_map(st)
         return measures.least_squares_map(st, ss)
 

@@ -67,20 +67,36 @@ def chance_jaccard(k: int, candidates: int) -> float:
 def linear_cka(a: Any, b: Any) -> float:
     """Linear CKA of two row-aligned matrices (any widths): ‖BᵀA‖² / (‖AᵀA‖ ‖BᵀB‖) over
     column-centred rows, Frobenius norms, accumulated in float64 block by block."""
+    return linear_cka_with_chance(a, b, None)[0]
+
+
+def linear_cka_with_chance(a: Any, b: Any, permutation: np.ndarray | None) -> tuple[float, float]:
+    """``linear_cka(a, b)`` and ``linear_cka(a, b[permutation])`` (NaN without one) in one
+    pass: shuffling B's rows leaves both Gram matrices as they are, so only the cross product
+    is measured twice."""
     n = len(a)
     mean_a = _column_mean(a)
     mean_b = _column_mean(b)
     cross = np.zeros((b.shape[1], a.shape[1]))
+    shuffled_cross = np.zeros_like(cross)
     gram_a = np.zeros((a.shape[1], a.shape[1]))
     gram_b = np.zeros((b.shape[1], b.shape[1]))
-    for block in row_blocks(n, a.shape[1] + b.shape[1]):
+    for block in row_blocks(n, a.shape[1] + 2 * b.shape[1]):
         x = float64_rows(a, block) - mean_a
         y = float64_rows(b, block) - mean_b
         cross += y.T @ x
         gram_a += x.T @ x
         gram_b += y.T @ y
+        if permutation is not None:
+            shuffled_cross += (float64_rows(b, permutation[block]) - mean_b).T @ x
     denominator = np.linalg.norm(gram_a) * np.linalg.norm(gram_b)
-    return float(np.linalg.norm(cross) ** 2 / denominator) if denominator > 0 else float("nan")
+    if not denominator > 0:
+        return float("nan"), float("nan")
+    chance = np.linalg.norm(shuffled_cross) ** 2 / denominator if permutation is not None else None
+    return (
+        float(np.linalg.norm(cross) ** 2 / denominator),
+        float("nan") if chance is None else float(chance),
+    )
 
 
 def _column_mean(vectors: Any) -> np.ndarray:
@@ -90,15 +106,18 @@ def _column_mean(vectors: Any) -> np.ndarray:
     return total / max(1, len(vectors))
 
 
-def cross_product(source: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
-    """SᵀT and SᵀS, block by block: all an orthogonal or least-squares fit of S onto T needs."""
+def cross_product(
+    source: Any, target: Any, *, with_gram: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """SᵀT and SᵀS, block by block: all a least-squares fit of S onto T needs (an orthogonal
+    fit needs SᵀT alone: ``with_gram=False`` leaves SᵀS out, as None)."""
     st = np.zeros((source.shape[1], target.shape[1]))
-    ss = np.zeros((source.shape[1], source.shape[1]))
+    ss = np.zeros((source.shape[1], source.shape[1])) if with_gram else None
     for block in row_blocks(len(source), source.shape[1] + target.shape[1]):
         s = float64_rows(source, block)
-        t = float64_rows(target, block)
-        st += s.T @ t
-        ss += s.T @ s
+        st += s.T @ float64_rows(target, block)
+        if ss is not None:
+            ss += s.T @ s
     return st, ss
 
 
