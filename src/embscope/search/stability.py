@@ -37,29 +37,37 @@ def measure(hits: Hits) -> RankingStability | None:
 
 
 def from_scores(hits: Hits, row_scores: np.ndarray) -> RankingStability | None:
-    """The stability of ``hits`` given the query's score against each row it ranked."""
+    """The stability of ``hits`` given the query's score against each row it ranked.
+
+    Runs after every exact search, so it stays a few passes over one float32 row of scores:
+    no float64 copy, no mask of the whole vocabulary.
+    """
     if hits.scope is None or len(hits) == 0:
         return None
-    # closeness ascending: the best listed row has the lowest value, the cut the highest
-    sign = -1.0 if hits.opposite else 1.0
-    closeness = sign * hits.metric.best_first(np.asarray(row_scores, dtype=np.float64))
-    listed = sign * hits.metric.best_first(np.asarray(hits.scores, dtype=np.float64))
-    cut, span = float(listed.max()), float(listed.max() - listed.min())
-    ranked = np.ones(len(closeness), dtype=bool)
-    left_out = np.asarray(hits.scope.left_out, dtype=np.int64)
-    ranked[left_out[left_out < len(ranked)]] = False
-    unlisted = ranked.copy()
-    listed_rows = np.asarray(hits.rows, dtype=np.int64)
-    unlisted[listed_rows[listed_rows < len(unlisted)]] = False
-    tolerance = _SCORE_TOLERANCE * (abs(cut) + 1.0)
-    band_rows = int(np.count_nonzero(closeness[unlisted] <= cut + span + tolerance))
-    spread = float(closeness[ranked].std()) if ranked.any() else 0.0
+    scores = np.asarray(row_scores)
+    listed = np.asarray(hits.scores, dtype=np.float64)
+    span = float(listed.max() - listed.min())
+    # the band runs from the last listed score away from the best by ``span``
+    best_is_high = hits.metric.higher_is_closer != hits.opposite
+    last = float(listed.min() if best_is_high else listed.max())
+    tolerance = _SCORE_TOLERANCE * (abs(last) + 1.0)
+    left_out = np.unique(np.asarray(hits.scope.left_out, dtype=np.int64))
+    left_out = left_out[left_out < len(scores)]
+    known = np.union1d(left_out, np.asarray(hits.rows, dtype=np.int64))
+    known = known[known < len(scores)]
+
+    def inside(values: np.ndarray) -> int:
+        if best_is_high:
+            return int(np.count_nonzero(values >= last - span - tolerance))
+        return int(np.count_nonzero(values <= last + span + tolerance))
+
+    ranked = np.delete(scores, left_out) if len(left_out) else scores
     return RankingStability(
         listed=len(hits),
         span=span,
-        band_rows=band_rows,
-        score_spread=spread,
-        rows_ranked=int(np.count_nonzero(ranked)),
+        band_rows=inside(scores) - inside(scores[known]),
+        score_spread=float(ranked.std()) if len(ranked) else 0.0,
+        rows_ranked=len(ranked),
     )
 
 

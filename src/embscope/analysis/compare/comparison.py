@@ -126,6 +126,7 @@ def compare(
         pieces=pieces,
         only_a=shared.considered - n,
         only_b=sum(1 for key in b.keys if key not in a),
+        restrict_vocab=restrict_vocab,
     )
 
 
@@ -384,6 +385,7 @@ class Comparison:
         pieces: Pieces,
         only_a: int,
         only_b: int,
+        restrict_vocab: int | None = None,
     ) -> None:
         self.a = a
         self.b = b
@@ -400,6 +402,7 @@ class Comparison:
         self.pieces = pieces
         self.only_a = only_a
         self.only_b = only_b
+        self.restrict_vocab = restrict_vocab
         self._aligned: EmbeddingSpace | None = None
         self.name_a, self.name_b = pair_names(a.name, b.name)
 
@@ -476,12 +479,18 @@ class Comparison:
         chosen = order[::-1][:top] if least else order[:top]
         return self.words().iloc[chosen].reset_index(drop=True)
 
-    def neighbors(self, word: str, top_k: int | None = None) -> SideBySide:
-        """``word``'s nearest keys in A and in B side by side (each in its whole space), the
-        ones both lists hold marked."""
+    def neighbors(
+        self, word: str, top_k: int | None = None, *, restrict_vocab: int | None = None
+    ) -> SideBySide:
+        """``word``'s nearest keys in A and in B side by side, the ones both lists hold
+        marked; each space searches its first ``restrict_vocab`` rows (default: the
+        comparison's own ``restrict_vocab``, else every row)."""
         top_k = positive_int(top_k if top_k is not None else self.top_k, "top_k")
-        hits_a = self.a.search(word, top_k=top_k, metric=self.metric)
-        hits_b = self.b.search(word, top_k=top_k, metric=self.metric, pieces=self.pieces)
+        if restrict_vocab is None:
+            restrict_vocab = self.restrict_vocab
+        options = {"top_k": top_k, "metric": self.metric, "restrict_vocab": restrict_vocab}
+        hits_a = self.a.search(word, **options)
+        hits_b = self.b.search(word, pieces=self.pieces, **options)
         return SideBySide(word=word, a=hits_a, b=hits_b, name_a=self.name_a, name_b=self.name_b)
 
     @property

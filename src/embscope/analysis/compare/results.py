@@ -192,11 +192,14 @@ class SideBySide:
 
     def __str__(self) -> str:
         frame = self.to_pandas()
-        width = max([len(str(v)) for v in frame["label_a"] if v is not None] + [4])
+        width_a, width_b = (
+            max([len(str(v)) for v in frame[column] if v is not None] + [4])
+            for column in ("label_a", "label_b")
+        )
         lines = [self.title()]
         for row in frame.itertuples():
-            left = _cell(row.label_a, row.score_a, row.in_both_a, width)
-            right = _cell(row.label_b, row.score_b, row.in_both_b, 0)
+            left = _cell(row.label_a, row.score_a, row.in_both_a, width_a)
+            right = _cell(row.label_b, row.score_b, row.in_both_b, width_b)
             lines.append(f"{row.rank:>3}  {left}   {right}")
         lines.append("* in both lists")
         lines.extend(self.stability_notes())
