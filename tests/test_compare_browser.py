@@ -14,7 +14,7 @@ import pytest
 import scipy.stats
 
 import embscope
-from test_explorer_browser import by_id, serving
+from test_explorer_browser import by_id, open_explorer, serving
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "embscope" / "server" / "static"
 pytestmark = pytest.mark.skipif(
@@ -49,23 +49,7 @@ def server(spaces, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.refused, page.errors = [], []
-
-    def only_the_server(route):
-        if route.request.url.startswith(server):
-            route.continue_()
-        else:
-            page.refused.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_the_server)
-    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(server)
-    page.wait_for_selector('body[data-ready="1"]', timeout=60_000)
-    page.wait_for_selector('body[data-points="5000"]', timeout=120_000)
+    context, page = open_explorer(browser, server, points=5000, height=900)
     yield page
     context.close()
 

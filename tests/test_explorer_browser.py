@@ -57,9 +57,11 @@ def server(glove, tmp_path_factory):
         yield address
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+def open_explorer(browser, server: str, *, points: int, height: int, **options):
+    """A fresh browser context on the explorer at ``server``, once its ``points`` are drawn:
+    every request elsewhere is refused and kept in ``page.refused``, console errors in
+    ``page.errors``. Returns the context (to close) and the page."""
+    context = browser.new_context(viewport={"width": 1280, "height": height}, **options)
     page = context.new_page()
     page.refused, page.errors = [], []
 
@@ -75,7 +77,13 @@ def page(browser, server):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(server)
     page.wait_for_selector('body[data-ready="1"]', timeout=60_000)
-    page.wait_for_selector('body[data-points="20000"]', timeout=120_000)
+    page.wait_for_selector(f'body[data-points="{points}"]', timeout=120_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, server):
+    context, page = open_explorer(browser, server, points=20_000, height=800, accept_downloads=True)
     yield page
     context.close()
 
