@@ -1,6 +1,7 @@
 """Spaces made from a space: a subset of keys, another storage dtype, the neighbourhood of a
-word (the notebook's "terrible cluster"). Each keeps its parent's labels, metadata, tokenizer
-and encoder, and a provenance that names the parent, so caches never mix them up."""
+word (the notebook's "terrible cluster"), the space without a direction. Each keeps its
+parent's labels, metadata, tokenizer and encoder, and a provenance that names the parent, so
+caches never mix them up."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from ._checks import integer_at_least
 from .errors import InvalidParameterError
 from .metrics import Metric
 from .space import EmbeddingSpace, Provenance
+
+if TYPE_CHECKING:
+    from .analysis.directions import Direction
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +180,41 @@ def astype(space: EmbeddingSpace, dtype: str | np.dtype) -> EmbeddingSpace:
             space.provenance, options={**space.provenance.options, "dtype_stored": str(dtype)}
         ),
         name=space.name,
+        tokenize=space._tokenize,
+        encode=space._encode,
+    )
+
+
+def without_direction(space: EmbeddingSpace, axis: Direction) -> EmbeddingSpace:
+    """Every row with its component along ``axis`` removed (``v - (v·d) d``, the "neutralize"
+    step of Bolukbasi et al. 2016): what the space holds when that meaning is gone. Rows stay
+    float32; a cosine space's rows keep no component along the axis once scaled to length 1
+    either, since the axis is removed from the stored vectors."""
+    if axis.vector.shape != (space.dim,):
+        raise InvalidParameterError(
+            f"the direction {axis.name} has {len(axis.vector)} dimensions; {space.name} has "
+            f"{space.dim}"
+        )
+    vectors = np.empty((len(space), space.dim), dtype=np.float32)
+    step = 65_536
+    for start in range(0, len(space), step):
+        block = np.asarray(space._vectors[start : start + step], dtype=np.float64)
+        vectors[start : start + len(block)] = block - np.outer(block @ axis.vector, axis.vector)
+    return EmbeddingSpace(
+        vectors,
+        space._keys,
+        labels=space._labels,
+        metadata=space._metadata if space._metadata is not None else space._metadata_columns,
+        metric=space.metric,
+        provenance=replace(
+            space.provenance,
+            options={
+                **space.provenance.options,
+                "without": axis.name,
+                "without_vector": hashlib.sha256(axis.vector.tobytes()).hexdigest()[:16],
+            },
+        ),
+        name=f"{space.name} without {axis.name}",
         tokenize=space._tokenize,
         encode=space._encode,
     )

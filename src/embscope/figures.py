@@ -144,13 +144,33 @@ def projection(
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         hoverlabel={"align": "left"},
     )
+    titles = axis_titles(result)
     if dims == 3:
-        figure.update_layout(
-            scene={"aspectmode": "data", "camera": {"eye": {"x": 1.9, "y": 1.9, "z": 1.3}}}
-        )
+        scene: dict[str, Any] = {
+            "aspectmode": "data",
+            "camera": {"eye": {"x": 1.9, "y": 1.9, "z": 1.3}},
+        }
+        for axis, text in zip("xyz", titles, strict=False):
+            scene[f"{axis}axis"] = {"title": {"text": text}}
+        figure.update_layout(scene=scene)
     else:
         figure.update_yaxes(scaleanchor="x", scaleratio=1)
+        if titles:
+            figure.update_xaxes(title_text=titles[0])
+            figure.update_yaxes(title_text=titles[1])
     return figure
+
+
+def axis_titles(result: Projection) -> list[str]:
+    """What each axis holds: the words of an axes projection (``good − bad``), the share of
+    the variance of a PCA component; nothing for t-SNE and UMAP, whose axes mean nothing."""
+    parameters = result.parameters
+    if result.method == "axes":
+        return [f"{parameters[axis]}  →" for axis in "xyz"[: result.n_components]]
+    explained = parameters.get("explained_variance_ratio")
+    if result.method == "pca" and explained:
+        return [f"PC{i} ({share:.1%} of the variance)" for i, share in enumerate(explained, 1)]
+    return []
 
 
 def _title(result: Projection, shown_note: str = "") -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pandas costs a quarter second at import; load it when a fra
     import pandas as pd
 
     from .analysis.classes import ClassSimilarity, Separation
+    from .analysis.directions import Direction
     from .projection import Projection
     from .search.graph import KnnGraph
     from .search.index import ApproximateIndex
@@ -429,13 +430,8 @@ class EmbeddingSpace:
         restrict_vocab: int | None = None,
     ) -> EmbeddingSpace:
         """The query, its ``similar`` closest and ``opposite`` least similar rows, as a new space
-        (the notebook's "terrible cluster").
-
-        Metadata gains ``group`` (query / similar / opposite), ``score`` (against the query, by
-        ``metric``) and ``rank`` within the group (from 1; the query is 0). ``restrict_vocab=N``
-        looks only among the first N rows (in frequency-ordered vocabularies the rarest words
-        crowd the opposite end).
-        """
+        (the notebook's "terrible cluster") whose metadata gains ``group``, ``score`` and
+        ``rank``; see ``embscope.derived.neighborhood``."""
         from . import derived
 
         return derived.neighborhood(
@@ -563,6 +559,19 @@ class EmbeddingSpace:
         from . import derived
 
         return derived.astype(self, dtype)
+
+    def direction(self, positive: str | Sequence[str], negative: str | Sequence[str]) -> Direction:
+        """The axis from the ``negative`` word(s) to the ``positive`` one(s); its ``scores()``
+        place every row along it (see ``embscope.analysis.directions``)."""
+        from .analysis.directions import direction
+
+        return direction(self, positive, negative)
+
+    def without(self, axis: Direction) -> EmbeddingSpace:
+        """This space with ``axis`` taken out of every row (Bolukbasi et al.'s neutralize)."""
+        from . import derived
+
+        return derived.without_direction(self, axis)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per vector: key, label, metadata and the vector as a list column.

@@ -88,7 +88,14 @@ def project(
     t-SNE and UMAP first reduce to this many principal components (auto: 100 above 512
     dimensions; None: never). ``cache=False`` neither reads nor writes the on-disk cache.
     ``progress``: a bar on stderr (True), none (False), or ``callback(fraction, phase)``.
+
+    ``"axes"`` places every row along directions defined by words instead, exactly and without
+    fitting: ``x=("good", "bad"), y=("man", "woman")`` (see ``projection.axes``).
     """
+    if method == "axes":
+        from .axes import project_axes
+
+        return project_axes(space, **options)
     method = check_method(method)
     n_components = check_components(n_components)
     metric = Metric.of(metric or space.metric)

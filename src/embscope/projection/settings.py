@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 PROJECTION_METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
 
 
-METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "Axes"}
 
 
 # above this many dimensions t-SNE and UMAP run on the first PCA_DIMENSIONS principal
