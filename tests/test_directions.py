@@ -131,3 +131,34 @@ def test_the_sentiment_axis_separates_positive_from_negative_words(sentiment_see
     # without the sentiment axis the two ends are no longer opposites
     assert space.similarity("wonderful", "horrible") < -0.5
     assert space.without(axis).similarity("wonderful", "horrible") > -0.5
+
+
+def test_an_axis_places_the_rows_of_a_part_of_its_space(glove):
+    axis, other = glove.direction("good", "bad"), glove.direction("man", "woman")
+    part = glove.neighborhood("terrible", similar=10, opposite=10)  # holds neither end word
+    projection = part.project("axes", x=axis, y=other)
+    expected = axis.positions(rows=[glove.row(key) for key in part.keys])
+    np.testing.assert_allclose(projection.coordinates[:, 0], expected, atol=1e-6)
+
+
+def test_the_cli_projects_on_word_axes(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from embscope.cli import main
+
+    out = tmp_path / "axes.html"
+    args = ["project", "glove-6b-50d", "--axes", "good+great:bad,man:woman", "--json"]
+    result = CliRunner().invoke(main, [*args, "--neighborhood", "terrible", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[-1])
+    assert record["parameters"]["x"] == "good+great − bad" and record["n_components"] == 2
+    assert "good+great \\u2212 bad" in out.read_text(encoding="utf-8")  # the axis title
+    for wrong, message in (("good", "not POS:NEG"), ("good:bad", "two or three")):
+        refused = CliRunner().invoke(main, ["project", "glove-6b-50d", "--axes", wrong])
+        assert refused.exit_code == 2 and message in refused.output
+    mixed = CliRunner().invoke(
+        main, ["project", "glove-6b-50d", "--axes", "good:bad,man:woman", "--method", "tsne"]
+    )
+    assert mixed.exit_code == 2 and "leave out --method" in mixed.output

@@ -51,10 +51,20 @@ class Direction:
         """``good − bad``; a group reads ``good+great − bad+awful``."""
         return f"{'+'.join(self.positive)} − {'+'.join(self.negative)}"
 
-    def positions(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """The position along the axis of every row (or of ``rows``), float64, in row order."""
-        vectors = self.space.vectors
-        chosen = np.arange(len(self.space)) if rows is None else np.asarray(rows, np.int64)
+    def positions(
+        self, rows: np.ndarray | None = None, *, of: EmbeddingSpace | None = None
+    ) -> np.ndarray:
+        """The position along the axis of every row (or of ``rows``), float64, in row order;
+        ``of`` places the rows of another space of the same width (a subset, a neighbourhood,
+        a space aligned onto this one) on this axis."""
+        space = self.space if of is None else of
+        if space.dim != len(self.vector):
+            raise InvalidParameterError(
+                f"the direction {self.name} has {len(self.vector)} dimensions; {space.name} "
+                f"has {space.dim}"
+            )
+        vectors = space.vectors
+        chosen = np.arange(len(space)) if rows is None else np.asarray(rows, np.int64)
         result = np.empty(len(chosen), dtype=np.float64)
         for start in range(0, len(chosen), _BLOCK_ROWS):
             block = chosen[start : start + _BLOCK_ROWS]

@@ -33,6 +33,13 @@ _SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
     metavar="WORD",
     help="Project only WORD, its --similar closest and its --opposite least similar rows.",
 )
+@click.option(
+    "--axes",
+    metavar="POS:NEG,POS:NEG[,POS:NEG]",
+    help="Place rows along directions defined by words instead of a fitted projection: "
+    "x runs from the first NEG to its POS, y from the second (z from a third); a group is "
+    "written a+b (good+great:bad+awful).",
+)
 @click.option("--similar", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option("--opposite", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option(
@@ -75,6 +82,7 @@ def project(
     dims: int,
     words: tuple[str, ...],
     neighborhood: str | None,
+    axes: str | None,
     similar: int,
     opposite: int,
     restrict_vocab: int | None,
@@ -106,12 +114,22 @@ def project(
     if sample is not None and all_rows:
         raise click.UsageError("give --sample or --all-rows, not both")
     options = _method_options(method, perplexity, iterations, n_neighbors, min_dist)
+    axis_words = _axis_words(axes) if axes is not None else None
+    if axis_words is not None:
+        if method != "pca" or options:
+            raise click.UsageError("--axes is a projection of its own: leave out --method")
+        method, dims = "axes", len(axis_words)
     # bad file names are reported before minutes of work, not after
     if out is not None:
         check_output(check_figure_path(out))
     if coords is not None:
         check_output(check_coordinates_path(coords))
     space = load_space(source)
+    if axis_words is not None:  # defined in the whole space, so a neighbourhood can lack them
+        options = {
+            name: space.direction(positive, negative)
+            for name, (positive, negative) in zip("xyz", axis_words, strict=False)
+        }
     if neighborhood:
         space = space.neighborhood(
             neighborhood,
@@ -163,6 +181,26 @@ def project(
     )
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _axis_words(text: str) -> list[tuple[list[str], list[str]]]:
+    """``good:bad,man:woman`` as [(["good"], ["bad"]), (["man"], ["woman"])]."""
+    pairs = []
+    for item in text.split(","):
+        positive, colon, negative = item.partition(":")
+        ends = [[w.strip() for w in end.split("+") if w.strip()] for end in (positive, negative)]
+        if not colon or not all(ends):
+            raise click.BadParameter(
+                f"{item.strip()!r} is not POS:NEG (e.g. good:bad, or good+great:bad+awful)",
+                param_hint="--axes",
+            )
+        pairs.append((ends[0], ends[1]))
+    if len(pairs) not in (2, 3):
+        raise click.BadParameter(
+            f"give two or three POS:NEG pairs (x, y and maybe z); got {len(pairs)}",
+            param_hint="--axes",
+        )
+    return pairs
 
 
 def _method_options(

@@ -43,7 +43,8 @@ def project_axes(
         )
     start = time.perf_counter()
     directions = [_direction(space, name, axis) for name, axis in given.items()]
-    coordinates = np.stack([d.positions() for d in directions], axis=1).astype(np.float32)
+    coordinates = np.stack([d.positions(of=space) for d in directions], axis=1)
+    coordinates = coordinates.astype(np.float32)
     cosines = {
         f"{AXIS_NAMES[i]}{AXIS_NAMES[j]}": round(
             float(directions[i].vector @ directions[j].vector), 4
