@@ -275,11 +275,13 @@ class EmbeddingSpace:
         exclude: Sequence[str] = (),
         restrict_vocab: int | None = None,
         approximate: bool | None = None,
+        skip: Sequence[str] = (),
     ) -> Hits:
         """The ranked rows as arrays, without building a table: what ``neighbors`` and
         ``opposites`` show, for code that asks many questions in a loop.
 
-        The query's own rows are never returned, nor the keys in ``exclude``.
+        The query's own rows are never returned, nor the keys in ``exclude``, nor rows of the
+        kinds in ``skip`` (``"special"``, ``"unused"``, ``"pieces"``, ``"bytes"``).
         """
         return self.search_many(
             [query],
@@ -290,6 +292,7 @@ class EmbeddingSpace:
             exclude=exclude,
             restrict_vocab=restrict_vocab,
             approximate=approximate,
+            skip=skip,
         )[0]
 
     def search_many(
@@ -303,6 +306,7 @@ class EmbeddingSpace:
         exclude: Sequence[str] = (),
         restrict_vocab: int | None = None,
         approximate: bool | None = None,
+        skip: Sequence[str] = (),
     ) -> HitsBatch:
         """``search`` for several queries (words, vectors, or the rows of a 2-D array) at once:
         one matrix product per batch of queries instead of one pass over the matrix each.
@@ -323,6 +327,7 @@ class EmbeddingSpace:
             exclude=exclude,
             restrict_vocab=restrict_vocab,
             approximate=approximate,
+            skip=skip,
         )
 
     def approximate_index(
@@ -460,8 +465,10 @@ class EmbeddingSpace:
         exclude: Sequence[str] = (),
         restrict_vocab: int | None = None,
         approximate: bool | None = None,
+        skip: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """The ``top_k`` rows closest to the query, closest first, the query's own rows excluded.
+        """The ``top_k`` rows closest to the query, closest first, the query's own rows excluded
+        (and the kinds of rows in ``skip``, see ``search``).
 
         Columns: rank, key, label, score, then the metadata columns. ``score`` is the cosine
         similarity, the dot product, or (``metric="euclidean"``) the distance, lower = closer.
@@ -477,6 +484,7 @@ class EmbeddingSpace:
             exclude=exclude,
             restrict_vocab=restrict_vocab,
             approximate=approximate,
+            skip=skip,
         )
 
     def opposites(
@@ -487,9 +495,10 @@ class EmbeddingSpace:
         metric: str | None = None,
         pieces: PiecesMode = "error",
         restrict_vocab: int | None = None,
+        skip: Sequence[str] = (),
     ) -> pd.DataFrame:
         """The ``top_k`` rows least similar to the query (lowest cosine, farthest), most opposite
-        first."""
+        first (``skip``: see ``search``)."""
         return self._ranked(
             query,
             top_k=top_k,
@@ -498,6 +507,7 @@ class EmbeddingSpace:
             opposite=True,
             exclude=(),
             restrict_vocab=restrict_vocab,
+            skip=skip,
         )
 
     def _ranked(self, query: Any, *, opposite: bool, **options: Any) -> pd.DataFrame:
@@ -525,25 +535,9 @@ class EmbeddingSpace:
 
     def summary(self) -> dict[str, Any]:
         """Facts a person checks first: shape, storage, metric, where it came from, norm spread."""
-        norms = self.norms
-        return {
-            "name": self.name,
-            "kind": self.provenance.kind,
-            "source": self.provenance.source,
-            "rows": len(self),
-            "dim": self.dim,
-            "dtype": self.stored_dtype,
-            "memory_mapped": _is_memory_mapped(getattr(self._vectors, "bits", self._vectors)),
-            "metric": self.metric,
-            "tokenizer": self.has_tokenizer,
-            "zero_rows": int((norms == 0).sum()),
-            "norm_min": float(norms.min()) if len(norms) else 0.0,
-            "norm_median": float(np.median(norms)) if len(norms) else 0.0,
-            "norm_max": float(norms.max()) if len(norms) else 0.0,
-            "metadata_columns": list(self.metadata_arrays()),
-            "first_keys": self._keys[:8],
-            **{f"option.{k}": v for k, v in self.provenance.options.items()},
-        }
+        from .provenance import summary_of
+
+        return summary_of(self)
 
     # ---- derived spaces -----------------------------------------------------------------
     def subset(self, keys: Sequence[str]) -> EmbeddingSpace:
@@ -588,11 +582,3 @@ class EmbeddingSpace:
         frame = pd.concat([frame, metadata], axis=1)
         frame["vector"] = list(np.asarray(self._vectors, dtype=np.float32))
         return frame
-
-
-def _is_memory_mapped(array: np.ndarray) -> bool:
-    while array is not None:
-        if isinstance(array, np.memmap):
-            return True
-        array = array.base if isinstance(array.base, np.ndarray) else None
-    return False

@@ -40,6 +40,12 @@ from .common import (
     type=click.IntRange(min=1),
     help="Search only the first N rows (the most frequent words of a frequency-ordered file).",
 )
+@click.option(
+    "--skip",
+    metavar="KINDS",
+    help="Leave out kinds of rows, comma-separated: special ([CLS], [MASK]), unused "
+    "([unused5]), pieces (##ing, continuation pieces), bytes (<0x0A>).",
+)
 @pieces_option
 @json_option
 def neighbors(
@@ -50,6 +56,7 @@ def neighbors(
     opposite: bool,
     vector_file: Path | None,
     restrict_vocab: int | None,
+    skip: str | None,
     pieces: str,
     as_json: bool,
 ) -> None:
@@ -69,6 +76,16 @@ def neighbors(
     }
     if restrict_vocab is not None:
         options["restrict_vocab"] = restrict_vocab
+    if skip:
+        from ..search.exact import SKIP_KINDS
+
+        kinds = [kind.strip() for kind in skip.split(",") if kind.strip()]
+        wrong = [kind for kind in kinds if kind not in SKIP_KINDS]
+        if wrong:
+            raise click.BadParameter(
+                f"{', '.join(wrong)}: the kinds are {', '.join(SKIP_KINDS)}", param_hint="--skip"
+            )
+        options["skip"] = kinds
     if len(sources) == 2:
         if vector_file is not None:
             raise click.UsageError(

@@ -7,6 +7,7 @@ kernels that score rows live in ``search.kernels``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 # a batch of queries is scored together while its (queries x rows) float32 scores stay this size
 _BATCH_SCORE_BYTES = 256 * 1024 * 1024
 
+# kinds of rows a learner rarely wants listed: a tokenizer's special tokens ([CLS], [MASK],
+# <s>), reserved slots ([unused5], <unused12>), pieces that continue a word (##ing, or "king"
+# inside "making" in byte-level vocabularies) and single bytes (<0x0A>)
+SKIP_KINDS = ("special", "unused", "pieces", "bytes")
+_UNUSED_KEY = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
+_KIND_COLUMN_VALUES = {"special": "special", "pieces": "continuation", "bytes": "byte"}
+
 
 def search_many(
     space: EmbeddingSpace,
@@ -37,6 +45,7 @@ def search_many(
     exclude: Sequence[str] = (),
     restrict_vocab: int | None = None,
     approximate: bool | None = None,
+    skip: Sequence[str] = (),
 ) -> HitsBatch:
     """See ``EmbeddingSpace.search_many``."""
     metric = Metric.of(metric or space.metric)
@@ -49,6 +58,7 @@ def search_many(
             replace(r, text=f"<vector {i}>") if not r.keys else r for i, r in enumerate(resolved)
         ]
     excluded_keys = [space.row(key) for key in exclude]
+    excluded_keys += skipped_rows(space, skip).tolist()
     rows_scored = space.rows_scored(restrict_vocab)
     for item in resolved:
         _check_answerable(space, item, metric, rows_scored, excluded_keys)
@@ -163,6 +173,36 @@ def _check_answerable(
         )
 
 
+def skipped_rows(space: EmbeddingSpace, skip: Sequence[str]) -> np.ndarray:
+    """The rows of the kinds in ``skip`` (see ``SKIP_KINDS``): special tokens by the
+    tokenizer's own ``special``/``kind`` columns, reserved ``[unusedN]`` / ``<unusedN>`` slots
+    by their keys, word pieces and bytes by ``kind``. A space without a tokenizer has no rows
+    of those kinds, so nothing is skipped there but reserved keys."""
+    if isinstance(skip, str):
+        skip = [part.strip() for part in skip.split(",") if part.strip()]
+    unknown = [kind for kind in skip if kind not in SKIP_KINDS]
+    if unknown:
+        raise InvalidParameterError(
+            f"skip takes {', '.join(SKIP_KINDS)}; got {', '.join(map(repr, unknown))}"
+        )
+    if not skip:
+        return np.empty(0, dtype=np.int64)
+    columns = space.metadata_arrays()
+    mask = np.zeros(len(space), dtype=bool)
+    kinds = columns.get("kind")
+    for kind in skip:
+        if kind == "unused":
+            mask |= np.fromiter(
+                (bool(_UNUSED_KEY.match(key)) for key in space.keys), bool, len(space)
+            )
+            continue
+        if kinds is not None:
+            mask |= np.asarray(kinds == _KIND_COLUMN_VALUES[kind], dtype=bool)
+        if kind == "special" and "special" in columns:
+            mask |= np.asarray(columns["special"], dtype=bool)
+    return np.flatnonzero(mask)
+
+
 def similarity_table(
     space: EmbeddingSpace,
     query: Query,
@@ -215,4 +255,11 @@ def _batches(items: list[Any], rows: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-__all__ = ["is_several", "query_list", "search_many", "similarity_table"]
+__all__ = [
+    "SKIP_KINDS",
+    "is_several",
+    "query_list",
+    "search_many",
+    "similarity_table",
+    "skipped_rows",
+]
