@@ -113,6 +113,9 @@ def test_ctrl_c_leaves_no_broken_cache(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=stderr_sink,
             text=True,
+            # a shell's background job starts with SIGINT ignored, and a child inherits that:
+            # give the command Ctrl-C's default, as a terminal would
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         # Interrupt the optimisation itself, whatever the machine's load: wait for the note
         # that says it has started (-v) instead of guessing how long loading takes.

@@ -108,7 +108,14 @@ def test_ctrl_c_leaves_the_best_model_so_far(shared_data, tmp_path):
         "--epochs", "1000", "--patience", "1000", "--out", str(out),
     ]  # fmt: skip
     with stderr_file.open("w") as stderr_sink:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr_sink)
+        # a shell's background job starts with SIGINT ignored, and a child inherits that:
+        # give the command Ctrl-C's default, as a terminal would
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_sink,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.monotonic() + 120
         while "epoch    3/1000" not in stderr_file.read_text() and time.monotonic() < deadline:
             assert process.poll() is None, stderr_file.read_text()
