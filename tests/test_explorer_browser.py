@@ -622,3 +622,42 @@ def test_a_byte_level_vocabulary_answers_the_token_meant(browser, byte_level_ser
         assert [e for e in page.errors if "404" not in e] == []
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def minilm_server():
+    """``embscope serve minilm``: a WordPiece vocabulary with special tokens and [unused] slots."""
+    with serving("minilm") as address:
+        yield address
+
+
+def test_the_lists_leave_out_kinds_of_rows(browser, minilm_server, minilm):
+    context, page = open_explorer(browser, minilm_server, points=len(minilm), height=800)
+    try:
+        # MiniLM's Euclidean neighbours of "beauty" hold [MASK] and [unused] slots
+        by_id(page, "metric").select_option("euclidean")
+        by_id(page, "query").fill("beauty")
+        by_id(page, "query").press("Enter")
+        page.wait_for_function(
+            "() => document.body.dataset.query === 'beauty' && [...document.querySelectorAll("
+            "'[data-testid=neighbors] [data-testid=hit]')].some(r => r.dataset.key === '[MASK]')"
+        )
+        assert by_id(page, "skip").is_visible()
+        # ticking two boxes asks again: the list is the library's with those rows left out
+        by_id(page, "skip-special").check()
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('[data-testid=neighbors] [data-testid=hit]')]"
+            ".some(r => r.dataset.key === '[MASK]')"
+        )
+        by_id(page, "skip-unused").check()
+        expected = minilm.neighbors(
+            "beauty", metric="euclidean", top_k=15, skip=["special", "unused"]
+        )
+        page.wait_for_function(
+            "keys => [...document.querySelectorAll('[data-testid=neighbors] [data-testid=hit]')]"
+            ".map(r => r.dataset.key).join(' ') === keys",
+            arg=" ".join(expected["key"]),
+        )
+        assert page.errors == [] and page.refused == []
+    finally:
+        context.close()

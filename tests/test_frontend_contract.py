@@ -536,3 +536,19 @@ def test_the_bundle_is_built_from_the_sources():
     assert stamp.read_text(encoding="ascii").strip() == build_source_hash(), (
         f"src/embscope/server/static was built from other sources than frontend/ holds; {REBUILD}"
     )
+
+
+def test_skip_kinds_are_the_ones_the_server_accepts(openapi, api_ts):
+    (parameter,) = [
+        p
+        for p in openapi["paths"]["/api/sources/{source}/neighbors"]["get"]["parameters"]
+        if p["name"] == "skip"
+    ]
+    accepted = parameter["schema"]["items"]["enum"]
+    kinds = string_list(api_ts, "SKIP_KINDS")
+    assert kinds == accepted == list(embscope.search.exact.SKIP_KINDS)
+    assert ts_type("SkipKind", type_aliases(api_ts), {}) == {("string", frozenset(kinds))}
+    # the page's boxes are a third copy
+    page = (FRONTEND / "index.html").read_text(encoding="utf-8")
+    boxes = re.findall(r'data-testid="skip-(\w+)" type="checkbox" value="(\w+)"', page)
+    assert [value for _, value in boxes] == [name for name, _ in boxes] == kinds

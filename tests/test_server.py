@@ -337,3 +337,29 @@ def test_token_scan_job(client):
     assert all(c["category"] == "ok" for c in answer["candidates"])
     # a token scan is not a projection, and the other way round
     assert client.get(f"/api/jobs/{job['id']}/points").status_code == 409
+
+
+def test_neighbors_leave_out_kinds_of_rows(client, minilm):
+    path = "/api/sources/minilm/neighbors"
+    asked = {"query": "beauty", "metric": "euclidean", "top_k": 15}
+    plain = [h["key"] for h in client.get(path, params=asked).json()["hits"]]
+    assert "[MASK]" in plain and any(k.startswith("[unused") for k in plain)
+    answer = client.get(path, params={**asked, "skip": "special,unused"}).json()
+    keys = [h["key"] for h in answer["hits"]]
+    assert "[MASK]" not in keys and not any(k.startswith("[unused") for k in keys)
+    expected = minilm.neighbors("beauty", metric="euclidean", top_k=15, skip=["special", "unused"])
+    assert keys == expected["key"].tolist()
+    # the same list given as repeated parameters; opposites leave them out too
+    repeated = client.get(path, params={**asked, "skip": ["special", "unused"]}).json()
+    assert [h["key"] for h in repeated["hits"]] == keys
+    opposite = client.get(
+        path, params={"query": "beauty", "opposite": True, "top_k": 20, "skip": "pieces"}
+    ).json()
+    assert [h["key"] for h in opposite["hits"]] == minilm.opposites(
+        "beauty", top_k=20, skip=["pieces"]
+    )["key"].tolist()
+    # an unknown kind: refused, and the message names the kinds there are
+    refused = client.get(path, params={**asked, "skip": "special,nonsense"})
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert "'special', 'unused', 'pieces' or 'bytes'" in error["msg"] and "\n" not in error["msg"]

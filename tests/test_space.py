@@ -228,6 +228,7 @@ def test_public_api_is_pinned():
             "ClassSimilarity",
             "Comparison",
             "ComparisonSummary",
+            "Direction",
             "EmbeddingSpace",
             "EmbscopeError",
             "Hits",
@@ -244,6 +245,7 @@ def test_public_api_is_pinned():
             "Separation",
             "SideBySide",
             "SourceError",
+            "SpaceReport",
             "TextDataset",
             "UnknownKeyError",
             "__version__",
@@ -255,6 +257,7 @@ def test_public_api_is_pinned():
             "knn_classify",
             "load",
             "read_texts",
+            "report",
         ]
     )
     for name in embscope.__all__:

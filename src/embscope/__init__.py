@@ -11,6 +11,8 @@ from __future__ import annotations
 from .analysis.classes import ClassSimilarity, Separation
 from .analysis.classify import knn_classify
 from .analysis.compare import Comparison, ComparisonSummary, SideBySide, compare
+from .analysis.directions import Direction
+from .analysis.report import SpaceReport, report
 from .errors import (
     EmbscopeError,
     InvalidParameterError,
@@ -56,6 +58,7 @@ __all__ = [
     "ClassSimilarity",
     "Comparison",
     "ComparisonSummary",
+    "Direction",
     "EmbeddingSpace",
     "EmbscopeError",
     "Hits",
@@ -72,6 +75,7 @@ __all__ = [
     "Separation",
     "SideBySide",
     "SourceError",
+    "SpaceReport",
     "TextDataset",
     "UnknownKeyError",
     "__version__",
@@ -83,4 +87,5 @@ __all__ = [
     "knn_classify",
     "load",
     "read_texts",
+    "report",
 ]

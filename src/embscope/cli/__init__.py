@@ -130,6 +130,7 @@ def _register() -> None:
         info,
         neighbors,
         project,
+        report,
         separation,
         serve,
         similarity,
@@ -152,6 +153,7 @@ def _register() -> None:
         tokens,
         separation,
         compare,
+        report,
         export,
         serve,
     )

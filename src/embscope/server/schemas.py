@@ -10,9 +10,10 @@ import math
 import unicodedata
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from ..metrics import METRIC_NAMES
+from ..search.exact import SKIP_KINDS
 
 if TYPE_CHECKING:
     from ..search.results import Hits, ResolvedQuery
@@ -53,6 +54,22 @@ Pieces = Literal["error", "mean"]
 # Metric enum) keeps the schema inline, where an enum would become a $ref to a schema of its own
 # and change the 422 a wrong name gets.
 MetricName = Literal[METRIC_NAMES]  # type: ignore[valid-type]
+SkipKind = Literal[SKIP_KINDS]  # type: ignore[valid-type]
+
+
+def _comma_separated(value: Any) -> Any:
+    """``skip=special,unused`` (or ``skip=special&skip=unused``) as one list of kinds."""
+    values = value if isinstance(value, list) else [value]
+    return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
+
+
+# a list in the schema (its items an enum), read from one comma-separated value or several
+SkipKinds = Annotated[list[SkipKind], BeforeValidator(_comma_separated)]
+SKIP_HELP = (
+    "kinds of rows to leave out of the answer, comma-separated: 'special' (a tokenizer's "
+    "special tokens), 'unused' ([unusedN] / <unusedN> slots), 'pieces' (pieces that continue "
+    "a word), 'bytes' (single-byte tokens)"
+)
 PIECES_HELP = (
     "a word the tokenizer splits into several pieces: 'error' answers 404 with its pieces, "
     "'mean' uses the mean of their vectors"

@@ -13,11 +13,13 @@ from ..schemas import (
     EXACT_HELP,
     MAX_TOP_K,
     PIECES_HELP,
+    SKIP_HELP,
     Hit,
     MetricName,
     NeighborsAnswer,
     Pieces,
     SimilarityAnswer,
+    SkipKinds,
     Text,
     query_keys,
     stability_answer,
@@ -47,10 +49,12 @@ def neighbors(
     pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
     exact: Annotated[bool, Query(description=EXACT_HELP)] = False,
     listed: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description=LISTED_HELP)] = None,
+    skip: Annotated[SkipKinds, Query(description=SKIP_HELP)] = [],  # noqa: B006 (FastAPI copies it)
 ) -> NeighborsAnswer:
     """The query's closest (or most opposite) rows; ``query_keys`` says which key(s)
     answered it (``king`` is ``Ġking`` in a byte-level vocabulary), ``stability`` whether
-    the list's order is a near tie."""
+    the list's order is a near tie; ``skip`` leaves kinds of rows out (``EmbeddingSpace.search``'s
+    ``skip``)."""
     space = state.spaces.get(source)
     text = space.query_text(query) if exact else query
     # resolved before taking the lock: an unknown word is answered 404 with suggestions, which
@@ -64,6 +68,7 @@ def neighbors(
             opposite=opposite,
             pieces=pieces,
             restrict_vocab=restrict_vocab,
+            skip=skip,
         )
         # the rows a page lists of a longer answer (it colours the cloud by the rest)
         shown = hits if listed is None or listed >= len(hits) else first_rows(hits, listed)
