@@ -56,17 +56,24 @@ class Principal:
     shares: np.ndarray
 
 
+def _eigen(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (largest first, never below 0) and eigenvectors (as rows) of a Gram matrix:
+    a d x d problem instead of an SVD of the rows, as fast for 400 dimensions as for 50."""
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1]
+    return np.clip(values[order], 0.0, None), vectors[:, order].T
+
+
 def principal(vectors: np.ndarray) -> Principal:
     centred = vectors - vectors.mean(axis=0)
-    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
-    variance = singular**2
+    variance, directions = _eigen(centred.T @ centred)
     return Principal(directions=directions, shares=variance / variance.sum())
 
 
 def isotropy(vectors: np.ndarray) -> float:
     """Mu & Viswanath's I(W) = min_c Z(c) / max_c Z(c), c over the eigenvectors of WᵀW,
     Z(c) = Σ_w exp(c·w). Computed in log space: exp of a large projection would overflow."""
-    _, _, directions = np.linalg.svd(vectors, full_matrices=False)
+    _, directions = _eigen(vectors.T @ vectors)
     projections = vectors @ directions.T  # (rows, directions)
     largest = projections.max(axis=0)
     log_z = largest + np.log(np.exp(projections - largest).sum(axis=0))
