@@ -28,6 +28,11 @@ export interface Hit {
   score: number;
 }
 
+/** Kinds of rows a list can leave out: a tokenizer's special tokens, reserved [unusedN] slots,
+ * pieces that continue a word, single bytes (the server's ``skip``). */
+export type SkipKind = "special" | "unused" | "pieces" | "bytes";
+export const SKIP_KINDS: readonly SkipKind[] = ["special", "unused", "pieces", "bytes"];
+
 /** What a word that is not one token here does: 404 with its pieces, or their mean. */
 export type Pieces = "error" | "mean";
 
@@ -210,7 +215,13 @@ export interface Asking {
 export const neighbors = (
   source: string,
   word: string,
-  options: { topK: number; metric: Metric; opposite: boolean; listed?: number } & Asking,
+  options: {
+    topK: number;
+    metric: Metric;
+    opposite: boolean;
+    listed?: number;
+    skip?: readonly SkipKind[];
+  } & Asking,
   signal?: AbortSignal,
 ) =>
   call<Neighbors>(
@@ -223,6 +234,8 @@ export const neighbors = (
       pieces: options.pieces ?? "error",
       // the rows the page lists: the stability note is about them
       ...(options.listed ? { listed: options.listed } : {}),
+      // comma-separated: the kinds of rows left out
+      ...(options.skip?.length ? { skip: options.skip.join(",") } : {}),
     })}`,
     { signal },
   );

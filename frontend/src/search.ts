@@ -29,6 +29,7 @@ const ui = {
   profileSummary: byTestId<HTMLElement>("profile-summary"),
   profileCosine: byTestId<HTMLOListElement>("profile-cosine"),
   profileEuclidean: byTestId<HTMLOListElement>("profile-euclidean"),
+  skip: byTestId<HTMLElement>("skip"),
 };
 
 const searches = new LatestOnly();
@@ -59,6 +60,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
   const query = controls.query;
   const metric = controls.metric.value as Metric;
   const pieces = asking.pieces ?? "error";
+  const skip = skipped();
   if (!asking.exact) query.value = word;
   const typed = query.value;
   document.body.classList.add("searching");
@@ -70,7 +72,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
         api.neighbors(
           source.id,
           word,
-          { topK: COLOUR_K, metric, opposite, listed: LIST_K, ...asking },
+          { topK: COLOUR_K, metric, opposite, listed: LIST_K, skip, ...asking },
           signal,
         );
       return Promise.all([ask(false), ask(true)]);
@@ -125,7 +127,21 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
   }
 }
 
-/** The metric changed: the query is asked again under the new one. */
+/** The kinds of rows the lists leave out (the boxes ticked, where they are offered). */
+function skipped(): api.SkipKind[] {
+  if (ui.skip.hidden) return [];
+  return api.SKIP_KINDS.filter(
+    (kind) => ui.skip.querySelector<HTMLInputElement>(`input[value="${kind}"]`)?.checked,
+  );
+}
+
+/** The boxes that leave kinds of rows out, offered where a source has a tokenizer's special
+ * tokens or kinds of tokens (its ``special`` or ``kind`` column). */
+export function offerSkip(source: api.Source): void {
+  ui.skip.hidden = !source.columns.some((column) => column === "special" || column === "kind");
+}
+
+/** The metric (or what the lists leave out) changed: the query is asked again. */
 export function searchAgain(): void {
   const answer = state.answer;
   if (answer) void search(answer.query, { pieces: answer.pieces });
@@ -219,4 +235,5 @@ export function connectSearch(): void {
     event.preventDefault();
     void search(controls.query.value);
   });
+  ui.skip.addEventListener("change", searchAgain);
 }

@@ -8,7 +8,7 @@ import { showClasses } from "./documents";
 import { clearMessage, report, showMessage } from "./messages";
 import { project, resetProjection } from "./projection";
 import { renderSelection } from "./rows-panel";
-import { hideProfile, renderLists, search } from "./search";
+import { hideProfile, offerSkip, renderLists, search } from "./search";
 import { resetSimilarity } from "./similarity";
 import { resetTokens } from "./tokens";
 
@@ -45,6 +45,7 @@ async function selectSource(id: string): Promise<void> {
   if ((api.METRICS as readonly string[]).includes(source.metric)) {
     controls.metric.value = source.metric;
   }
+  offerSkip(source);
   state.answer = null;
   state.projection = null;
   state.selection = null;
