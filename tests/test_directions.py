@@ -81,12 +81,17 @@ def test_the_axes_projection_puts_four_words_where_a_hand_computation_does(glove
     assert three.figure().layout.scene.zaxis.title.text.startswith("king − queen")
 
 
-def test_pca_axes_say_how_much_variance_they_hold(glove_1000):
+def test_pca_axes_say_how_much_variance_they_hold_and_the_figure_its_quality(glove_1000):
     projection = glove_1000.project("pca", cache=False, progress=False)
     shares = projection.parameters["explained_variance_ratio"]
     figure = projection.figure()
     assert figure.layout.xaxis.title.text == f"PC1 ({shares[0]:.1%} of the variance)"
     assert figure.layout.yaxis.title.text == f"PC2 ({shares[1]:.1%} of the variance)"
+    # every projection figure carries its quality in a corner
+    quality = projection.quality
+    (corner,) = [a.text for a in figure.layout.annotations if "trustworthiness" in a.text]
+    assert f"trustworthiness@10 {quality.trustworthiness:.3f}" in corner
+    assert f"kNN recall@10 {quality.knn_recall:.3f}" in corner
 
 
 def test_without_a_direction_nothing_of_it_is_left(glove):

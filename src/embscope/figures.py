@@ -54,8 +54,10 @@ def projection(
     title: str | None = None,
     highlight: Sequence[str] = (),
     marker_size: float | None = None,
+    quality: bool = True,
 ) -> go.Figure:
-    """A 2D or 3D scatter of a projection, hover showing each point's label and metadata.
+    """A 2D or 3D scatter of a projection, hover showing each point's label and metadata, and
+    (``quality=True``) its trustworthiness and kNN recall in the lower right corner.
 
     ``color``: a column of ``coords`` (categorical columns get one legend entry per value,
     which toggles them; numeric columns a colour scale), ``"similarity:WORD"`` (cosine
@@ -144,6 +146,21 @@ def projection(
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         hoverlabel={"align": "left"},
     )
+    if quality:
+        measured = result.quality
+        figure.add_annotation(
+            text=f"trustworthiness@{measured.k} {measured.trustworthiness:.3f} · kNN recall@"
+            f"{measured.k} {measured.knn_recall:.3f}",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=0,
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "#555"},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
     titles = axis_titles(result)
     if dims == 3:
         scene: dict[str, Any] = {
