@@ -661,3 +661,29 @@ def test_the_lists_leave_out_kinds_of_rows(browser, minilm_server, minilm):
         assert page.errors == [] and page.refused == []
     finally:
         context.close()
+
+
+def test_the_axes_projection_places_rows_on_two_word_directions(browser, minilm_server, minilm):
+    context, page = open_explorer(browser, minilm_server, points=len(minilm), height=800)
+    try:
+        assert by_id(page, "axes-label").is_hidden()
+        by_id(page, "method").select_option("axes")
+        # two word pairs instead of a parameter, and only 2D
+        assert by_id(page, "axes-label").is_visible() and by_id(page, "parameter-label").is_hidden()
+        assert by_id(page, "dims").input_value() == "2" and by_id(page, "dims").is_disabled()
+        by_id(page, "axis-x").fill("good")  # one end only: nothing asked, the status says why
+        by_id(page, "project").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=projection-status]')"
+            ".textContent.includes('good : bad')"
+        )
+        by_id(page, "axis-x").fill("good+great : bad")
+        by_id(page, "axis-y").fill("man : woman")
+        by_id(page, "project").click()
+        page.wait_for_selector(f'body[data-points="{len(minilm)}"]', timeout=120_000)
+        status = by_id(page, "projection-status").text_content()
+        assert status.startswith("x: good+great − bad · y: man − woman"), status
+        assert f"{len(minilm)} points" in status
+        assert page.errors == [] and page.refused == []
+    finally:
+        context.close()

@@ -363,3 +363,52 @@ def test_neighbors_leave_out_kinds_of_rows(client, minilm):
     assert refused.status_code == 422
     (error,) = refused.json()["detail"]
     assert "'special', 'unused', 'pieces' or 'bytes'" in error["msg"] and "\n" not in error["msg"]
+
+
+def axes_points(client, source, **request):
+    started = client.post(
+        f"/api/sources/{source}/projections", json={"method": "axes", "n_components": 2, **request}
+    )
+    assert started.status_code == 202, started.json()
+    state = wait_for(client, started.json()["id"])
+    assert state["state"] == "done", state
+    table = pa.ipc.open_stream(client.get(f"/api/jobs/{state['id']}/points").content).read_all()
+    return state, table
+
+
+def test_axes_projection_places_rows_as_the_library_does(client, minilm, glove):
+    words = {"x_positive": "good", "x_negative": "bad", "y_positive": "man", "y_negative": "woman"}
+    state, table = axes_points(client, "minilm", **words)
+    assert "good − bad × man − woman" in state["description"] and state["rows"] == len(minilm)
+    expected = minilm.project("axes", x=("good", "bad"), y=("man", "woman"))
+    rows = [minilm.row(key) for key in table.column("key").to_pylist()]
+    assert rows == expected.rows.tolist()
+    got = np.stack([table.column("x").to_numpy(), table.column("y").to_numpy()], axis=1)
+    assert np.allclose(got, expected.coordinates, atol=1e-6)
+    # groups of words ("a+b"); a neighbourhood is placed on the whole space's axes
+    grouped = {**words, "x_positive": "good+great", "x_negative": "bad+awful"}
+    _, table = axes_points(client, "glove-6b-50d", neighborhood="terrible", **grouped)
+    x = glove.direction(["good", "great"], ["bad", "awful"])
+    y = glove.direction("man", "woman")
+    around = glove.neighborhood("terrible", similar=30, opposite=30)
+    keys = table.column("key").to_pylist()
+    assert sorted(keys) == sorted(around.keys)
+    assert np.allclose(
+        table.column("x").to_numpy(), x.positions([glove.row(k) for k in keys]), atol=1e-5
+    )
+    assert np.allclose(
+        table.column("y").to_numpy(), y.positions([glove.row(k) for k in keys]), atol=1e-5
+    )
+
+
+def test_axes_projection_refuses_unknown_words_and_missing_ends(client):
+    path = "/api/sources/glove-6b-50d/projections"
+    words = {"x_positive": "goodd", "x_negative": "bad", "y_positive": "man", "y_negative": "woman"}
+    unknown = client.post(path, json={"method": "axes", "n_components": 2, **words})
+    assert unknown.status_code == 404
+    assert "good" in unknown.json()["suggestions"] and "goodd" in unknown.json()["detail"]
+    missing = client.post(path, json={"method": "axes", "n_components": 2, "x_positive": "good"})
+    assert missing.status_code == 400 and "y_negative" in missing.json()["detail"]
+    words["x_positive"] = "good"
+    three = client.post(path, json={"method": "axes", "n_components": 3, **words})
+    assert three.status_code == 400 and "2-D" in three.json()["detail"]

@@ -110,11 +110,16 @@ export const profile = (
     signal,
   });
 
-export type Method = "pca" | "tsne" | "umap";
+export type Method = "pca" | "tsne" | "umap" | "axes";
 
 export interface ProjectionRequest {
   method: Method;
   n_components: 2 | 3;
+  /** "axes": the two ends of x and of y (a word, or words joined by "+"); 2-D only */
+  x_positive?: string;
+  x_negative?: string;
+  y_positive?: string;
+  y_negative?: string;
   neighborhood?: string;
   similar?: number;
   opposite?: number;

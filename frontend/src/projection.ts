@@ -29,6 +29,9 @@ const ui = {
   parameterName: byId<HTMLElement>("parameter-name"),
   parameter: byTestId<HTMLInputElement>("parameter"),
   neighborhood: byTestId<HTMLInputElement>("neighborhood"),
+  axes: byTestId<HTMLElement>("axes-label"),
+  axisX: byTestId<HTMLInputElement>("axis-x"),
+  axisY: byTestId<HTMLInputElement>("axis-y"),
   clusterLabels: byTestId<HTMLInputElement>("cluster-labels"),
   dragMode: byTestId<HTMLSelectElement>("drag-mode"),
   status: byTestId<HTMLElement>("projection-status"),
@@ -49,6 +52,18 @@ function projectionRequest(): api.ProjectionRequest | null {
     method: ui.method.value as api.Method,
     n_components: ui.dims.value === "2" ? 2 : 3,
   };
+  if (request.method === "axes") {
+    // two "positive : negative" pairs; the projection is 2-D
+    const x = axisEnds(ui.axisX.value);
+    const y = axisEnds(ui.axisY.value);
+    if (!x || !y) {
+      setStatus('type each axis as two ends, "good : bad" (a group: good+great : bad)', "error");
+      return null;
+    }
+    request.n_components = 2;
+    [request.x_positive, request.x_negative] = x;
+    [request.y_positive, request.y_negative] = y;
+  }
   // t-SNE's perplexity or UMAP's neighbour count; left empty, the server chooses
   const parameter = Number.parseInt(ui.parameter.value, 10);
   if (Number.isFinite(parameter) && parameter >= 2) {
@@ -65,6 +80,22 @@ function projectionRequest(): api.ProjectionRequest | null {
     Object.assign(request, { neighborhood: word, ...NEIGHBOURHOOD });
   }
   return request;
+}
+
+/** "good : bad" as its two ends, or null when it is not two non-empty ends. */
+function axisEnds(text: string): [string, string] | null {
+  const [positive, negative, ...rest] = text.split(":").map((end) => end.trim());
+  return positive && negative && rest.length === 0 ? [positive, negative] : null;
+}
+
+/** An axes projection's two axes, as its status names them: "x: good − bad · y: man − woman". */
+function axisNames(request: api.ProjectionRequest): string {
+  if (request.method !== "axes") return "";
+  const name = (positive?: string, negative?: string) => `${positive ?? ""} − ${negative ?? ""}`;
+  return (
+    `x: ${name(request.x_positive, request.x_negative)} · ` +
+    `y: ${name(request.y_positive, request.y_negative)}`
+  );
 }
 
 /** Projects the source as the toolbar says, and draws it; replaces a projection still on its
@@ -101,7 +132,7 @@ export async function project(): Promise<void> {
     cloud.show(points, coloursOf(points, state.answer !== null));
     recolour();
     renderSelection();
-    setStatus(summary(points, job));
+    setStatus(summary(points, job, request));
     void showClusters();
     setExports(true);
   } catch (error) {
@@ -112,11 +143,13 @@ export async function project(): Promise<void> {
   }
 }
 
-function summary(points: PointSet, job: api.Job): string {
+function summary(points: PointSet, job: api.Job, request: api.ProjectionRequest): string {
   const parts = [`${points.length} points`];
+  const axes = axisNames(request);
+  if (axes) parts.unshift(axes);
   const quality = job.quality ?? {};
   if (quality.trustworthiness !== undefined) {
-    parts[0] += `, trustworthiness ${quality.trustworthiness.toFixed(2)}`;
+    parts[parts.length - 1] += `, trustworthiness ${quality.trustworthiness.toFixed(2)}`;
   }
   if (quality.knn_recall !== undefined) parts.push(`kNN recall ${quality.knn_recall.toFixed(2)}`);
   // a projection found in the cache takes no time; "0.0 s" would read as a glitch
@@ -205,11 +238,15 @@ async function showClusters(): Promise<void> {
   }
 }
 
-/** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count. */
+/** PCA has no parameter to set; t-SNE has its perplexity, UMAP its neighbour count; axes
+ * its two word pairs, and only 2D. */
 function showParameter(): void {
   const method = ui.method.value;
-  ui.parameterLabel.hidden = method === "pca";
+  ui.parameterLabel.hidden = method === "pca" || method === "axes";
   ui.parameterName.textContent = method === "umap" ? "neighbours" : "perplexity";
+  ui.axes.hidden = method !== "axes";
+  if (method === "axes") ui.dims.value = "2";
+  ui.dims.disabled = method === "axes";
 }
 
 export function connectProjection(): void {

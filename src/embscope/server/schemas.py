@@ -237,9 +237,22 @@ class TokenScanAnswer(BaseModel):
     candidates: list[TokenCandidate]
 
 
+AXIS_WORDS_HELP = "a word, or words joined by '+' whose mean stands for this end"
+
+
 class ProjectionRequest(BaseModel):
-    method: Literal["pca", "tsne", "umap"] = "pca"
+    method: Literal["pca", "tsne", "umap", "axes"] = Field(
+        default="pca",
+        description="'axes' places rows along two directions defined by words (x_positive − "
+        "x_negative, y_positive − y_negative): exact, nothing fitted, 2-D",
+    )
     n_components: Literal[2, 3] = 3
+    x_positive: Text | None = Field(
+        default=None, description="axes: x's positive end; " + AXIS_WORDS_HELP
+    )
+    x_negative: Text | None = Field(default=None, description="axes: x's negative end")
+    y_positive: Text | None = Field(default=None, description="axes: y's positive end")
+    y_negative: Text | None = Field(default=None, description="axes: y's negative end")
     neighborhood: Text | None = Field(
         default=None,
         description="project only this word's similar and opposite rows",

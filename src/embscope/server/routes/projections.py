@@ -3,7 +3,7 @@ dense regions. The points themselves are read through ``export.py``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
@@ -15,7 +15,11 @@ from ..schemas import ClusterLabel, JobAnswer, ProjectionRequest
 from ..state import StateDep
 from .jobs import job_answer, projection_job
 
+if TYPE_CHECKING:
+    from ...analysis.directions import Direction
+
 router = APIRouter()
+AXIS_FIELDS = ("x_positive", "x_negative", "y_positive", "y_negative")
 
 
 @router.post("/api/sources/{source}/projections", response_model=JobAnswer, status_code=202)
@@ -30,7 +34,11 @@ def start_projection(source: str, request: ProjectionRequest, state: StateDep) -
         around = one_token(space, request.neighborhood)
         request = request.model_copy(update={"neighborhood": around.keys[0]})
     options: dict[str, Any] = {"n_components": request.n_components}
-    if request.method != "pca":
+    if request.method == "axes":
+        # the directions are the whole space's, found now (an unknown word is a 404 now), so a
+        # neighbourhood is placed on the same axes as the whole space
+        options = dict(zip("xy", axis_directions(space, request), strict=True))
+    if request.method in ("tsne", "umap"):
         options["random_state"] = request.random_state
     if request.perplexity is not None:
         options["perplexity"] = request.perplexity
@@ -43,12 +51,17 @@ def start_projection(source: str, request: ProjectionRequest, state: StateDep) -
             target = space.neighborhood(
                 request.neighborhood, similar=request.similar, opposite=request.opposite
             )
-        projection = target.project(request.method, progress=report, **options)
+        if request.method == "axes":  # instant: nothing to report
+            projection = target.project("axes", **options)
+        else:
+            projection = target.project(request.method, progress=report, **options)
         _ = projection.quality  # measured here, in the job, not in a status request
         return projection
 
     key = (source, request.model_dump_json())
     what = f"{request.method} {request.n_components}D of {source}"
+    if request.method == "axes":
+        what = f"axes {options['x'].name} × {options['y'].name} of {source}"
     if around is not None:
         what += f" around {around.labels[0]!r}"
     started = job_answer(state.jobs.submit(key, what, work))
@@ -73,6 +86,34 @@ async def job_clusters(job_id: str, state: StateDep) -> list[ClusterLabel]:
 
     # in the slow lane, so one projection's names are computed once however many ask at once
     return await state.slow.run(lambda: state.clusters.get_or_compute(job_id, named))
+
+
+def axis_directions(space: EmbeddingSpace, request: ProjectionRequest) -> list[Direction]:
+    """The x and y directions an "axes" request names (``good+great`` for a group of words);
+    a missing end, or 3 components, is a 400, an unknown word a 404 with the closest keys."""
+    from ...analysis.directions import direction
+
+    missing = [name for name in AXIS_FIELDS if getattr(request, name) is None]
+    if missing:
+        raise InvalidParameterError(
+            f"the axes projection needs {', '.join(AXIS_FIELDS)}; {', '.join(missing)} missing"
+        )
+    if request.n_components != 2:
+        raise InvalidParameterError("the axes projection is 2-D: n_components must be 2")
+    if request.perplexity is not None or request.n_neighbors is not None:
+        raise InvalidParameterError("the axes projection takes no perplexity or n_neighbors")
+
+    def words(text: str) -> list[str]:
+        return [word.strip() for word in text.split("+") if word.strip()] or [text]
+
+    return [
+        direction(
+            space,
+            words(getattr(request, f"{axis}_positive")),
+            words(getattr(request, f"{axis}_negative")),
+        )
+        for axis in "xy"
+    ]
 
 
 def one_token(space: EmbeddingSpace, word: str) -> ResolvedQuery:
