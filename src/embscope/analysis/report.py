@@ -210,9 +210,11 @@ def report(
         advance(1, "projection")
 
         start = time.perf_counter()
-        shown = rows[: min(len(rows), 2_000)]
-        centred_sample = vectors[: len(shown)] - vectors[: len(shown)].mean(axis=0)
-        projection = centred_sample @ principal.directions[:2].T
+        # spread over the sample (sorted by row), not its first rows: those are the most
+        # frequent words of a frequency-ordered vocabulary
+        picked = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), 2_000)).astype(int))
+        shown = rows[picked]
+        projection = (vectors[picked] - vectors.mean(axis=0)) @ principal.directions[:2].T
         seconds["projection"] = time.perf_counter() - start
         advance(1)
     return SpaceReport(
