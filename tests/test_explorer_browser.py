@@ -687,3 +687,23 @@ def test_the_axes_projection_places_rows_on_two_word_directions(browser, minilm_
         assert page.errors == [] and page.refused == []
     finally:
         context.close()
+
+
+def test_similarity_to_the_query_colours_every_point(page):
+    by_id(page, "query").fill("beauty")
+    by_id(page, "query").press("Enter")
+    page.wait_for_selector('body[data-query="beauty"]')
+    # every one of the 20,000 points gets its score, not only the hits fetched for the lists
+    page.wait_for_selector('body[data-scored="20000"]', timeout=60_000)
+    pixels = cloud_pixels(page)
+    coloured = reds(pixels) | blues(pixels)
+    assert coloured.sum() > 5000
+    # another query: the scores are asked for again
+    by_id(page, "query").fill("terrible")
+    by_id(page, "query").press("Enter")
+    page.wait_for_selector('body[data-query="terrible"]')
+    page.wait_for_selector('body[data-scored="20000"]', timeout=60_000)
+    # a metadata column's colours replace them
+    by_id(page, "color").select_option("norm")
+    page.wait_for_function("() => document.body.dataset.scored === undefined")
+    assert page.errors == [] and page.refused == []

@@ -412,3 +412,27 @@ def test_axes_projection_refuses_unknown_words_and_missing_ends(client):
     words["x_positive"] = "good"
     three = client.post(path, json={"method": "axes", "n_components": 3, **words})
     assert three.status_code == 400 and "2-D" in three.json()["detail"]
+
+
+def test_projection_scores_colour_every_row(client, glove):
+    request = {"method": "pca", "n_components": 2, "neighborhood": "terrible"}
+    started = client.post("/api/sources/glove-6b-50d/projections", json=request).json()
+    job = wait_for(client, started["id"])
+    path = f"/api/sources/glove-6b-50d/projections/{job['id']}/scores"
+    answer = client.get(path, params={"query": "good", "metric": "euclidean"})
+    assert answer.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    scores = pa.ipc.open_stream(answer.content).read_all().column("score")
+    assert scores.type == pa.float32() and len(scores) == job["rows"] == 61
+    points = pa.ipc.open_stream(client.get(f"/api/jobs/{job['id']}/points").content).read_all()
+    rows = [glove.row(key) for key in points.column("key").to_pylist()]
+    expected = glove.scores(glove["good"], metric="euclidean")[0][rows]
+    assert np.allclose(scores.to_numpy(), expected, atol=1e-5)
+    assert np.isclose(
+        scores.to_numpy()[rows.index(glove.row("bad"))],
+        glove.similarity("good", "bad", metric="euclidean"),
+        atol=1e-4,
+    )
+    unknown = client.get(path, params={"query": "goodd"})
+    assert unknown.status_code == 404 and "good" in unknown.json()["suggestions"]
+    other = client.get(f"/api/sources/minilm/projections/{job['id']}/scores", params={"query": "a"})
+    assert other.status_code == 409

@@ -332,6 +332,23 @@ export async function points(id: string, signal?: AbortSignal): Promise<Table> {
   return tableFromIPC(new Uint8Array(await response.arrayBuffer()));
 }
 
+/** The query's score against every point of a finished projection of ``source``, in the
+ * order of its points (an Arrow stream of one float32 column). */
+export async function rowScores(
+  source: string,
+  jobId: string,
+  word: string,
+  options: { metric: Metric; pieces: Pieces },
+  signal?: AbortSignal,
+): Promise<Float32Array> {
+  const path = `${sourcePath(source)}/projections/${encodeURIComponent(jobId)}/scores`;
+  const asked = query({ query: word, metric: options.metric, pieces: options.pieces });
+  const response = await fetch(`${path}?${asked}`, { signal });
+  if (!response.ok) throw await errorOf(response);
+  const table = tableFromIPC(new Uint8Array(await response.arrayBuffer()));
+  return Float32Array.from(table.getChild("score")?.toArray() ?? []);
+}
+
 // ---- two sources compared (embscope.compare) ----------------------------------------------------
 
 export interface CompareRequest {

@@ -53,6 +53,14 @@ export interface Projection {
   points: PointSet;
 }
 
+/** The query's score against every point of the drawn projection: the cloud is coloured by
+ * them (the answer's hits alone are a few hundred of its rows). */
+export interface RowScores {
+  answer: Answer;
+  points: PointSet;
+  scores: Float32Array;
+}
+
 export const state = {
   sources: [] as api.Source[],
   source: null as api.Source | null,
@@ -63,7 +71,14 @@ export const state = {
   selection: null as Selection | null,
   // the last token scan's candidates, ringed in the cloud wherever the projection holds them
   candidates: [] as api.TokenCandidate[],
+  rowScores: null as RowScores | null,
 };
+
+/** The scores of every point of ``points`` under the current answer, where they have come. */
+export function scoresOf(points: PointSet): Float32Array | null {
+  const found = state.rowScores;
+  return found && found.points === points && found.answer === state.answer ? found.scores : null;
+}
 
 /** Outside the selection: drawn faint, no hover, no click. */
 export function isHidden(index: number): boolean {

@@ -2,7 +2,7 @@
 // categories switch points on and off), else by the query, the neighbourhood's groups or one
 // colour; faded outside the selection.
 
-import { byTestId, page, state } from "./app";
+import { byTestId, page, scoresOf, state } from "./app";
 import {
   FADED,
   GROUPS,
@@ -15,6 +15,9 @@ import {
   type RGBA,
 } from "./colors";
 import type { PointSet } from "./points";
+
+/** every row coloured by its score: a little transparent, so the hits drawn over them stand out */
+const SCORED_ALPHA = 190;
 
 const ui = {
   column: byTestId<HTMLSelectElement>("color"),
@@ -30,21 +33,25 @@ let baseColours: {
   points: PointSet;
   queried: boolean;
   column: string;
+  scores: Float32Array | null;
   colours: Uint8ClampedArray;
 } | null = null;
 
 let fadedColours: { base: Uint8ClampedArray; version: number; colours: Uint8ClampedArray } | null =
   null;
 
-/** Every point's colour: by the chosen metadata column; else neutral under a query (its scored
- * points are drawn over them), else the neighbourhood's groups, else one colour. Rebuilt only
- * when that choice changes. */
+/** Every point's colour: by the chosen metadata column; else under a query by its score
+ * against every row (neutral until those have come; the hits are drawn over them), else the
+ * neighbourhood's groups, else one colour. Rebuilt only when that choice changes. */
 export function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray {
   const column = ui.column.value;
+  const scores = queried ? scoresOf(points) : null;
+  const scale = state.answer?.scale;
   if (
     baseColours?.points === points &&
     baseColours.queried === queried &&
-    baseColours.column === column
+    baseColours.column === column &&
+    baseColours.scores === scores
   )
     return baseColours.colours;
   const colours = new Uint8ClampedArray(points.length * 4);
@@ -54,12 +61,13 @@ export function coloursOf(points: PointSet, queried: boolean): Uint8ClampedArray
   } else {
     ui.legend.hidden = true;
     for (let i = 0; i < points.length; i++) {
-      if (queried) paint(i, NEUTRAL);
+      if (queried && scores && scale) paint(i, scale.color(scores[i] ?? 0, SCORED_ALPHA));
+      else if (queried) paint(i, NEUTRAL);
       else if (points.groups) paint(i, GROUPS[points.group(i) ?? ""] ?? NEUTRAL);
       else paint(i, PLAIN);
     }
   }
-  baseColours = { points, queried, column, colours };
+  baseColours = { points, queried, column, scores, colours };
   return colours;
 }
 
@@ -135,7 +143,7 @@ export function selectedColours(points: PointSet): Uint8ClampedArray {
   const colours = base.slice();
   // under a query the unscored points are a light grey, too close to the faded ones: the
   // selected among them are drawn darker
-  const plain = !ui.column.value && state.answer !== null;
+  const plain = !ui.column.value && state.answer !== null && scoresOf(points) === null;
   for (let i = 0; i < points.length; i++) {
     if (!selection.passes(i)) colours.set(FADED, 4 * i);
     else if (plain) colours.set(SELECTED, 4 * i);

@@ -3,7 +3,8 @@
 // query's scores, the listed neighbours, cluster names).
 
 import * as api from "./api";
-import { LIST_K, byId, byTestId, controls, isHidden, state } from "./app";
+import { LIST_K, byId, byTestId, controls, isHidden, scoresOf, state } from "./app";
+import type { Answer } from "./app";
 import type { DragMode, Highlight, Marker } from "./cloud";
 import { QUERY } from "./colors";
 import { coloursOf, colourColumn, offerColourColumns, selectedColours } from "./colouring";
@@ -173,6 +174,9 @@ export function recolour(): void {
   const points = state.projection?.points;
   if (!points) return;
   const answer = state.answer;
+  if (scoresOf(points) && !colourColumn()) document.body.dataset.scored = String(points.length);
+  else delete document.body.dataset.scored;
+  void scoreEveryRow();
   cloud.setColors(selectedColours(points));
   flagCandidates();
   if (!answer || colourColumn()) {
@@ -218,6 +222,37 @@ export function recolour(): void {
     highlight.labelled.unshift(highlight.query);
   }
   cloud.setHighlight(highlight);
+}
+
+const scorings = new LatestOnly();
+let scoring: { answer: Answer; points: PointSet } | null = null;
+
+/** Asks for the query's score against every point of the drawn projection (once per answer
+ * and projection), and colours the cloud by them when they come. */
+async function scoreEveryRow(): Promise<void> {
+  const answer = state.answer;
+  const projection = state.projection;
+  if (!answer || !projection || colourColumn() || scoresOf(projection.points)) return;
+  if (scoring?.answer === answer && scoring.points === projection.points) return;
+  scoring = { answer, points: projection.points };
+  try {
+    const scores = await scorings.run((signal) =>
+      api.rowScores(
+        projection.source,
+        projection.job.id,
+        answer.query,
+        { metric: answer.metric, pieces: answer.pieces },
+        signal,
+      ),
+    );
+    if (state.answer !== answer || state.projection !== projection) return;
+    state.rowScores = { answer, points: projection.points, scores };
+    recolour();
+  } catch (error) {
+    if (isSuperseded(error)) return;
+    scoring = null;
+    report(error);
+  }
 }
 
 /** Cluster names on the map when asked for; fetched once per projection by the server. */

@@ -3,16 +3,28 @@ dense regions. The points themselves are read through ``export.py``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
 from ...errors import InvalidParameterError, UnknownKeyError
 from ...search.results import ResolvedQuery
 from ...space import EmbeddingSpace
 from ..jobs import ProgressCallback
-from ..schemas import ClusterLabel, JobAnswer, ProjectionRequest
+from ..schemas import (
+    EXACT_HELP,
+    PIECES_HELP,
+    ClusterLabel,
+    JobAnswer,
+    MetricName,
+    Pieces,
+    ProjectionRequest,
+    Text,
+)
 from ..state import StateDep
+from .export import ARROW_MEDIA_TYPE
 from .jobs import job_answer, projection_job
 
 if TYPE_CHECKING:
@@ -86,6 +98,41 @@ async def job_clusters(job_id: str, state: StateDep) -> list[ClusterLabel]:
 
     # in the slow lane, so one projection's names are computed once however many ask at once
     return await state.slow.run(lambda: state.clusters.get_or_compute(job_id, named))
+
+
+@router.get("/api/sources/{source}/projections/{job_id}/scores", response_class=Response)
+def projection_scores(
+    source: str,
+    job_id: str,
+    query: Annotated[Text, Query()],
+    state: StateDep,
+    metric: MetricName | None = None,
+    pieces: Annotated[Pieces, Query(description=PIECES_HELP)] = "error",
+    exact: Annotated[bool, Query(description=EXACT_HELP)] = False,
+) -> Response:
+    """The query's score against every row of a finished projection of ``source`` (a
+    neighbourhood's too), in the order of its points: an Arrow IPC stream of one float32
+    column, ``score``, so the page colours every point as ``figure(color="similarity:...")``
+    does."""
+    import pyarrow as pa
+
+    space = state.spaces.get(source)
+    projection = projection_job(state.jobs, job_id).result
+    text = space.query_text(query) if exact else query
+    vector = space.resolve(text, pieces=pieces).vector
+    rows = projection.rows
+    if projection.space is not space:  # a neighbourhood: its rows by their keys in the source
+        keys = projection.space.keys
+        if any(keys[row] not in space for row in rows):
+            raise HTTPException(409, f"job {job_id} is not a projection of {source}")
+        rows = np.fromiter((space.row(keys[row]) for row in rows), np.int64, len(rows))
+    with state.compute:
+        scores = space.scores(vector, metric=metric or space.metric)[0][rows]
+    table = pa.table({"score": pa.array(np.asarray(scores, np.float32))})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=ARROW_MEDIA_TYPE)
 
 
 def axis_directions(space: EmbeddingSpace, request: ProjectionRequest) -> list[Direction]:
