@@ -24,6 +24,7 @@ def _write_projection(tmp_path, *options: str):
     return out
 
 
+@pytest.mark.slow  # a t-SNE run and Chromium (about 14 s)
 def test_a_2d_projection_shows_its_points_offline(tmp_path, offline_page):
     page = offline_page
     page.goto(_write_projection(tmp_path, "--method", "tsne", "--dims", "2").as_uri())

@@ -136,6 +136,7 @@ def third_category(pixels):
     return (r > 195) & (g > 60) & (g < 120) & (b > 60) & (b < 120)
 
 
+@pytest.mark.slow  # the whole search-project-export path in Chromium (about 11 s)
 def test_search_metric_similarity_projection_click_and_export(page, tmp_path):
     # one source: nothing to compare it with, so the compare panel is not offered
     assert by_id(page, "compare").is_hidden()

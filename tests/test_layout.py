@@ -21,6 +21,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import embscope
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,6 +188,7 @@ print(json.dumps(failures))
 """
 
 
+@pytest.mark.slow  # one fresh interpreter per module (about 14 s)
 def test_every_module_imports_alone() -> None:
     names = sorted(name for name in MODULES if name != "embscope.__main__")
     env = {
