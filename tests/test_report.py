@@ -73,7 +73,7 @@ def test_the_cli_writes_a_page_that_renders_offline(tmp_path, offline_page, mini
     record = json.loads(result.stdout.splitlines()[-1])
     assert record["rows"] == len(minilm) and record["file"] == str(out)
     assert set(record["seconds"]) == {
-        "norms", "anisotropy", "hubness", "intrinsic dimension", "projection"
+        "norms", "anisotropy", "hubness", "intrinsic dimension", "projection", "context"
     }  # fmt: skip
     page = offline_page
     page.goto(out.as_uri())
@@ -83,3 +83,20 @@ def test_the_cli_writes_a_page_that_renders_offline(tmp_path, offline_page, mini
     assert page.refused == []
     refused = CliRunner().invoke(main, ["report", "minilm", "--out", str(tmp_path / "r.txt")])
     assert refused.exit_code == 2 and ".html" in refused.output
+
+
+def test_the_sections_that_apply_to_some_spaces_only(glove, glove_report, minilm, ag_news_docs):
+    pairs = glove.evaluate_word_pairs("wordsim353")
+    assert (
+        f"wordsim353 Spearman {pairs.spearman:.3f}" in glove_report.context["word-pair benchmarks"]
+    )
+    assert "under-trained tokens" not in glove_report.context
+    tokens = embscope.report(minilm, sample=500, progress=False).context
+    scanned = embscope.tokens.scan(minilm, progress=False).summary()
+    assert tokens["under-trained tokens"].startswith(f"{scanned['candidates']:,} candidates")
+    assert "word-pair benchmarks" not in tokens
+    documents = embscope.report(ag_news_docs, sample=300, progress=False)
+    separation = ag_news_docs.separation()
+    line = documents.context["class separation"]
+    assert line.startswith(f"4 classes of 'class': silhouette {separation.silhouette:.3f}")
+    assert "class separation" in str(documents)

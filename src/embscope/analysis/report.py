@@ -61,6 +61,8 @@ class SpaceReport:
     intrinsic_dimension: float
     projection_keys: list[str] = field(repr=False)
     projection: np.ndarray = field(repr=False)
+    # the sections that apply to some spaces only: a line each, saying why when they do not
+    context: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def facts(self) -> list[tuple[str, str, str]]:
@@ -99,6 +101,7 @@ class SpaceReport:
             ("top hubs", hubs, f"rows most often among others' {self.k} nearest"),
             ("intrinsic dimension", f"{self.intrinsic_dimension:.1f}",
              f"TwoNN (Facco et al. 2017) {sampled}"),
+            *((name, line, "") for name, line in self.context.items()),
         ]  # fmt: skip
 
     def __str__(self) -> str:
@@ -164,7 +167,7 @@ def report(
     if len(space) < 3:
         raise InvalidParameterError(f"{space.name} has {len(space)} row(s): too few to report on")
     seconds: dict[str, float] = {}
-    sections = ("norms", "anisotropy", "hubness", "intrinsic dimension", "projection")
+    sections = ("norms", "anisotropy", "hubness", "intrinsic dimension", "projection", "context")
     with progress_bar(len(sections), f"report on {space.name}", enabled=progress) as advance:
         start = time.perf_counter()
         norms = np.asarray(space.norms, dtype=np.float64)
@@ -216,6 +219,11 @@ def report(
         shown = rows[picked]
         projection = (vectors[picked] - vectors.mean(axis=0)) @ principal.directions[:2].T
         seconds["projection"] = time.perf_counter() - start
+        advance(1, "context")
+
+        start = time.perf_counter()
+        context = _context(space)
+        seconds["context"] = time.perf_counter() - start
         advance(1)
     return SpaceReport(
         name=space.name,
@@ -241,9 +249,52 @@ def report(
         intrinsic_dimension=dimension,
         projection_keys=[keys[r] for r in shown],
         projection=projection.astype(np.float32),
+        context=context,
         seconds=seconds,
         **anisotropy,
     )
+
+
+def _context(space: EmbeddingSpace) -> dict[str, str]:
+    """What applies to this kind of space only: the token forensics summary for a tokenizer's
+    vocabulary, word-pair benchmarks for a word vocabulary, class separation for labelled
+    rows; each a line, or why it does not apply."""
+    from ..errors import EmbscopeError
+
+    lines: dict[str, str] = {}
+    if space.has_tokenizer:
+        from ..tokens import scan
+
+        found = scan(space, progress=False)
+        summary = found.summary()
+        examples = ", ".join(found.candidates["label"].astype(str).head(8))
+        lines["under-trained tokens"] = (
+            f"{summary['candidates']:,} candidates by {summary['main_indicator']} "
+            f"(e.g. {examples}); categories {summary['categories']}"
+        )
+    else:
+        scores = []
+        for pairs in ("wordsim353", "simlex999"):
+            try:
+                found = space.evaluate_word_pairs(pairs)
+            except EmbscopeError as error:  # the benchmark files come with gensim
+                scores.append(f"{pairs}: not measured ({error})")
+                continue
+            scores.append(
+                f"{pairs} Spearman {found.spearman:.3f} ({found.oov_ratio:.0%} out of vocabulary)"
+            )
+        lines["word-pair benchmarks"] = "; ".join(scores)
+    try:
+        separation = space.separation()
+    except EmbscopeError as error:
+        lines["class separation"] = f"not measured: {error}"
+    else:
+        lines["class separation"] = (
+            f"{len(separation.classes)} classes of {separation.label_column!r}: silhouette "
+            f"{separation.silhouette:.3f}, kNN accuracy {separation.knn_accuracy:.3f} "
+            f"(always the largest class: {separation.baseline_accuracy:.3f})"
+        )
+    return lines
 
 
 def _probe_overlap(
