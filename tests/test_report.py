@@ -100,3 +100,4 @@ def test_the_sections_that_apply_to_some_spaces_only(glove, glove_report, minilm
     line = documents.context["class separation"]
     assert line.startswith(f"4 classes of 'class': silhouette {separation.silhouette:.3f}")
     assert "class separation" in str(documents)
+    assert glove_report.context["sample projection"].startswith("PCA of 2,000 rows: trust")

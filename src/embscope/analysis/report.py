@@ -222,7 +222,8 @@ def report(
         advance(1, "context")
 
         start = time.perf_counter()
-        context = _context(space)
+        context = {"sample projection": _projection_quality(space, shown, projection)}
+        context.update(_context(space))
         seconds["context"] = time.perf_counter() - start
         advance(1)
     return SpaceReport(
@@ -252,6 +253,20 @@ def report(
         context=context,
         seconds=seconds,
         **anisotropy,
+    )
+
+
+def _projection_quality(space: EmbeddingSpace, rows: np.ndarray, coordinates: np.ndarray) -> str:
+    """How well the report's PCA keeps the sampled rows' neighbours (needs scipy)."""
+    try:
+        from ..projection.quality import projection_quality
+
+        quality = projection_quality(space, rows, coordinates, metric=space.metric)
+    except ImportError:
+        return "quality not measured: scipy is missing (pip install 'embscope[viz]')"
+    return (
+        f"PCA of {len(rows):,} rows: trustworthiness@{quality.k} {quality.trustworthiness:.3f}, "
+        f"kNN recall@{quality.k} {quality.knn_recall:.3f} against the {quality.metric} space"
     )
 
 
