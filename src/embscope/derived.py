@@ -84,7 +84,7 @@ def neighborhood(
     sub = space.subset([space._keys[r] for r in rows])
     from ._io.cache import space_key
 
-    return EmbeddingSpace(
+    around = EmbeddingSpace(
         sub.vectors,
         sub.keys,
         labels=sub.labels,
@@ -115,6 +115,8 @@ def neighborhood(
         tokenize=space._tokenize,
         encode=space._encode,
     )
+    around.part_of = sub.part_of
+    return around
 
 
 def keys_subspace(space: EmbeddingSpace, words: Sequence[str]) -> EmbeddingSpace:
@@ -131,7 +133,7 @@ def subset(space: EmbeddingSpace, keys: Sequence[str]) -> EmbeddingSpace:
     from ._io.cache import space_key
 
     rows = [space.row(k) for k in keys]
-    return EmbeddingSpace(
+    part = EmbeddingSpace(
         np.asarray(space._vectors[rows]),
         [space._keys[r] for r in rows],
         labels=[space.labels[r] for r in rows],
@@ -153,6 +155,8 @@ def subset(space: EmbeddingSpace, keys: Sequence[str]) -> EmbeddingSpace:
         tokenize=space._tokenize,
         encode=space._encode,
     )
+    part.part_of = (space, np.asarray(rows, dtype=np.int64))
+    return part
 
 
 def astype(space: EmbeddingSpace, dtype: str | np.dtype) -> EmbeddingSpace:
@@ -170,7 +174,7 @@ def astype(space: EmbeddingSpace, dtype: str | np.dtype) -> EmbeddingSpace:
             raise InvalidParameterError(
                 f"dtype float16 cannot hold values up to {largest:.3g} (float16 max 65504)"
             )
-    return EmbeddingSpace(
+    stored = EmbeddingSpace(
         space._vectors.astype(dtype),
         space._keys,
         labels=space._labels,
@@ -183,6 +187,8 @@ def astype(space: EmbeddingSpace, dtype: str | np.dtype) -> EmbeddingSpace:
         tokenize=space._tokenize,
         encode=space._encode,
     )
+    stored.part_of = space.part_of  # the same rows, stored otherwise
+    return stored
 
 
 def without_direction(space: EmbeddingSpace, axis: Direction) -> EmbeddingSpace:

@@ -200,6 +200,10 @@ def _title(result: Projection, shown_note: str = "") -> str:
             details.append(f"{name} {parameters[name]}")
     if "sample" in parameters:
         details.append(f"a random sample of {parameters['rows_in_space']:,}")
+    if "placed_in" in parameters:
+        details.append(f"placed in {parameters['placed_in']}")
+    elif result.space.part_of is not None and result.method != "axes":
+        details.append("fitted to these rows alone")
     return (
         f"{METHOD_NAMES[result.method]} {result.n_components}D of "
         f"{html.escape(result.space.name)} ({', '.join(details)}{shown_note})"

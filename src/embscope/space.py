@@ -76,6 +76,9 @@ class EmbeddingSpace:
         self._norms: np.ndarray | None = None
         self._inverse_norms: np.ndarray | None = None
         self._all_lowercase: bool | None = None
+        #: (the space this one was cut from, this space's rows in it): set by subset,
+        #: keys_subspace and neighborhood, so a projection can place them in the whole
+        self.part_of: tuple[EmbeddingSpace, np.ndarray] | None = None
 
     # ---- container protocol -------------------------------------------------------------
     @property

@@ -13,7 +13,7 @@ from .common import check_output, echo_json, load_options, load_space, metric_op
 
 _METHODS = ("pca", "tsne", "umap")
 # parameters the first summary line already states
-_SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
+_SAID = ("method", "n_components", "rows", "rows_in_space", "sample", "placement", "placed_in")
 
 
 @click.command()
@@ -39,6 +39,14 @@ _SAID = ("method", "n_components", "rows", "rows_in_space", "sample")
     help="Place rows along directions defined by words instead of a fitted projection: "
     "x runs from the first NEG to its POS, y from the second (z from a third); a group is "
     "written a+b (good+great:bad+awful).",
+)
+@click.option(
+    "--placement",
+    type=click.Choice(("own", "whole")),
+    default="own",
+    show_default=True,
+    help="With --neighborhood or --words: fit the projection to those rows (own), or show "
+    "them where they lie in the projection of the whole space (whole).",
 )
 @click.option("--similar", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option("--opposite", type=click.IntRange(min=0), default=30, show_default=True)
@@ -83,6 +91,7 @@ def project(
     words: tuple[str, ...],
     neighborhood: str | None,
     axes: str | None,
+    placement: str,
     similar: int,
     opposite: int,
     restrict_vocab: int | None,
@@ -111,6 +120,11 @@ def project(
 
     if words and neighborhood:
         raise click.UsageError("give --words or --neighborhood, not both")
+    if placement == "whole" and not (words or neighborhood):
+        raise click.UsageError(
+            "--placement whole shows --words or a --neighborhood in the whole space's "
+            "projection: give one of them"
+        )
     if sample is not None and all_rows:
         raise click.UsageError("give --sample or --all-rows, not both")
     options = _method_options(method, perplexity, iterations, n_neighbors, min_dist)
@@ -147,6 +161,7 @@ def project(
         random_state=seed,
         sample=None if all_rows else (sample or "auto"),
         cache=not no_cache,
+        placement=placement,
         **options,
     )
     figure = result.figure(color=color)
@@ -167,12 +182,18 @@ def project(
                 "from_cache": result.from_cache,
                 "trustworthiness": round(quality.trustworthiness, 4),
                 "knn_recall": round(quality.knn_recall, 4),
+                "placement": result.placement,
                 "parameters": result.parameters,
                 "files": [str(path) for path in written],
             }
         )
         return
     click.echo(f"{result!r}"[1:-1])
+    if (words or neighborhood) and placement == "own":
+        click.echo(
+            f"the rows are {result.placement} (--placement whole shows them where they lie in "
+            "the whole space's projection)"
+        )
     shown = {k: v for k, v in result.parameters.items() if k not in _SAID}
     click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     click.echo(

@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 # t-SNE and UMAP of more rows than this sample them by default (PCA never samples)
 SAMPLE_THRESHOLD = 50_000
+# "own": fitted to the space's rows; "whole": its rows where they lie in its parent's projection
+PLACEMENTS = ("own", "whole")
 
 
 def project(
@@ -66,6 +68,8 @@ def project(
     pca_components: int | str | None = "auto",
     cache: bool = True,
     progress: Progress = True,
+    placement: str = "own",
+    holding_rows: np.ndarray | None = None,
     **options: Any,
 ) -> Projection:
     """Place the rows of ``space`` in ``n_components`` (2 or 3) dimensions.
@@ -91,7 +95,32 @@ def project(
 
     ``"axes"`` places every row along directions defined by words instead, exactly and without
     fitting: ``x=("good", "bad"), y=("man", "woman")`` (see ``projection.axes``).
+
+    ``placement``: ``"own"`` fits the projection to this space's rows alone; ``"whole"``, for
+    a space cut from another (``neighborhood``, ``subset``, ``keys_subspace``), projects the
+    whole space it was cut from and shows these rows where they lie in it (the notebook picks
+    its neighbourhood out of the whole vocabulary's t-SNE); ``Projection.placement`` says
+    which. ``holding_rows``: rows a sample must hold (used by ``"whole"``).
     """
+    if placement not in PLACEMENTS:
+        raise InvalidParameterError(
+            f"placement must be one of {', '.join(map(repr, PLACEMENTS))}; got {placement!r}"
+        )
+    if placement == "whole":
+        from .placement import project_within_whole
+
+        return project_within_whole(
+            space,
+            method,
+            n_components=n_components,
+            metric=metric,
+            random_state=random_state,
+            sample=sample,
+            pca_components=pca_components,
+            cache=cache,
+            progress=progress,
+            **options,
+        )
     if method == "axes":
         from .axes import project_axes
 
@@ -104,7 +133,9 @@ def project(
         raise InvalidParameterError(
             f"random_state must be an integer or None; got {random_state!r}"
         )
-    rows, sample_note = _rows_to_project(space, method, n_components, sample, random_state)
+    rows, sample_note, made_to_hold = _rows_to_project(
+        space, method, n_components, sample, random_state, holding_rows
+    )
     pca_dims = check_pca_components(pca_components, method, space.dim)
     settings = resolve_settings(method, settings, len(rows), n_components)
     parameters: dict[str, Any] = {
@@ -120,8 +151,9 @@ def project(
     }
     if sample_note:
         parameters["sample"] = sample_note
-    if sample_note:
         logger.warning(sample_note)
+        if made_to_hold:  # another sample than the seeded one: cached as its own
+            parameters["sample_holds"] = _fingerprint(holding_rows)
     cache_file = cache_file_for(space, parameters) if cache else None
     if cache_file is not None:
         cached = read_cache(cache_file, space, parameters)
@@ -183,7 +215,10 @@ def _rows_to_project(
     n_components: int,
     sample: int | str | None,
     random_state: int | None,
-) -> tuple[np.ndarray, str]:
+    holding_rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, str, bool]:
+    """The rows to project, a note when they are a sample, and whether the sample was
+    changed to hold ``holding_rows``."""
     n = len(space)
     if sample == "auto":
         limit = SAMPLE_THRESHOLD if method != "pca" else None
@@ -206,11 +241,26 @@ def _rows_to_project(
                 f"{n:,}",
                 duration_text(estimate),
             )
-        return np.arange(n, dtype=np.int64), ""
+        return np.arange(n, dtype=np.int64), "", False
     seed = 0 if random_state is None else int(random_state)
     rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    needed = np.unique(holding_rows) if holding_rows is not None else rows[:0]
+    held = ""
+    if not np.isin(needed, rows).all():  # the seeded sample misses some: make one that holds them
+        others = np.setdiff1d(np.arange(n, dtype=np.int64), needed, assume_unique=True)
+        extra = np.random.default_rng(seed).choice(
+            others, size=max(limit - len(needed), 0), replace=False
+        )
+        rows = np.sort(np.concatenate([needed, extra]))
+        held = f", made to hold the {len(needed):,} rows placed in it"
     note = (
-        f"projecting a random sample of {limit:,} of {n:,} rows (seed {seed}); "
+        f"projecting a random sample of {len(rows):,} of {n:,} rows (seed {seed}{held}); "
         "pass sample=None (CLI: --all-rows) to project every row"
     )
-    return rows.astype(np.int64), note
+    return rows.astype(np.int64), note, bool(held)
+
+
+def _fingerprint(rows: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]

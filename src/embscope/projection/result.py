@@ -54,12 +54,24 @@ class Projection:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def placement(self) -> str:
+        """How the rows were placed, as a phrase: fitted to them alone, or where they lie in the
+        projection of the whole space they were cut from (``project(placement="whole")``)."""
+        if "placed_in" in self.parameters:
+            return f"placed where they lie in {self.parameters['placed_in']}"
+        if self.space.part_of is not None and self.method != "axes":
+            return f"fitted to these {len(self):,} rows alone"
+        return f"fitted to the {len(self):,} rows"
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k in _REPR_PARAMETERS)
         cached = ", from cache" if self.from_cache else ""
+        placed = f", {self.placement}" if "placed_in" in self.parameters else ""
         return (
             f"<Projection {METHOD_NAMES[self.method]} {self.n_components}D of "
-            f"{self.space.name!r}: {len(self):,} rows, {shown}, {self.seconds:.1f} s{cached}>"
+            f"{self.space.name!r}: {len(self):,} rows, {shown}{placed}, {self.seconds:.1f} s"
+            f"{cached}>"
         )
 
     @cached_property
