@@ -14,9 +14,7 @@ from embscope.cli import main
 from embscope.errors import InvalidParameterError
 
 
-def test_a_neighbourhood_placed_in_the_whole_pca_keeps_the_whole_pcas_coordinates(
-    glove, terrible
-):
+def test_a_neighbourhood_placed_in_the_whole_pca_keeps_the_whole_pcas_coordinates(glove, terrible):
     placed = terrible.project("pca", placement="whole")
     whole = glove.project("pca")
     for key in ("terrible", terrible.keys[5], terrible.keys[-1]):
