@@ -218,11 +218,11 @@ def report(
         picked = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), 2_000)).astype(int))
         shown = rows[picked]
         projection = (vectors[picked] - vectors.mean(axis=0)) @ principal.directions[:2].T
+        context = {"sample projection": _projection_quality(space, shown, projection)}
         seconds["projection"] = time.perf_counter() - start
         advance(1, "context")
 
         start = time.perf_counter()
-        context = {"sample projection": _projection_quality(space, shown, projection)}
         context.update(_context(space))
         seconds["context"] = time.perf_counter() - start
         advance(1)
