@@ -101,3 +101,11 @@ def test_the_sections_that_apply_to_some_spaces_only(glove, glove_report, minilm
     assert line.startswith(f"4 classes of 'class': silhouette {separation.silhouette:.3f}")
     assert "class separation" in str(documents)
     assert glove_report.context["sample projection"].startswith("PCA of 2,000 rows: trust")
+    assert glove_report.context["class separation"].startswith("does not apply: the rows carry")
+    assert "(how" not in str(glove_report) and "()" not in str(glove_report)
+    # the column named: the 4 classes again; a column that is not there says so
+    same_rows = ag_news_docs.subset(ag_news_docs.keys)  # its classes are in "class"
+    named = embscope.report(same_rows, sample=300, label="class", progress=False).context
+    assert named["class separation"] == line
+    wrong = embscope.report(same_rows, sample=300, label="topic", progress=False).context
+    assert wrong["class separation"].startswith("not measured: label column 'topic' is not in")

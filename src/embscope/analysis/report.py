@@ -107,7 +107,10 @@ class SpaceReport:
     def __str__(self) -> str:
         width = max(len(name) for name, _, _ in self.facts())
         lines = [f"Report on {self.name}"]
-        lines += [f"  {name:<{width}}  {value}   ({how})" for name, value, how in self.facts()]
+        lines += [
+            f"  {name:<{width}}  {value}" + (f"   ({how})" if how else "")
+            for name, value, how in self.facts()
+        ]
         timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
         lines.append(f"  measured in {sum(self.seconds.values()):.1f} s: {timing}")
         return "\n".join(lines)
@@ -158,10 +161,13 @@ def report(
     sample: int = 10_000,
     k: int = 10,
     random_state: int = 0,
+    label: str | None = None,
     progress: Progress = True,
 ) -> SpaceReport:
     """Measure ``space`` for its report (see the module note); sampled sections use a seeded
-    ``sample`` of rows (the quadratic ones, hubness and intrinsic dimension, at most that)."""
+    ``sample`` of rows (the quadratic ones, hubness and intrinsic dimension, at most that).
+    ``label`` names the metadata column of classes for the class separation (default: the
+    one ``embscope encode`` recorded, or a column called "label")."""
     sample = integer_at_least(sample, "sample", 100)
     k = positive_int(k, "k")
     if len(space) < 3:
@@ -223,7 +229,7 @@ def report(
         advance(1, "context")
 
         start = time.perf_counter()
-        context.update(_context(space))
+        context.update(_context(space, label))
         seconds["context"] = time.perf_counter() - start
         advance(1)
     return SpaceReport(
@@ -270,7 +276,7 @@ def _projection_quality(space: EmbeddingSpace, rows: np.ndarray, coordinates: np
     )
 
 
-def _context(space: EmbeddingSpace) -> dict[str, str]:
+def _context(space: EmbeddingSpace, label: str | None) -> dict[str, str]:
     """What applies to this kind of space only: the token forensics summary for a tokenizer's
     vocabulary, word-pair benchmarks for a word vocabulary, class separation for labelled
     rows; each a line, or why it does not apply."""
@@ -299,8 +305,11 @@ def _context(space: EmbeddingSpace) -> dict[str, str]:
                 f"{pairs} Spearman {found.spearman:.3f} ({found.oov_ratio:.0%} out of vocabulary)"
             )
         lines["word-pair benchmarks"] = "; ".join(scores)
+    if label is None and not len(space.metadata.columns):
+        lines["class separation"] = "does not apply: the rows carry no classes (no metadata)"
+        return lines
     try:
-        separation = space.separation()
+        separation = space.separation(label=label)
     except EmbscopeError as error:
         lines["class separation"] = f"not measured: {error}"
     else:

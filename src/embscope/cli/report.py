@@ -27,8 +27,13 @@ from .common import check_output, echo_json, load_options, load_space
     help="Rows the sampled sections (anisotropy, hubness, intrinsic dimension) measure.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option(
+    "--label", help="The metadata column of classes (default: the one `embscope encode` recorded)."
+)
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON line.")
-def report(source: str, out: Path | None, sample: int, seed: int, as_json: bool) -> None:
+def report(
+    source: str, out: Path | None, sample: int, seed: int, label: str | None, as_json: bool
+) -> None:
     """Measure SOURCE and write a one-page report on its geometry."""
     from ..analysis.report import report as measure
 
@@ -39,7 +44,7 @@ def report(source: str, out: Path | None, sample: int, seed: int, as_json: bool)
                 f"a report is an .html file; got {out.name!r}", param_hint="--out"
             )
     space = load_space(source)
-    found = measure(space, sample=sample, random_state=seed)
+    found = measure(space, sample=sample, random_state=seed, label=label)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", space.name).strip("-.") or "space"
     written = found.save(out or Path(f"{name}-report.html"))
     if as_json:
