@@ -80,6 +80,7 @@ def test_the_cli_writes_a_page_that_renders_offline(tmp_path, offline_page, mini
     page.wait_for_selector(".js-plotly-plot .main-svg")
     assert page.locator(".js-plotly-plot").count() == 5
     assert "isotropy" in page.locator("table").first.text_content()
+    assert "measured in" in page.locator("body > p").first.text_content()
     assert page.refused == []
     refused = CliRunner().invoke(main, ["report", "minilm", "--out", str(tmp_path / "r.txt")])
     assert refused.exit_code == 2 and ".html" in refused.output

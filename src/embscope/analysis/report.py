@@ -111,9 +111,13 @@ class SpaceReport:
             f"  {name:<{width}}  {value}" + (f"   ({how})" if how else "")
             for name, value, how in self.facts()
         ]
-        timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
-        lines.append(f"  measured in {sum(self.seconds.values()):.1f} s: {timing}")
+        lines.append(f"  {self.timing()}")
         return "\n".join(lines)
+
+    def timing(self) -> str:
+        """How long the measures took, whole and by section."""
+        timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
+        return f"measured in {sum(self.seconds.values()):.1f} s: {timing}"
 
     def __repr__(self) -> str:
         return (
@@ -148,7 +152,8 @@ class SpaceReport:
             "</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}"
             "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;"
             "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1>{_facts_table(self)}{''.join(parts)}</body></html>"
+            f"<h1>{html.escape(title)}</h1>{_facts_table(self)}"
+            f"<p style='color:#666'>{html.escape(self.timing())}</p>{''.join(parts)}</body></html>"
         )
         with atomic_path(path) as temporary:
             temporary.write_text(document, encoding="utf-8")
