@@ -136,6 +136,24 @@ def test_the_sentiment_axis_separates_positive_from_negative_words(sentiment_see
     # without the sentiment axis the two ends are no longer opposites
     assert space.similarity("wonderful", "horrible") < -0.5
     assert space.without(axis).similarity("wonderful", "horrible") > -0.5
+    # the axis the notebook is about holds most of the variance, and no more than PCA's first
+    first_component = space.project("pca", cache=False, progress=False).explained_variance[0]
+    assert 0.3 < axis.variance_share() <= first_component + 1e-6
+
+
+def test_an_axis_says_what_share_of_the_variance_it_holds(glove_1000):
+    axis = glove_1000.direction("good", "bad")
+    rows = unit(glove_1000.vectors)
+    along = rows @ axis.vector
+    expected = along.var() / rows.var(axis=0).sum()
+    assert axis.variance_share() == pytest.approx(expected, rel=1e-9)
+    projection = glove_1000.project("axes", x=axis, y=("man", "woman"))
+    shares = projection.explained_variance
+    assert shares[0] == pytest.approx(expected, abs=1e-4)
+    assert projection.figure().layout.xaxis.title.text == (
+        f"good − bad  → ({shares[0]:.1%} of the variance)"
+    )
+    assert glove_1000.project("tsne", n_iter=250, sample=200).explained_variance is None
 
 
 def test_an_axis_places_the_rows_of_a_part_of_its_space(glove):

@@ -182,9 +182,15 @@ def axis_titles(result: Projection) -> list[str]:
     """What each axis holds: the words of an axes projection (``good − bad``), the share of
     the variance of a PCA component; nothing for t-SNE and UMAP, whose axes mean nothing."""
     parameters = result.parameters
-    if result.method == "axes":
-        return [f"{parameters[axis]}  →" for axis in "xyz"[: result.n_components]]
     explained = parameters.get("explained_variance_ratio")
+    if result.method == "axes":
+        names = [f"{parameters[axis]}  →" for axis in "xyz"[: result.n_components]]
+        if explained:
+            names = [
+                f"{n} ({share:.1%} of the variance)"
+                for n, share in zip(names, explained, strict=True)
+            ]
+        return names
     if result.method == "pca" and explained:
         return [f"PC{i} ({share:.1%} of the variance)" for i, share in enumerate(explained, 1)]
     return []

@@ -103,6 +103,14 @@ class Direction:
             details={"title": "Positions along the axis", "direction": self.name},
         )
 
+    def variance_share(self, *, of: EmbeddingSpace | None = None) -> float:
+        """The share of the rows' total variance that lies along the axis (unit rows in a
+        cosine space): how much of the space this meaning accounts for. No axis holds more
+        than PCA's first component; ``of`` measures another space's rows, as ``positions``."""
+        space = self.space if of is None else of
+        total = total_variance(space, unit_rows=self.unit_rows)
+        return float(self.positions(of=space).var() / total) if total > 0 else 0.0
+
     def __repr__(self) -> str:
         geometry = "unit rows" if self.unit_rows else "rows as stored"
         return f"<Direction {self.name} in {self.space.name!r} ({geometry})>"
@@ -144,6 +152,25 @@ def direction(space: EmbeddingSpace, positive: Words, negative: Words) -> Direct
     )
 
 
+def total_variance(space: EmbeddingSpace, *, unit_rows: bool) -> float:
+    """The sum of the per-dimension variances of every row (scaled to length 1 first when
+    ``unit_rows``), in blocks, float64: the denominator of a variance share."""
+    n = len(space)
+    if n == 0:
+        return 0.0
+    sums = np.zeros(space.dim, dtype=np.float64)
+    squares = 0.0
+    vectors = space.vectors
+    for start in range(0, n, _BLOCK_ROWS):
+        block = np.asarray(vectors[start : start + _BLOCK_ROWS], dtype=np.float64)
+        if unit_rows:
+            block = _unit(block)
+        sums += block.sum(axis=0)
+        squares += float(np.einsum("ij,ij->", block, block))
+    mean = sums / n
+    return max(squares / n - float(mean @ mean), 0.0)
+
+
 def _words(words: Words, name: str) -> tuple[str, ...]:
     if isinstance(words, str):
         words = [words]
@@ -160,4 +187,4 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return np.divide(values, norms, out=np.zeros_like(values), where=norms > 0)
 
 
-__all__ = ["Direction", "direction"]
+__all__ = ["Direction", "direction", "total_variance"]

@@ -41,6 +41,8 @@ def project_axes(
             "the axes projection needs x and y (and may take z), each a direction or a "
             "(positive, negative) pair of words, e.g. x=('good', 'bad'), y=('man', 'woman')"
         )
+    from ..analysis.directions import total_variance
+
     start = time.perf_counter()
     directions = [_direction(space, name, axis) for name, axis in given.items()]
     coordinates = np.stack([d.positions(of=space) for d in directions], axis=1)
@@ -52,6 +54,7 @@ def project_axes(
         for i in range(len(directions))
         for j in range(i + 1, len(directions))
     }
+    total = total_variance(space, unit_rows=directions[0].unit_rows)
     parameters: dict[str, Any] = {
         "method": "axes",
         "n_components": len(directions),
@@ -61,6 +64,11 @@ def project_axes(
         **{name: d.name for name, d in zip(given, directions, strict=True)},
         "geometry": "unit rows (cosine)" if directions[0].unit_rows else "rows as stored",
         "axes_cosine": cosines,
+        # each axis's share of the variance of every row, as a PCA component states its own
+        "explained_variance_ratio": [
+            round(float(values.var() / total), 4) if total > 0 else 0.0
+            for values in coordinates.astype(np.float64).T
+        ],
     }
     rows = np.arange(len(space), dtype=np.int64)
     rows.flags.writeable = False

@@ -55,6 +55,14 @@ class Projection:
         return len(self.rows)
 
     @property
+    def explained_variance(self) -> np.ndarray | None:
+        """The share of the variance each axis holds: a PCA component's (of the rows
+        projected), a word axis's (of every row, in the same geometry); None for t-SNE and
+        UMAP, whose axes hold no variance of their own."""
+        shares = self.parameters.get("explained_variance_ratio")
+        return None if shares is None else np.asarray(shares, dtype=np.float64)
+
+    @property
     def placement(self) -> str:
         """How the rows were placed, as a phrase: fitted to them alone, or where they lie in the
         projection of the whole space they were cut from (``project(placement="whole")``)."""
