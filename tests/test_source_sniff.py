@@ -356,3 +356,12 @@ def test_a_file_that_cannot_be_read_is_one_line():
     # the tests run as root, who may open any file: a read that fails is what is left to
     # try (this process's memory file has nothing mapped at offset 0, so reading it fails)
     assert "/proc/self/mem: cannot be read (Input/output error)" in refusal(Path("/proc/self/mem"))
+
+
+def test_a_name_close_to_a_bundled_one_is_suggested_when_the_hub_has_none(monkeypatch):
+    # offline (as here) or online (the hub answers 404), "glove" is not a checkpoint
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for typed, meant in (("glove", "glove-6b-50d"), ("minlm", "minilm")):
+        with pytest.raises(SourceError) as raised:
+            embscope.load(typed)
+        assert str(raised.value).endswith(f"or did you mean the bundled {meant}?")

@@ -94,6 +94,12 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
     format_ = BY_KIND[chosen]
     try:
         return format_.read(text if format_.source_as_given else path, **options)
+    except SourceError as error:
+        # "glove" read as a hub id fails on the hub; the user meant a bundled name
+        close = _close_bundled_names(text) if chosen == "huggingface" else []
+        if close and not path.exists():
+            raise SourceError(f"{error}; or did you mean the bundled {', '.join(close)}?") from None
+        raise
     except TypeError as error:
         # an option this kind of reader does not take (vocabulary= for a checkpoint): one
         # line naming it, where Python would say "unexpected keyword argument"
@@ -103,6 +109,14 @@ def load(source: str | Path, *, kind: str | None = None, **options: Any) -> Embe
         raise InvalidParameterError(
             f"{unknown.group(1)}= does not apply to {text} (read as {chosen})"
         ) from None
+
+
+def _close_bundled_names(text: str) -> list[str]:
+    import difflib
+
+    lowered = text.lower()
+    close = [name for name in BUNDLED if name.startswith(lowered)]
+    return close or difflib.get_close_matches(lowered, list(BUNDLED), n=2, cutoff=0.6)
 
 
 def _guess_kind(path: Path, text: str) -> str:
