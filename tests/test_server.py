@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import embscope
+from embscope.figures import axis_titles
 from embscope.server import create_app
 from embscope.server.jobs import KEEP_FINISHED
 from embscope.server.state import state_of
@@ -55,6 +56,22 @@ def test_neighbors_match_the_library(client, glove):
     assert np.allclose([h["score"] for h in answer["hits"]], expected["score"], atol=1e-6)
     assert answer["metric"] == "cosine" and not answer["opposite"]
     assert [h["row"] for h in answer["hits"]] == [glove.row(k) for k in expected["key"]]
+
+
+def test_neighbors_restricted_to_the_first_rows(client, glove):
+    """restrict_vocab: the first N rows only (GloVe's most frequent words), as the library."""
+    for opposite in (False, True):
+        answer = client.get(
+            "/api/sources/glove-6b-50d/neighbors",
+            params={"query": "good", "opposite": opposite, "restrict_vocab": 10_000, "top_k": 20},
+        ).json()
+        expected = glove.search("good", top_k=20, opposite=opposite, restrict_vocab=10_000)
+        assert [hit["key"] for hit in answer["hits"]] == list(expected.keys)
+        assert max(hit["row"] for hit in answer["hits"]) < 10_000
+    refused = client.get(
+        "/api/sources/glove-6b-50d/neighbors", params={"query": "good", "restrict_vocab": 0}
+    )
+    assert refused.status_code == 422
 
 
 def test_metric_switch_and_opposites(client, glove):
@@ -120,6 +137,7 @@ def test_projection_job_is_shared_and_sends_arrow(client, glove):
     assert first.status_code == 202 and first.json()["id"] == second.json()["id"]
     state = wait_for(client, first.json()["id"])
     assert state["state"] == "done" and state["rows"] == 61
+    assert [title.split(" (")[0] for title in state["axis_titles"]] == ["PC1", "PC2", "PC3"]
     assert 0 < state["quality"]["trustworthiness"] <= 1
     points = client.get(f"/api/jobs/{state['id']}/points")
     assert points.headers["content-type"] == "application/vnd.apache.arrow.stream"
@@ -381,6 +399,9 @@ def test_axes_projection_places_rows_as_the_library_does(client, minilm, glove):
     state, table = axes_points(client, "minilm", **words)
     assert "good − bad × man − woman" in state["description"] and state["rows"] == len(minilm)
     expected = minilm.project("axes", x=("good", "bad"), y=("man", "woman"))
+    # the page names the axes as the figures title them
+    assert state["axis_titles"] == axis_titles(expected)
+    assert state["axis_titles"][0].startswith("good − bad")
     rows = [minilm.row(key) for key in table.column("key").to_pylist()]
     assert rows == expected.rows.tolist()
     got = np.stack([table.column("x").to_numpy(), table.column("y").to_numpy()], axis=1)

@@ -142,6 +142,10 @@ export interface Job {
   /** the token a neighbourhood projection is around (in the answer that started it; else null) */
   query_keys: string[] | null;
   query_labels: string[] | null;
+  /** what each axis of a finished projection holds, as the Python figures title them: an axes
+   * projection's words ("good − bad  →"), a PCA component's share of the variance; [] for
+   * t-SNE and UMAP, whose axes mean nothing; null before it is done */
+  axis_titles: string[] | null;
 }
 
 /** A 4xx/5xx answer. An unknown word comes back as 404 with the closest vocabulary keys, a
@@ -226,6 +230,8 @@ export const neighbors = (
     opposite: boolean;
     listed?: number;
     skip?: readonly SkipKind[];
+    /** search only the first N rows (a word-vector file's most frequent words) */
+    restrictVocab?: number;
   } & Asking,
   signal?: AbortSignal,
 ) =>
@@ -241,6 +247,7 @@ export const neighbors = (
       ...(options.listed ? { listed: options.listed } : {}),
       // comma-separated: the kinds of rows left out
       ...(options.skip?.length ? { skip: options.skip.join(",") } : {}),
+      ...(options.restrictVocab ? { restrict_vocab: options.restrictVocab } : {}),
     })}`,
     { signal },
   );

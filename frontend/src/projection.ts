@@ -5,6 +5,7 @@
 import * as api from "./api";
 import { LIST_K, byId, byTestId, controls, isHidden, scoresOf, state } from "./app";
 import type { Answer } from "./app";
+import { showAxisNames } from "./axis-names";
 import type { DragMode, Highlight, Marker } from "./cloud";
 import { QUERY } from "./colors";
 import { coloursOf, colourColumn, offerColourColumns, selectedColours } from "./colouring";
@@ -131,6 +132,7 @@ export async function project(): Promise<void> {
     state.selection = new Selection(points);
     offerColourColumns(points);
     cloud.show(points, coloursOf(points, state.answer !== null));
+    showAxisNames(job.axis_titles, points.dims);
     recolour();
     renderSelection();
     setStatus(summary(points, job, request));
@@ -163,6 +165,7 @@ function summary(points: PointSet, job: api.Job, request: api.ProjectionRequest)
 export function resetProjection(): void {
   projections.cancel();
   cloud.clear();
+  showAxisNames(null, 2);
   delete document.body.dataset.points;
   setExports(false);
 }

@@ -17,6 +17,10 @@ import { cloud } from "./view";
 const COLOUR_K = 300;
 /** rows in each of the profile's two top lists */
 const PROFILE_K = 10;
+/** the lists' "first N rows" on offer (those fewer than the source's rows): a word-vector
+ * file lists its words most frequent first, so its rare junk (GloVe's kd94, 23aou94…) is left
+ * out */
+const RESTRICT_SIZES = [1_000, 10_000, 30_000, 100_000];
 
 const ui = {
   form: byId<HTMLFormElement>("search-form"),
@@ -30,6 +34,8 @@ const ui = {
   profileCosine: byTestId<HTMLOListElement>("profile-cosine"),
   profileEuclidean: byTestId<HTMLOListElement>("profile-euclidean"),
   skip: byTestId<HTMLElement>("skip"),
+  restrictLabel: byTestId<HTMLElement>("restrict-vocab-label"),
+  restrict: byTestId<HTMLSelectElement>("restrict-vocab"),
 };
 
 const searches = new LatestOnly();
@@ -52,6 +58,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
     state.answer = null;
     delete document.body.dataset.query;
     delete document.body.dataset.queryKeys;
+    delete document.body.dataset.restrictVocab;
     renderLists();
     recolour();
     renderSelection();
@@ -61,6 +68,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
   const metric = controls.metric.value as Metric;
   const pieces = asking.pieces ?? "error";
   const skip = skipped();
+  const restrictVocab = restriction();
   if (!asking.exact) query.value = word;
   const typed = query.value;
   document.body.classList.add("searching");
@@ -72,7 +80,7 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
         api.neighbors(
           source.id,
           word,
-          { topK: COLOUR_K, metric, opposite, listed: LIST_K, skip, ...asking },
+          { topK: COLOUR_K, metric, opposite, listed: LIST_K, skip, restrictVocab, ...asking },
           signal,
         );
       return Promise.all([ask(false), ask(true)]);
@@ -111,6 +119,8 @@ export async function search(word: string, asking: Asking = {}): Promise<boolean
     }
     document.body.dataset.query = shown;
     document.body.dataset.queryKeys = keys.join(" ");
+    if (restrictVocab) document.body.dataset.restrictVocab = String(restrictVocab);
+    else delete document.body.dataset.restrictVocab;
     // the profile is one row's (a typed sentence or a mean of pieces has no row to rank against)
     if (keys.length === 1) void showProfile(source, similar.query_text);
     else hideProfile();
@@ -139,6 +149,30 @@ function skipped(): api.SkipKind[] {
  * tokens or kinds of tokens (its ``special`` or ``kind`` column). */
 export function offerSkip(source: api.Source): void {
   ui.skip.hidden = !source.columns.some((column) => column === "special" || column === "kind");
+}
+
+/** The lists search only the first N rows (the choice in the menu, where it is offered). */
+function restriction(): number | undefined {
+  if (ui.restrictLabel.hidden || !ui.restrict.value) return undefined;
+  return Number(ui.restrict.value);
+}
+
+/** The "first N rows" menu, offered where the source has more than the smallest size: each
+ * size fewer than its rows. A new source starts with all rows, since what its first rows are
+ * (the most frequent words, or a tokenizer's ids in order) is its own. */
+export function offerRestriction(source: api.Source): void {
+  const sizes = RESTRICT_SIZES.filter((size) => size < source.rows);
+  const options = sizes.map((size) => {
+    const shown = size.toLocaleString("en");
+    const option = new Option(`first ${shown} rows`, String(size));
+    option.title =
+      `search only the first ${shown} rows: the ${shown} most frequent words where the ` +
+      "vocabulary is ordered by frequency";
+    return option;
+  });
+  ui.restrict.replaceChildren(new Option("all rows", ""), ...options);
+  ui.restrict.value = "";
+  ui.restrictLabel.hidden = sizes.length === 0;
 }
 
 /** The metric (or what the lists leave out) changed: the query is asked again. */
@@ -236,4 +270,5 @@ export function connectSearch(): void {
     void search(controls.query.value);
   });
   ui.skip.addEventListener("change", searchAgain);
+  ui.restrict.addEventListener("change", searchAgain);
 }

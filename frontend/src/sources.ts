@@ -8,7 +8,7 @@ import { showClasses } from "./documents";
 import { clearMessage, report, showMessage } from "./messages";
 import { project, resetProjection } from "./projection";
 import { renderSelection } from "./rows-panel";
-import { hideProfile, offerSkip, renderLists, search } from "./search";
+import { hideProfile, offerRestriction, offerSkip, renderLists, search } from "./search";
 import { resetSimilarity } from "./similarity";
 import { resetTokens } from "./tokens";
 
@@ -46,6 +46,7 @@ async function selectSource(id: string): Promise<void> {
     controls.metric.value = source.metric;
   }
   offerSkip(source);
+  offerRestriction(source);
   state.answer = null;
   state.projection = null;
   state.selection = null;

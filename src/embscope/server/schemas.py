@@ -280,6 +280,14 @@ class JobAnswer(BaseModel):
         default=None, description="the key a neighbourhood projection is around (when started)"
     )
     query_labels: list[str] | None = None
+    axis_titles: list[str] | None = Field(
+        default=None,
+        description=(
+            "what each axis of a finished projection holds, as its figures title them: an axes "
+            "projection's words ('good − bad  →'), a PCA component's share of the variance; "
+            "none for t-SNE and UMAP, whose axes mean nothing"
+        ),
+    )
 
 
 class CompareRequest(BaseModel):

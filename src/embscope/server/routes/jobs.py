@@ -61,12 +61,14 @@ def projection_job(jobs: JobRunner, job_id: str) -> Job:
 
 
 def job_answer(job: Job) -> JobAnswer:
+    from ...figures import axis_titles
     from ...projection.pipeline import Projection
 
-    rows = quality = None
+    rows = quality = titles = None
     if job.state == "done" and isinstance(job.result, Projection):
         rows = len(job.result.coords)
         quality = {k: float(v) for k, v in _quality(job.result).items()}
+        titles = axis_titles(job.result)
     return JobAnswer(
         id=job.id,
         state=job.state,
@@ -77,6 +79,7 @@ def job_answer(job: Job) -> JobAnswer:
         quality=quality,
         progress=job.progress,
         phase=job.phase,
+        axis_titles=titles,
     )
 
 
