@@ -258,6 +258,7 @@ def test_public_api_is_pinned():
             "load",
             "read_texts",
             "report",
+            "widget",
         ]
     )
     for name in embscope.__all__:

@@ -43,6 +43,22 @@ VALID_METRICS = METRIC_NAMES
 _LAZY_SUBMODULES = ("figures", "tokens", "train")
 
 
+def widget(*sources: str | EmbeddingSpace, **options: object) -> object:
+    """The explorer inline in a notebook (Jupyter, JupyterLab, VS Code, Colab, marimo): the
+    page of ``embscope serve`` fed through the widget's comm, no server or port. Returns an
+    ``embscope.notebook.Explorer``: set ``query``, read ``selection`` and ``projection``,
+    ``on_select(callback)``. Options: ``height`` (pixels), ``query``, ``workers``. Needs
+    ``pip install 'embscope[notebook]'`` (anywidget)."""
+    try:
+        from .notebook import widget as explorer
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"the notebook explorer needs anywidget ({error.name or error} is missing): "
+            "pip install 'embscope[notebook]'"
+        ) from None
+    return explorer(*sources, **options)
+
+
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
@@ -88,4 +104,5 @@ __all__ = [
     "load",
     "read_texts",
     "report",
+    "widget",
 ]

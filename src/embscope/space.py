@@ -570,6 +570,13 @@ class EmbeddingSpace:
 
         return derived.without_direction(self, axis)
 
+    def explore(self, *others: EmbeddingSpace | str, **options: Any) -> Any:
+        """This space (and ``others``) in the explorer, inline in a notebook; see
+        ``embscope.widget``."""
+        from . import widget
+
+        return widget(self, *others, **options)
+
     def to_pandas(self) -> pd.DataFrame:
         """One row per vector: key, label, metadata and the vector as a list column.
 
