@@ -7,8 +7,8 @@ import { defineConfig, type Plugin } from "vite";
 
 const FRONTEND = fileURLToPath(new URL(".", import.meta.url));
 
-/** Everything the bundle is built from, besides node_modules (which package-lock.json pins);
- * bench/ is built apart and is not in it. */
+/** Everything the bundles (the served page and the notebook widget's widget.js) are built from,
+ * besides node_modules (which package-lock.json pins); bench/ is built apart and is not in it. */
 const BUILD_INPUTS = [
   "index.html",
   "package-lock.json",
@@ -16,6 +16,7 @@ const BUILD_INPUTS = [
   "src",
   "tsconfig.json",
   "vite.config.ts",
+  "vite.widget.config.ts",
 ];
 
 function inputFiles(input: string): string[] {
@@ -40,8 +41,9 @@ function buildSourceHash(): string {
   return sha256(listing.join(""));
 }
 
-/** Writes the hash of the sources next to the bundle built from them. */
-function buildSourceStamp(): Plugin {
+/** Writes the hash of the sources next to the bundle built from them (vite.widget.config.ts
+ * writes it beside widget.js too). */
+export function buildSourceStamp(): Plugin {
   return {
     name: "embscope-build-source-hash",
     apply: "build",

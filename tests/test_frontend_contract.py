@@ -1,6 +1,7 @@
 """The web explorer's front end against what it is built from and talks to: the types in
-frontend/src/api.ts, written by hand, against the server's OpenAPI schemas; and the bundle
-committed in src/embscope/server/static against the sources in frontend/."""
+frontend/src/api.ts, written by hand, against the server's OpenAPI schemas; and the bundles
+committed in src/embscope/server/static (the served page) and src/embscope/notebook/static (the
+notebook widget's widget.js) against the sources in frontend/."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
 API_TS = FRONTEND / "src" / "api.ts"
 STATIC = ROOT / "src" / "embscope" / "server" / "static"
+WIDGET_STATIC = ROOT / "src" / "embscope" / "notebook" / "static"
 REBUILD = "run: cd frontend && npm install && npm run build"
 
 pytestmark = pytest.mark.skipif(
@@ -50,7 +52,7 @@ NOT_SCHEMAS = {
 # schemas the page has no use for, so api.ts need not type them (none yet); FastAPI's own
 # validation errors are read field by field in api.ts's errorOf
 UNTYPED_SCHEMAS = {"HTTPValidationError", "ValidationError"}
-# what the bundle is built from is listed in vite.config.ts; these must be among it
+# what the bundles are built from is listed in vite.config.ts; these must be among it
 REQUIRED_BUILD_INPUTS = {
     "src",
     "index.html",
@@ -58,6 +60,7 @@ REQUIRED_BUILD_INPUTS = {
     "package-lock.json",
     "tsconfig.json",
     "vite.config.ts",
+    "vite.widget.config.ts",
 }
 
 
@@ -536,6 +539,32 @@ def test_the_bundle_is_built_from_the_sources():
     assert stamp.read_text(encoding="ascii").strip() == build_source_hash(), (
         f"src/embscope/server/static was built from other sources than frontend/ holds; {REBUILD}"
     )
+
+
+def test_the_widget_is_built_from_the_sources():
+    """``npm run build`` writes widget.js and its own stamp before the served page: a widget.js
+    left from other sources fails here even where the served page was rebuilt."""
+    stamp = WIDGET_STATIC / "build-source.sha256"
+    assert stamp.is_file(), f"{stamp.relative_to(ROOT)} is missing; {REBUILD}"
+    assert stamp.read_text(encoding="ascii").strip() == build_source_hash(), (
+        f"src/embscope/notebook/static was built from other sources than frontend/ holds; {REBUILD}"
+    )
+
+
+def test_the_widget_is_one_module_holding_the_served_page():
+    widget = (WIDGET_STATIC / "widget.js").read_text(encoding="utf-8")
+    # one module, anywidget's: nothing imported, no file beside it
+    assert re.search(r"export\s*\{\s*\w+ as default\s*\}", widget)
+    assert not re.search(r"^\s*import\b|\bimport\s*\(", widget, re.MULTILINE)
+    assert "assets/" not in widget
+    # the served page's markup, its script and styles inline, told it is embedded
+    page = (FRONTEND / "index.html").read_text(encoding="utf-8")
+    test_ids = set(re.findall(r'data-testid="([^"]+)"', page))
+    assert test_ids and all(f'data-testid="{test_id}"' in widget for test_id in test_ids)
+    assert "window.__embscopeEmbed = true" in widget
+    assert '<script type="module">' in widget and "<style>" in widget
+    # it can sit in a <script> itself, as a notebook's widget state does in an HTML export
+    assert "</script" not in widget.lower() and "<!--" not in widget
 
 
 def test_skip_kinds_are_the_ones_the_server_accepts(openapi, api_ts):

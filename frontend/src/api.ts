@@ -332,6 +332,14 @@ export const pointsFileUrl = (id: string, format: "csv" | "parquet") =>
 export const figureUrl = (id: string, color: string) =>
   `api/jobs/${encodeURIComponent(id)}/figure.html${color ? `?color=${encodeURIComponent(color)}` : ""}`;
 
+/** What a download URL (pointsFileUrl, figureUrl) answers, as a file. The page in the notebook
+ * widget has no server to follow a link to; its ``fetch`` is answered by the kernel. */
+export async function file(url: string): Promise<Blob> {
+  const response = await fetch(url);
+  if (!response.ok) throw await errorOf(response);
+  return await response.blob();
+}
+
 /** A finished projection's rows: key, label, x, y (z) as float32 and the metadata columns. */
 export async function points(id: string, signal?: AbortSignal): Promise<Table> {
   const response = await fetch(`api/jobs/${encodeURIComponent(id)}/points`, { signal });

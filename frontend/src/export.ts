@@ -4,6 +4,7 @@
 import * as api from "./api";
 import { byTestId, state } from "./app";
 import { colourColumn } from "./colouring";
+import { embedded } from "./embed";
 import { report } from "./messages";
 import { cloud } from "./view";
 
@@ -23,8 +24,8 @@ export function setExports(enabled: boolean): void {
   }
 }
 
-/** Saves what ``url`` answers as the file ``name`` (a link clicked with a download name). */
-function saveFrom(url: string, name: string): void {
+/** Follows a link to ``url`` as a download named ``name``. */
+function clickLink(url: string, name: string): void {
   const link = document.createElement("a");
   link.href = url;
   link.download = name;
@@ -33,9 +34,22 @@ function saveFrom(url: string, name: string): void {
   link.remove();
 }
 
+/** Saves what ``url`` answers as the file ``name``. In the notebook widget a link to the
+ * server leads nowhere: the file comes through ``fetch`` (which the kernel answers) instead. */
+function saveFrom(url: string, name: string): void {
+  if (!embedded) {
+    clickLink(url, name);
+    return;
+  }
+  api
+    .file(url)
+    .then((blob) => download(blob, name))
+    .catch((error: unknown) => report(error));
+}
+
 function download(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);
-  saveFrom(url, name);
+  clickLink(url, name);
   // revoking at once can cancel the download in some browsers
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

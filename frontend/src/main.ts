@@ -7,6 +7,7 @@ import { connectPage, controls } from "./app";
 import { connectColouring } from "./colouring";
 import { connectCompare } from "./compare";
 import { attachCompletion } from "./completion";
+import { connectEmbed, embedded } from "./embed";
 import { connectExports } from "./export";
 import { report } from "./messages";
 import { connectProjection, recolour } from "./projection";
@@ -43,4 +44,6 @@ attachCompletion(controls.query, (key) => void search(key, { exact: true }));
 for (const input of wordInputs) attachCompletion(input);
 window.addEventListener("unhandledrejection", (event) => report(event.reason));
 
-void loadSources();
+// in the notebook widget the page's requests go through the widget (embed.ts), from the first
+if (embedded) connectEmbed(loadSources);
+else void loadSources();
