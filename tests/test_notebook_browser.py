@@ -8,17 +8,13 @@ Set EMBSCOPE_SCREENSHOT_NOTEBOOK=docs/notebook.png to keep the screenshot (the R
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
+
+from jupyter_lab import output_of, run_cell, running_jupyter_lab
 
 pytest.importorskip("jupyterlab")
 pytest.importorskip("anywidget")
@@ -38,74 +34,11 @@ CELLS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jupyter_lab(tmp_path_factory):
-    """A JupyterLab on loopback with a notebook of ``CELLS``, its settings and runtime files in
-    a folder of their own; yields the notebook's URL."""
-    home = tmp_path_factory.mktemp("jupyter")
-    root = home / "notebooks"
-    root.mkdir()
-    cells = [
-        {"cell_type": "code", "id": f"cell{i}", "metadata": {}, "execution_count": None,
-         "outputs": [], "source": source}
-        for i, source in enumerate(CELLS)
-    ]  # fmt: skip
-    notebook = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (root / "explore.ipynb").write_text(json.dumps(notebook))
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-    )
-    # no "get Jupyter news?" prompt over the notebook (it would fetch from the network too)
-    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}")
-                break
-            except OSError:
-                log.flush()
-                assert server.poll() is None, (home / "server.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "JupyterLab did not start in 60 s"
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/lab/tree/explore.ipynb?token={token}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    """A JupyterLab on loopback with a notebook of ``CELLS``; yields the notebook's URL."""
+    with running_jupyter_lab(tmp_path_factory.mktemp("jupyter"), CELLS) as url:
+        yield url
 
 
 def space_keys(word: str, count: int) -> list[str]:
@@ -113,18 +46,6 @@ def space_keys(word: str, count: int) -> list[str]:
     import embscope
 
     return embscope.load("glove-6b-50d").search(word, top_k=count).keys
-
-
-def _run_cell(page, index: int) -> None:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-prompt").click()
-    page.keyboard.press("Shift+Enter")
-
-
-def _output_of(page, index: int, marker: str, timeout: float = 60_000) -> str:
-    output = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea-output")
-    output.filter(has_text=marker).first.wait_for(timeout=timeout)
-    return output.filter(has_text=marker).first.inner_text().strip()
 
 
 @pytest.mark.slow  # a Jupyter server, a kernel and GloVe's 400,000-point cloud: about 40 s
@@ -136,7 +57,7 @@ def test_the_explorer_in_jupyterlab_talks_both_ways(jupyter_lab, browser, tmp_pa
     page.goto(jupyter_lab)
     page.wait_for_selector("text=| Idle", timeout=90_000)  # the kernel is ready
 
-    _run_cell(page, 0)
+    run_cell(page, 0)
     frame = page.frame_locator(".jp-OutputArea-output iframe").first
     frame.locator('body[data-ready="1"]').wait_for(state="attached", timeout=90_000)
     # the whole vocabulary is drawn, as the served page draws it
@@ -144,7 +65,7 @@ def test_the_explorer_in_jupyterlab_talks_both_ways(jupyter_lab, browser, tmp_pa
     points = int(frame.locator("body").get_attribute("data-points"))
     assert points == 400_000
 
-    _run_cell(page, 1)  # Python sets the query; the page searches it
+    run_cell(page, 1)  # Python sets the query; the page searches it
     frame.locator('body[data-query="good"]').wait_for(state="attached", timeout=60_000)
     hits = frame.locator('[data-testid="neighbors"] [data-testid="hit"]')
     hits.first.wait_for()
@@ -170,8 +91,8 @@ def test_the_explorer_in_jupyterlab_talks_both_ways(jupyter_lab, browser, tmp_pa
     selected_in_page = int(frame.locator("body").get_attribute("data-selected"))
     assert 0 < selected_in_page < points
     time.sleep(0.5)  # the page sends the selection after a short debounce
-    _run_cell(page, 2)
-    printed = _output_of(page, 2, "SELECTED")
+    run_cell(page, 2)
+    printed = output_of(page, 2, "SELECTED")
     assert printed.startswith(f"SELECTED {selected_in_page} CALLED [{selected_in_page}] KEYS")
     assert printed.endswith("HAS True")
 
@@ -181,8 +102,8 @@ def test_the_explorer_in_jupyterlab_talks_both_ways(jupyter_lab, browser, tmp_pa
     search.press("Enter")
     frame.locator('body[data-query="music"]').wait_for(state="attached", timeout=60_000)
     time.sleep(0.3)
-    _run_cell(page, 3)
-    assert _output_of(page, 3, "QUERY") == "QUERY music DRAWN 400000"
+    run_cell(page, 3)
+    assert output_of(page, 3, "QUERY") == "QUERY music DRAWN 400000"
 
     page.locator(".jp-OutputArea-output iframe").first.evaluate(
         "frame => frame.scrollIntoView({block: 'start'})"
