@@ -28,6 +28,11 @@ Words = str | Sequence[str]
 
 # rows scored at a time when a space's positions are computed (bounded memory, any size)
 _BLOCK_ROWS = 65_536
+# a notebook shows the variance share of spaces up to this many values (GloVe's 20M: 0.3 s)
+_HTML_VARIANCE_CELLS = 2**25
+# and the rows at each end of the axis among the first this many rows
+_HTML_END_ROWS = 10_000
+_HTML_END_COUNT = 8
 
 
 @dataclass(frozen=True, repr=False)
@@ -114,6 +119,47 @@ class Direction:
     def __repr__(self) -> str:
         geometry = "unit rows" if self.unit_rows else "rows as stored"
         return f"<Direction {self.name} in {self.space.name!r} ({geometry})>"
+
+    def _repr_html_(self) -> str:
+        """The axis's words and geometry, its share of the variance (for a space of up to
+        ``_HTML_VARIANCE_CELLS`` values; a larger one would be read whole), and the rows at
+        both ends among the first ``_HTML_END_ROWS``."""
+        from ..notebook_html import bar, card, escape
+
+        geometry = "unit rows (cosine)" if self.unit_rows else "rows as stored (dot product)"
+        rows = [
+            ("space", self.space.name),
+            ("positive end", ", ".join(self.positive)),
+            ("negative end", ", ".join(self.negative)),
+            ("geometry", geometry),
+            ("distance between the ends", f"{self.length:.4g}"),
+        ]
+        if len(self.space) * self.space.dim <= _HTML_VARIANCE_CELLS:
+            rows.append(("share of the variance", f"{self.variance_share():.1%}"))
+        else:
+            rows.append(("share of the variance", "variance_share() (reads every row)"))
+        n = min(len(self.space), _HTML_END_ROWS)
+        ranked = self.scores(restrict_vocab=n)
+        count = min(_HTML_END_COUNT, len(ranked) // 2)
+        scale = float(np.max(np.abs(ranked.scores))) if len(ranked) else 0.0
+        labels = self.space.labels
+
+        def column(rows_: np.ndarray, scores: np.ndarray) -> str:
+            return "".join(
+                f"<tr><td style='padding:0 6px'>{escape(labels[int(r)])}</td>"
+                f"<td style='padding:0 6px;font-family:monospace;text-align:right'>{s:+.3f}</td>"
+                f"<td>{bar(float(s), scale=scale, width_em=6)}</td></tr>"
+                for r, s in zip(rows_, scores, strict=True)
+            )
+
+        ends = (
+            f"<div style='margin-top:4px'>Both ends among the first {n:,} rows:</div>"
+            "<div style='display:flex;gap:2em'>"
+            f"<table>{column(ranked.rows[:count], ranked.scores[:count])}</table>"
+            f"<table>{column(ranked.rows[::-1][:count], ranked.scores[::-1][:count])}</table>"
+            "</div>"
+        )
+        return card(f"Direction {self.name}", rows, body=ends if count else "")
 
 
 def direction(space: EmbeddingSpace, positive: Words, negative: Words) -> Direction:

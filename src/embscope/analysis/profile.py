@@ -72,8 +72,10 @@ class DistanceProfile:
         )
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         heading = (
-            f"<p>Distance profile of <b>{self.query}</b>: {self.overlap} of the top "
+            f"<p>Distance profile of <b>{escape(self.query)}</b>: {self.overlap} of the top "
             f"{self.top_k} by cosine are also in the top {self.top_k} by Euclidean distance; "
             f"Spearman rank correlation {self.rank_correlation:.3f}.</p>"
         )

@@ -58,6 +58,39 @@ class ProjectionQuality:
             f"kNN recall@{self.k}={self.knn_recall:.4f} ({measured}, {self.metric})>"
         )
 
+    def _repr_html_(self) -> str:
+        from ..notebook_html import bar, card, escape
+
+        measured = (
+            "every row"
+            if self.rows_measured == self.rows
+            else f"a seeded sample of {self.rows_measured:,} of the {self.rows:,} rows"
+        )
+        figures = (
+            (
+                f"trustworthiness@{self.k}",
+                self.trustworthiness,
+                "1 = every projected neighbour was a neighbour in the space; random ≈ 0.5",
+            ),
+            (
+                f"kNN recall@{self.k}",
+                self.knn_recall,
+                f"share of a row's {self.k} nearest in the space that stay its {self.k} nearest",
+            ),
+        )
+        body = "".join(
+            f"<tr><td style='padding:1px 8px'>{escape(name)}</td>"
+            f"<td style='padding:1px 8px;font-family:monospace'>{value:.3f}</td>"
+            f"<td>{bar(value, scale=1.0)}</td><td style='padding:1px 8px;color:#666'>"
+            f"{escape(meaning)}</td></tr>"
+            for name, value, meaning in figures
+        )
+        return card(
+            "Projection quality",
+            [("measured on", f"{measured}, neighbours by {self.metric}")],
+            body=f"<table style='border-collapse:collapse'>{body}</table>",
+        )
+
 
 def projection_quality(
     space: EmbeddingSpace,

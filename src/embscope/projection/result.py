@@ -82,6 +82,18 @@ class Projection:
             f"{cached}>"
         )
 
+    def _repr_html_(self) -> str:
+        """How it was made and how well it keeps the neighbours, then its figure (a seeded
+        sample of ``notebook_html.NOTEBOOK_POINTS`` points at most; plotly.js once per kernel
+        session)."""
+        from ..errors import MissingDependencyError
+        from ..notebook_html import escape, projection_html
+
+        try:
+            return projection_html(self)
+        except MissingDependencyError as error:  # no plotly: the line, and what to install
+            return f"<div>{escape(repr(self))}</div><div><i>{escape(error)}</i></div>"
+
     @cached_property
     def coords(self) -> pd.DataFrame:
         """key, label, x, y(, z), then the space's metadata columns (a metadata column named

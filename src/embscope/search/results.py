@@ -26,6 +26,8 @@ RENAMED_PREFIX = "metadata."
 
 # rows a notebook shows before "… N more"
 _HTML_ROWS = 20
+# and the queries a notebook shows of a batch
+_HTML_QUERIES = 10
 
 # A list is a near tie when its scores span less than this share of the spread (standard
 # deviation) of the query's scores over every row ranked, and rows left out lie inside that span.
@@ -253,7 +255,9 @@ class HitsBatch(list):
         return f"<HitsBatch of {len(self)} queries: {', '.join(repr(h.query.text) for h in self)}>"
 
     def _repr_html_(self) -> str:
-        return "".join(_hits_html(hits) for hits in self)
+        shown = "".join(_hits_html(hits) for hits in self[:_HTML_QUERIES])
+        more = len(self) - _HTML_QUERIES
+        return shown + (f"<div>… {more:,} more queries</div>" if more > 0 else "")
 
 
 def _hits_html(hits: Hits) -> str:

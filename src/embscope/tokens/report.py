@@ -120,6 +120,53 @@ class TokenReport:
         lines.append(f"verification: {summary.get('verification', 'not run')}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The summary, the main indicator's histogram with its threshold, and the first
+        candidates (``candidates`` has them all)."""
+        from ..notebook_html import card, caution, histogram, table
+
+        summary = self.summary()
+        rows = [
+            ("tokens", f"{summary['tokens']:,}"),
+            ("categories", ", ".join(f"{k} {v:,}" for k, v in summary["categories"].items())),
+            ("matrices", str(summary.get("matrices", "none (tokenizer only)"))),
+            ("references", str(summary.get("references") or "none")),
+        ]
+        rows.extend(
+            (f"not computed: {name}", str(why))
+            for name, why in summary.get("not_computed", {}).items()
+        )
+        body = caution(f"caution: {self.caution}") if self.caution is not None else ""
+        if self.indicator is not None:
+            rows.append(
+                (
+                    "candidates",
+                    f"{summary['candidates']:,} tokens in the lowest "
+                    f"{summary['threshold_percentile']:g}% of {self.indicator} (at most "
+                    f"{self.threshold_value:.4g}) among reachable, decodable tokens",
+                )
+            )
+            eligible = self.table.loc[self.table["rank"].notna(), self.indicator]
+            body += histogram(
+                eligible.to_numpy(),
+                title=f"{self.indicator} of the tokens that can be candidates",
+                threshold=self.threshold_value,
+                width=420,
+            )
+            shown = [
+                column
+                for column in ("token_id", "label", "category", "rank", *DESCRIPTIONS)
+                if column in self.table
+            ]
+            shown += [c for c in ("max_probability", "verified") if c in self.table]
+            body += table(
+                self.candidates[shown],
+                rows=15,
+                caption=f"Candidates, most likely first ({len(self.candidates):,})",
+            )
+        rows.append(("verification", str(summary.get("verification", "not run"))))
+        return card(f"Token scan of {self.name}", rows, body=body)
+
     def verify(
         self,
         *,

@@ -47,6 +47,22 @@ class Score:
     rows: int
     confusion: pd.DataFrame = field(repr=False)
 
+    def _repr_html_(self) -> str:
+        from ..notebook_html import card, table
+
+        matrix = self.confusion.copy()
+        matrix.index = [f"true {name}" for name in matrix.index]
+        matrix.columns = [f"predicted {name}" for name in matrix.columns]
+        return card(
+            "Score",
+            [
+                ("accuracy", f"{self.accuracy:.4f}"),
+                ("mean loss", f"{self.loss:.4f}"),
+                ("rows", f"{self.rows:,}"),
+            ],
+            body=table(matrix.reset_index(names=""), caption="confusion matrix"),
+        )
+
 
 @dataclass
 class SentimentRun:
@@ -86,6 +102,11 @@ class SentimentRun:
             standardization=self.vectorizer.standardization,
             name=self.name,
         )
+
+    def _repr_html_(self) -> str:
+        """The model, the data, the loss and accuracy curves by epoch (the best epoch
+        marked), and the history table."""
+        return run_html(self)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), n_classes) array of class probabilities."""
@@ -197,6 +218,69 @@ class SentimentRun:
             "data": self.data,
             "token_counts": [int(c) for c in self.token_counts],
         }
+
+
+def run_html(run: SentimentRun) -> str:
+    """``SentimentRun._repr_html_``: two small SVG charts and tables, no JavaScript."""
+    from ..notebook_html import BLUE, ORANGE, card, line_chart, table
+
+    history = run.history
+    config, data = run.config, run.data
+    rows = [
+        (
+            "model",
+            f"Embedding({config.get('vocab_size', len(run.vectorizer)):,}, "
+            f"{config.get('dim', '?')}) → {config.get('pooling', '?')} pooling → "
+            f"Dense({config.get('hidden', '?')}, relu) → {len(run.classes)} classes "
+            f"({', '.join(run.classes)})",
+        ),
+    ]
+    if "training_rows" in data:
+        sources = ", ".join(str(item.get("source")) for item in data.get("sources", []))
+        rows.append(
+            (
+                "data",
+                f"{data.get('rows', 0):,} texts from {sources}: {data['training_rows']:,} to "
+                f"train, {data.get('validation_rows', 0):,} to validate",
+            )
+        )
+    charts = ""
+    if len(history):
+        best = history.loc[history["val_loss"].idxmin()]
+        rows.append(
+            (
+                "best epoch",
+                f"{int(best['epoch'])} of {len(history)}: val_loss {best['val_loss']:.4f}, "
+                f"val_accuracy {best['val_accuracy']:.4f} (accuracy {best['accuracy']:.4f}); "
+                "the model holds its weights",
+            )
+        )
+        rows.append(("seconds", f"{history['seconds'].sum():.1f}"))
+        epochs = history["epoch"].to_numpy()
+        marker = int(best["epoch"])
+        charts = (
+            "<div style='display:flex;flex-wrap:wrap;gap:1em;margin:6px 0'>"
+            + line_chart(
+                epochs,
+                [("loss", history["loss"], BLUE), ("loss (val)", history["val_loss"], ORANGE)],
+                title="loss by epoch",
+                marker=marker,
+                marker_label="best",
+            )
+            + line_chart(
+                epochs,
+                [
+                    ("accuracy", history["accuracy"], BLUE),
+                    ("accuracy (val)", history["val_accuracy"], ORANGE),
+                ],
+                title="accuracy by epoch",
+                marker=marker,
+                marker_label="best",
+            )
+            + "</div>"
+        )
+    body = charts + table(history, rows=30, caption="history")
+    return card(f"SentimentRun {run.name!r}", rows, body=body)
 
 
 def check_output_directory(directory: str | Path) -> Path:
