@@ -31,7 +31,7 @@ import numpy as np
 from .._checks import positive_int
 from .._io.atomic import atomic_path
 from .._io.cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
-from .._io.progress import progress_bar
+from .._io.progress import progress_bar, quiet_tqdm_notice
 from ..errors import InvalidParameterError
 from .model import Encoder, ModelSpec, model_spec
 
@@ -159,6 +159,13 @@ class EncodingReport:
             )
         return "; ".join(parts)
 
+    def _repr_html_(self) -> str:
+        from ..notebook_html import escape
+
+        return (
+            f"<div>Encoding with {escape(self.model)} ({escape(self.engine)}): {escape(self)}</div>"
+        )
+
 
 def encode_texts(
     texts: Sequence[str],
@@ -179,6 +186,7 @@ def encode_texts(
             f"engine must be one of {', '.join(VALID_ENGINES)}; got {engine!r}"
         )
     texts = [str(t) for t in texts]
+    quiet_tqdm_notice()  # sentence-transformers imports tqdm's notebook chooser
     spec = model_spec(model, normalize=normalize)
     encoder = Encoder(spec, device=device)
     started = time.perf_counter()
