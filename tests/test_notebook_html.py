@@ -47,7 +47,8 @@ def run(shared_data):
 
 # ---- escaping ---------------------------------------------------------------------------------
 def test_the_space_card_escapes_keys_and_name(hostile):
-    card = notebook_html.space_card(hostile)
+    card = hostile._repr_html_()  # what a notebook shows for a space
+    assert card == notebook_html.space_card(hostile)
     assert_safe(card)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card
     assert "&lt;b&gt;x&lt;/b&gt;" in card and "200 x 8" in card

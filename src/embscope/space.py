@@ -570,6 +570,11 @@ class EmbeddingSpace:
 
         return derived.without_direction(self, axis)
 
+    def _repr_html_(self) -> str:
+        from .notebook_html import space_card
+
+        return space_card(self)
+
     def explore(self, *others: EmbeddingSpace | str, **options: Any) -> Any:
         """This space (and ``others``) in the explorer, inline in a notebook; see
         ``embscope.widget``."""
