@@ -172,3 +172,37 @@ def test_cli_encode_then_query(shared_data, tmp_path, fresh_cache):
     missing = runner.invoke(main, [*args, "--text", "review"])
     assert missing.exit_code == 1 and "text column 'review' is not in" in missing.output
     assert "its columns are text, label" in missing.output
+
+
+def test_the_cpu_default_is_onnx_runtime_with_the_same_vectors(shared_data, fresh_cache):
+    pytest.importorskip("onnxruntime")
+    texts = ["Stocks fell sharply.", "A new spacecraft launched.", "The team won the cup."]
+    fast, report = encode_texts(texts, progress=False)  # auto, on this machine's CPU
+    assert report.runtime == "onnx" and "ONNX Runtime" in str(report)
+    plain, torch_report = encode_texts(texts, progress=False, backend="torch")
+    # the cache keeps each runtime's vectors apart: torch encoded its own
+    assert torch_report.runtime == "torch" and torch_report.encoded == 3
+    cosines = (fast * plain).sum(axis=1)
+    assert cosines.min() > 0.9999
+    space, _ = encode_dataset_reported(
+        shared_data / "ag_news" / "test.csv",
+        text=2,
+        label=0,
+        sample_per_label=5,
+        progress=False,
+    )
+    assert space.provenance.options["model"]["runtime"] == "onnx"
+    # a text query is encoded by the same runtime as the rows
+    first_text = space.metadata[space.provenance.options["text_column"]].iloc[0]
+    hits = space.search(first_text, top_k=1)
+    assert hits.keys[0] == space.keys[0]
+
+
+def test_backend_choices_are_checked():
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(InvalidParameterError, match="backend must be one of auto, torch, onnx"):
+        encode_texts(["a"], backend="tensorrt", progress=False)
+    with pytest.raises(InvalidParameterError, match="runs on the CPU"):
+        encode_texts(["a"], backend="onnx", device="cuda", progress=False)
+    with pytest.raises(InvalidParameterError, match="needs a local sentence-transformers"):
+        encode_texts(["a"], model="org/some-model", backend="onnx", progress=False)

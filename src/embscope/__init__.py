@@ -53,8 +53,7 @@ def widget(*sources: str | EmbeddingSpace, **options: object) -> object:
         from .notebook import widget as explorer
     except ImportError as error:
         raise MissingDependencyError(
-            f"the notebook explorer needs anywidget ({error.name or error} is missing): "
-            "pip install 'embscope[notebook]'"
+            error.name or "anywidget", extra="notebook", purpose="the notebook explorer"
         ) from None
     return explorer(*sources, **options)
 

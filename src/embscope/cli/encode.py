@@ -52,6 +52,14 @@ from .common import check_output, position_or_name
     show_default=True,
     help="ray: a Ray Data pipeline over model replicas (pip install 'embscope[ray]').",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
+    show_default=True,
+    help="What runs the model: auto is ONNX Runtime on a CPU when it is installed "
+    "(pip install 'embscope[onnx]'), torch on a GPU.",
+)
 @click.option("--ray-address", help="A running Ray cluster (auto, ray://host:10001).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the encoding cache.")
 def encode(
@@ -68,6 +76,7 @@ def encode(
     batch_size: int,
     device: str | None,
     engine: str,
+    backend: str,
     ray_address: str | None,
     no_cache: bool,
 ) -> None:
@@ -98,6 +107,7 @@ def encode(
         engine=engine,
         cache=not no_cache,
         ray_address=ray_address,
+        backend=backend,
     )
     click.echo(str(report))
     export(space, out, format="parquet")

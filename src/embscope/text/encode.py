@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VALID_ENGINES = ("local", "ray")
+RUNTIME_NAMES = {"torch": "torch", "onnx": "ONNX Runtime"}
 # texts encoded between two cache shards: what an interruption can cost at most
 CHUNK_TEXTS = 2048
 # labels of a document space show this many characters of the text
@@ -142,6 +143,7 @@ class EncodingReport:
     model: str
     max_tokens: int | None = None
     device: str | None = field(default=None)
+    runtime: str = "torch"  # which ran the model: "torch" or "onnx" (ONNX Runtime)
 
     @property
     def texts_per_second(self) -> float:
@@ -150,7 +152,8 @@ class EncodingReport:
     def __str__(self) -> str:
         parts = [f"{self.texts:,} texts: {self.encoded:,} encoded"]
         if self.encoded:
-            parts[-1] += f" in {self.seconds:.1f} s ({self.texts_per_second:,.0f} texts/s)"
+            parts[-1] += f" in {self.seconds:.1f} s ({self.texts_per_second:,.0f} texts/s"
+            parts[-1] += f", {RUNTIME_NAMES.get(self.runtime, self.runtime)})"
         parts.append(f"{self.from_cache:,} from the cache")
         if self.truncated:
             parts.append(
@@ -178,8 +181,11 @@ def encode_texts(
     cache: bool = True,
     progress: bool = True,
     ray_address: str | None = None,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, EncodingReport]:
-    """Vectors of ``texts`` (float32, in order) and a report of the run."""
+    """Vectors of ``texts`` (float32, in order) and a report of the run. ``backend``:
+    "auto" (ONNX Runtime on a CPU when it is installed, torch on a GPU), "torch" or "onnx";
+    the report's ``runtime`` says which ran, and the cache keeps their vectors apart."""
     batch_size = positive_int(batch_size, "batch_size")
     if engine not in VALID_ENGINES:
         raise InvalidParameterError(
@@ -187,8 +193,9 @@ def encode_texts(
         )
     texts = [str(t) for t in texts]
     quiet_tqdm_notice()  # sentence-transformers imports tqdm's notebook chooser
-    spec = model_spec(model, normalize=normalize)
+    spec = model_spec(model, normalize=normalize, backend=backend, device=device)
     encoder = Encoder(spec, device=device)
+    logger.info("encoding with %s", RUNTIME_NAMES[spec.runtime])
     started = time.perf_counter()
     hashes = text_hashes(texts)
     store = EncodingCache(spec) if cache else None
@@ -243,6 +250,7 @@ def encode_texts(
         model=spec.name,
         max_tokens=encoder.max_tokens if order else None,
         device=device,
+        runtime=spec.runtime,
     )
     logger.info("%s", report)
     return vectors, report
@@ -276,7 +284,8 @@ def encode_dataset(source: str | Path | TextDataset, **options: Any) -> Embeddin
     ``label_names``, ``format`` (see ``embscope.read_texts``), ``model`` (default
     ``"minilm"``), ``sample_per_label`` (at most N rows per label, seeded by
     ``random_state``), ``batch_size``, ``device``, ``normalize``, ``engine`` (``"local"`` or
-    ``"ray"``), ``ray_address``, ``cache``, ``progress``.
+    ``"ray"``), ``backend`` (``"auto"``, ``"torch"``, ``"onnx"``: what runs the model),
+    ``ray_address``, ``cache``, ``progress``.
     """
     return encode_dataset_reported(source, **options)[0]
 
@@ -299,6 +308,7 @@ def encode_dataset_reported(
     cache: bool = True,
     progress: bool = True,
     ray_address: str | None = None,
+    backend: str = "auto",
 ) -> tuple[EmbeddingSpace, EncodingReport]:
     """``encode_dataset``, and the report of what the run encoded and how fast."""
     from ..sources.vocabulary import file_fingerprint
@@ -328,6 +338,7 @@ def encode_dataset_reported(
         cache=cache,
         progress=progress,
         ray_address=ray_address,
+        backend=backend,
     )
     if report.truncated:
         logger.warning(
@@ -341,7 +352,7 @@ def encode_dataset_reported(
     row_column = ROW_COLUMN if ROW_COLUMN in frame else "source_row"
     keys = [str(r) for r in frame[row_column].tolist()]
     labels = [_short(t) for t in texts]
-    spec = model_spec(model, normalize=normalize)
+    spec = model_spec(model, normalize=normalize, backend=backend, device=device)
     source_path = Path(dataset.source)
     options = {
         "model": spec.to_dict(),

@@ -8,7 +8,8 @@ encoder with every vector within cosine 1e-5 of it. Encoding needs only ``onnxru
 ``tokenizers``; exporting needs torch and transformers once, and the export is cached under the
 cache folder, keyed by the model's weights and the exporting versions, written atomically.
 
-Not yet wired into ``encode_texts`` (the ``backend=`` option of issue 19 is still to come).
+``encode_texts(backend="auto")`` uses it on a CPU when onnxruntime is installed
+(``text.model.choose_runtime``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ class OnnxSentenceEncoder:
             from tokenizers import Tokenizer
         except ImportError as error:
             raise MissingDependencyError(
-                f"the ONNX encoder needs onnxruntime and tokenizers ({error.name} is missing): "
-                "pip install 'embscope[onnx]'"
+                error.name or "onnxruntime", extra="onnx", purpose="the ONNX encoder"
             ) from None
         self.model_dir = Path(model_dir)
         config = _pipeline_config(self.model_dir)
@@ -74,6 +74,12 @@ class OnnxSentenceEncoder:
         self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_length)
         self._tokenizer.no_padding()
+
+    def too_long(self, texts: list[str]) -> int:
+        """How many texts have more tokens than the model reads (they are truncated)."""
+        counting = self._tokenizer.__class__.from_str(self._tokenizer.to_str())
+        counting.no_truncation()
+        return sum(len(e.ids) > self.max_length for e in counting.encode_batch(list(texts)))
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """One float32 row per text, in the order given. Texts go in batches of similar length

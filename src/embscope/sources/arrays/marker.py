@@ -48,6 +48,8 @@ _MODEL_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "location": (str,),
     "normalize": (bool, type(None)),
+    # which runtime made the vectors (torch, onnx); files written before it say nothing
+    "runtime": (str,),
 }
 _MODEL_REQUIRED = ("name", "location")
 
