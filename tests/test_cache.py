@@ -157,7 +157,7 @@ def test_a_damaged_encoding_shard_is_encoded_again(
     assert f"the encoding cache shard {shard} was unreadable" in warning
     assert (report.encoded, report.from_cache) == (len(texts), 0)
     np.testing.assert_allclose(vectors, encoded, atol=1e-6)
-    assert only_file(fresh_cache, "*") == shard  # the same name: the same texts
+    assert only_file(fresh_cache / "encodings", "*") == shard  # the same name: the same texts
     vectors, report = encode_texts(texts, progress=False)
     assert (report.encoded, report.from_cache) == (0, len(texts)) and cache_warnings() == []
     np.testing.assert_allclose(vectors, encoded, atol=1e-6)
@@ -249,7 +249,7 @@ def test_two_processes_encoding_the_same_texts_leave_one_shard(
     # both looked before either wrote (the model takes seconds to load after the start line),
     # so both encoded every text: the race this test is about did happen
     assert [int(out.strip()) for out, _ in outputs] == [len(texts)] * 2, outputs
-    shard = only_file(fresh_cache, "*")
+    shard = only_file(fresh_cache / "encodings", "*")
     assert shard.suffix == ".npz"
     for i in range(2):
         np.testing.assert_allclose(np.load(tmp_path / f"vectors-{i}.npy"), encoded, atol=1e-6)
