@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .analysis.classes import ClassSimilarity
     from .analysis.profile import DistanceProfile
     from .projection import Projection
+    from .projection.quality import ProjectionQuality
     from .space import EmbeddingSpace, PiecesMode, Query
 
 # a categorical colouring with more values than this is unreadable (and one legend entry each)
@@ -147,20 +148,7 @@ def projection(
         hoverlabel={"align": "left"},
     )
     if quality:
-        measured = result.quality
-        figure.add_annotation(
-            text=f"trustworthiness@{measured.k} {measured.trustworthiness:.3f} · kNN recall@"
-            f"{measured.k} {measured.knn_recall:.3f}",
-            xref="paper",
-            yref="paper",
-            x=1,
-            y=0,
-            xanchor="right",
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": "#555"},
-            bgcolor="rgba(255,255,255,0.8)",
-        )
+        add_quality_corner(figure, result.quality)
     titles = axis_titles(result)
     if dims == 3:
         scene: dict[str, Any] = {
@@ -176,6 +164,23 @@ def projection(
             figure.update_xaxes(title_text=titles[0])
             figure.update_yaxes(title_text=titles[1])
     return figure
+
+
+def add_quality_corner(figure: go.Figure, quality: ProjectionQuality) -> None:
+    """Write a projection's trustworthiness and kNN recall in the figure's lower right corner."""
+    figure.add_annotation(
+        text=f"trustworthiness@{quality.k} {quality.trustworthiness:.3f} · kNN recall@"
+        f"{quality.k} {quality.knn_recall:.3f}",
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=0,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+        bgcolor="rgba(255,255,255,0.8)",
+    )
 
 
 def axis_titles(result: Projection) -> list[str]:

@@ -283,7 +283,7 @@ def projection_html(result: Projection, *, points: int = NOTEBOOK_POINTS) -> str
     that many is drawn (``result.figure()`` draws up to ``figures.MAX_POINTS``)."""
     from dataclasses import replace
 
-    from .figures import _title
+    from .figures import _title, add_quality_corner
     from .projection.settings import METHOD_NAMES
 
     quality = result.quality
@@ -297,19 +297,7 @@ def projection_html(result: Projection, *, points: int = NOTEBOOK_POINTS) -> str
         )
         note = f"; showing a random {points:,} of {len(result):,} (seed 0)"
     figure = shown.figure(title=_title(result, note), quality=False)
-    figure.add_annotation(
-        text=f"trustworthiness@{quality.k} {quality.trustworthiness:.3f} · kNN recall@"
-        f"{quality.k} {quality.knn_recall:.3f}",
-        xref="paper",
-        yref="paper",
-        x=1,
-        y=0,
-        xanchor="right",
-        yanchor="bottom",
-        showarrow=False,
-        font={"size": 11, "color": "#555"},
-        bgcolor="rgba(255,255,255,0.8)",
-    )
+    add_quality_corner(figure, quality)  # the whole projection's, not the sample's
     settings = ", ".join(
         f"{name}={value}"
         for name, value in result.parameters.items()
