@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from common import table
@@ -22,7 +21,13 @@ from common import table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from jupyter_lab import free_port, output_of, run_cell, running_jupyter_lab  # noqa: E402
+from jupyter_lab import (  # noqa: E402
+    free_port,
+    output_of,
+    run_cell,
+    running_jupyter_lab,
+    wait_until_answering,
+)
 
 # the kernel's resident and peak memory, in KiB, in that order
 MEMORY = (
@@ -80,15 +85,7 @@ def server_memory() -> tuple[float, float]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/sources")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        wait_until_answering(f"http://127.0.0.1:{port}/api/sources", server, seconds=120)
         with sync_playwright() as playwright:
             browser = _browser(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -23,6 +23,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_answering(url: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    """Return once ``url`` answers; RuntimeError when ``server`` exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url)
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer") from None
+            time.sleep(0.3)
+
+
 @contextmanager
 def running_jupyter_lab(home: Path, cells: Sequence[str]) -> Iterator[str]:
     """Start JupyterLab with ``home/notebooks/explore.ipynb`` holding ``cells``; yields the
@@ -66,18 +79,13 @@ def running_jupyter_lab(home: Path, cells: Sequence[str]) -> Iterator[str]:
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}")
-                    break
-                except OSError:
-                    log.flush()
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            "JupyterLab did not start:\n" + log_path.read_text()[-3000:]
-                        ) from None
-                    time.sleep(0.3)
+            try:
+                wait_until_answering(f"http://127.0.0.1:{port}/api/status?token={token}", server)
+            except RuntimeError:
+                log.flush()
+                raise RuntimeError(
+                    "JupyterLab did not start:\n" + log_path.read_text()[-3000:]
+                ) from None
             yield f"http://127.0.0.1:{port}/lab/tree/explore.ipynb?token={token}"
         finally:
             server.terminate()
