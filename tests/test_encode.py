@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import embscope
 from embscope.cli import main
-from embscope.errors import InvalidParameterError
+from embscope.errors import InvalidParameterError, SourceError
 from embscope.text import encode as encode_module
 from embscope.text.encode import encode_dataset_reported, encode_texts
 
@@ -204,5 +204,8 @@ def test_backend_choices_are_checked():
         encode_texts(["a"], backend="tensorrt", progress=False)
     with pytest.raises(InvalidParameterError, match="runs on the CPU"):
         encode_texts(["a"], backend="onnx", device="cuda", progress=False)
-    with pytest.raises(InvalidParameterError, match="needs a local sentence-transformers"):
+    # a hub id is downloaded first; here there is no hub, and the message says what to do
+    with pytest.raises(SourceError, match="cannot download the hub model 'org/some-model'.*local"):
         encode_texts(["a"], model="org/some-model", backend="onnx", progress=False)
+    with pytest.raises(InvalidParameterError, match="labels must give one label per text"):
+        encode_texts(["a", "b"], labels=["x"], progress=False)

@@ -30,7 +30,7 @@ from .sources import bundled_sources, from_array, load
 from .sources.export import EXPORT_FORMATS, export
 from .space import EmbeddingSpace, Provenance
 from .text.datasets import TextDataset, read_texts
-from .text.encode import encode_dataset
+from .text.encode import EncodingReport, encode_dataset, encode_texts
 
 __version__ = "0.1.0"
 
@@ -76,6 +76,7 @@ __all__ = [
     "Direction",
     "EmbeddingSpace",
     "EmbscopeError",
+    "EncodingReport",
     "Hits",
     "HitsBatch",
     "InvalidParameterError",
@@ -97,6 +98,7 @@ __all__ = [
     "bundled_sources",
     "compare",
     "encode_dataset",
+    "encode_texts",
     "export",
     "from_array",
     "knn_classify",

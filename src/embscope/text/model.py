@@ -30,7 +30,8 @@ class ModelSpec:
     name: str
     location: str
     normalize: bool | None = None  # None: as the model's own pipeline does
-    runtime: str = "torch"  # "torch" (sentence-transformers) or "onnx" (ONNX Runtime, CPU)
+    # "torch" (sentence-transformers), "onnx" (ONNX Runtime, CPU) or "onnx-int8" (its int8 copy)
+    runtime: str = "torch"
 
     @property
     def key(self) -> str:
@@ -53,7 +54,10 @@ class ModelSpec:
         }
 
 
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+ONNX_RUNTIMES = ("onnx", "onnx-int8")
+# what an ONNX encoding of a hub model downloads: configs, tokenizer, weights, a shipped export
+_HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors", "onnx/model.onnx"]
 
 
 def model_spec(
@@ -79,40 +83,111 @@ def model_spec(
         location = str(Path(model).expanduser().resolve())
     else:
         location = model  # a hub id: sentence-transformers downloads it once
+    if backend not in BACKENDS:
+        raise InvalidParameterError(
+            f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
+        )
+    runtime = None
+    if location == model and backend != "torch" and _onnx_possible(backend, device):
+        folder = _hub_folder(model, insist=backend != "auto")
+        runtime = choose_runtime(folder, backend, device) if folder else "torch"
+        # torch keeps the hub id: sentence-transformers fetches what else its pipeline needs
+        location = folder if folder and runtime != "torch" else model
     return ModelSpec(
         name=model,
         location=location,
         normalize=None if normalize == "auto" else bool(normalize),
-        runtime=choose_runtime(location, backend, device),
+        runtime=runtime or choose_runtime(location, backend, device),
     )
 
 
 def choose_runtime(location: str, backend: str, device: str | None) -> str:
-    """ "torch" or "onnx" for ``backend``: "auto" takes ONNX Runtime on a CPU when it is
-    installed and the model is a local sentence-transformers folder (3.9x faster, the same
-    vectors), torch on a GPU or otherwise; "onnx" insists, with the reason when it cannot."""
+    """The runtime for ``backend``: "auto" takes ONNX Runtime ("onnx") on a CPU when it is
+    installed and reproduces the model's pipeline exactly (3.9x faster, the same vectors),
+    torch on a GPU or otherwise, and logs which and why; "onnx" and "onnx-int8" insist, with
+    the reason when they cannot."""
     if backend not in BACKENDS:
         raise InvalidParameterError(
             f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
         )
     if backend == "torch":
         return "torch"
-    folder = Path(location)
-    exported = (folder / "modules.json").is_file() and (folder / "tokenizer.json").is_file()
-    on_gpu = device not in (None, "cpu") or (device is None and _cuda_available())
-    runtime_found = importlib.util.find_spec("onnxruntime") is not None
-    if backend == "onnx":
+    if backend != "auto":
         if device not in (None, "cpu"):
-            raise InvalidParameterError(f"backend='onnx' runs on the CPU; got device={device!r}")
-        if not runtime_found:
-            raise MissingDependencyError("onnxruntime", extra="onnx", purpose="backend='onnx'")
-        if not exported:
             raise InvalidParameterError(
-                f"backend='onnx' needs a local sentence-transformers folder with modules.json "
-                f"and tokenizer.json; {location!r} is not one (use backend='torch')"
+                f"backend={backend!r} runs on the CPU; got device={device!r} "
+                "(use backend='torch' on a GPU)"
             )
-        return "onnx"
-    return "onnx" if runtime_found and exported and not on_gpu else "torch"
+        if not _onnxruntime_installed():
+            raise MissingDependencyError(
+                "onnxruntime", extra="onnx", purpose=f"backend={backend!r}"
+            )
+        reason = _onnx_unsupported(location)
+        if reason:
+            raise InvalidParameterError(
+                f"backend={backend!r} cannot encode with {location!r}: {reason} "
+                "(use backend='torch')"
+            )
+        return backend
+    if not _onnxruntime_installed():
+        logger.info(
+            "encoding with torch: onnxruntime is not installed (pip install 'embscope[onnx]')"
+        )
+        return "torch"
+    if _on_gpu(device):
+        logger.info("encoding with torch on the GPU")
+        return "torch"
+    reason = _onnx_unsupported(location)
+    if reason:
+        logger.info("encoding with torch: ONNX Runtime cannot reproduce this model (%s)", reason)
+        return "torch"
+    logger.info("encoding with ONNX Runtime on the CPU")
+    return "onnx"
+
+
+def _onnx_unsupported(location: str) -> str | None:
+    folder = Path(location)
+    if not folder.is_dir():
+        return f"{location!r} is not a local folder"
+    if not (folder / "modules.json").is_file():
+        return "it is not a sentence-transformers folder (no modules.json)"
+    from .onnx_runtime import unsupported_reason
+
+    return unsupported_reason(folder)
+
+
+def _onnx_possible(backend: str, device: str | None) -> bool:
+    """Whether ``backend`` may run ONNX Runtime here (so a hub model is worth downloading)."""
+    if backend in ONNX_RUNTIMES:
+        return True
+    return _onnxruntime_installed() and not _on_gpu(device)
+
+
+def _hub_folder(repo_id: str, *, insist: bool) -> str | None:
+    """The local snapshot of the hub model ``repo_id`` (downloaded once into the Hugging Face
+    cache, as sentence-transformers would), or None when it cannot be had and ``insist`` is
+    false (auto then leaves the model to sentence-transformers)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, allow_patterns=_HUB_FILES)
+    except Exception as error:  # offline, unknown repository, gated model: all say why
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if insist:
+            raise SourceError(
+                f"cannot download the hub model {repo_id!r} ({detail}): check the id and the "
+                "connection, or give the model's local folder"
+            ) from None
+        logger.info("leaving %s to sentence-transformers: %s", repo_id, detail)
+        return None
+
+
+def _onnxruntime_installed() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _on_gpu(device: str | None) -> bool:
+    return device not in (None, "cpu") or (device is None and _cuda_available())
 
 
 def _cuda_available() -> bool:
@@ -149,27 +224,32 @@ class Encoder:
     @property
     def model(self) -> Any:
         """The loaded model: sentence-transformers', or the ONNX encoder for runtime "onnx"."""
-        onnx = self.spec.runtime == "onnx"
-        key = (self.spec.location, "onnx" if onnx else self.device)
+        onnx = self.spec.runtime in ONNX_RUNTIMES
+        key = (self.spec.location, self.spec.runtime if onnx else self.device)
         if key not in _LOADED:
             if onnx:
                 from .onnx_runtime import OnnxSentenceEncoder
 
-                _LOADED[key] = OnnxSentenceEncoder(self.spec.location)
+                folder = self.spec.location
+                if not Path(folder).is_dir():  # a Ray worker on another machine than the driver
+                    folder = _hub_folder(self.spec.name, insist=True) or folder
+                _LOADED[key] = OnnxSentenceEncoder(
+                    folder, quantized=self.spec.runtime == "onnx-int8"
+                )
             else:
                 _LOADED[key] = _load_model(self.spec.location, self.device)
         return _LOADED[key]
 
     @property
     def max_tokens(self) -> int | None:
-        if self.spec.runtime == "onnx":
+        if self.spec.runtime in ONNX_RUNTIMES:
             return self.model.max_length
         length = getattr(self.model, "max_seq_length", None)
         return int(length) if length else None
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Vectors of ``texts`` in their order (float32), normalised as the spec says."""
-        if self.spec.runtime == "onnx":
+        if self.spec.runtime in ONNX_RUNTIMES:
             vectors = self.model.encode(list(texts), batch_size=batch_size)
             if self.spec.normalize and not self.model.normalize:
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -192,7 +272,7 @@ class Encoder:
 
     def too_long(self, texts: Sequence[str]) -> int:
         """How many texts have more tokens than the model reads (they are truncated)."""
-        if self.spec.runtime == "onnx":
+        if self.spec.runtime in ONNX_RUNTIMES:
             return self.model.too_long(list(texts))
         limit = self.max_tokens
         tokenizer = getattr(self.model, "tokenizer", None)

@@ -8,8 +8,11 @@ encoder with every vector within cosine 1e-5 of it. Encoding needs only ``onnxru
 ``tokenizers``; exporting needs torch and transformers once, and the export is cached under the
 cache folder, keyed by the model's weights and the exporting versions, written atomically.
 
-``encode_texts(backend="auto")`` uses it on a CPU when onnxruntime is installed
-(``text.model.choose_runtime``).
+``encode_texts(backend="auto")`` uses it on a CPU when onnxruntime is installed and the
+model's pipeline is one it reproduces exactly (``unsupported_reason``: a transformer, then
+mean / CLS / max pooling, then optionally Normalize); any other pipeline stays on torch.
+``backend="onnx-int8"`` runs a dynamically quantised copy (``quantized_model``), faster and
+less exact: ``text.quantization`` measures what it costs on every run.
 """
 
 from __future__ import annotations
@@ -30,6 +33,58 @@ logger = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# the sentence-transformers modules this encoder reproduces; a Dense layer, a second pooling or
+# anything custom after the transformer would be skipped silently, so such models stay on torch
+_REPRODUCED_MODULES = {"Transformer", "Pooling", "Normalize"}
+_POOLING_MODES = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+}
+_OTHER_POOLING_MODES = (
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
+
+
+def unsupported_reason(model_dir: str | Path) -> str | None:
+    """Why the ONNX encoder cannot reproduce the sentence-transformers model in ``model_dir``,
+    or None when it can (weights or a shipped ONNX file, tokenizer.json, and a pipeline of
+    transformer → one of mean / CLS / max pooling → optionally Normalize)."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "tokenizer.json").is_file():
+        return "it has no tokenizer.json"
+    has_weights = any(model_dir.glob("*.safetensors")) or (model_dir / "onnx/model.onnx").is_file()
+    if not has_weights:
+        return "it has neither safetensors weights nor onnx/model.onnx"
+    try:
+        _pipeline_config(model_dir)
+    except SourceError as error:
+        return str(error).split(": ", 1)[-1]
+    return None
+
+
+def quantized_model(model_dir: str | Path) -> Path:
+    """An int8 copy of the model's ONNX file (onnxruntime's dynamic quantisation of the
+    weights), cached beside the export and keyed by it and onnxruntime's version."""
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source = exported_model(model_dir)
+    stat = source.stat()
+    identity = f"{source.resolve()}:{stat.st_size}:{int(stat.st_mtime)}:{onnxruntime.__version__}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    target = cache_root() / "onnx" / f"{Path(model_dir).name}-int8-{digest}.onnx"
+    if not target.is_file():
+        logger.info("quantising %s to int8 (once; cached at %s)", source.name, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as temporary, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(
+                str(source), str(temporary), weight_type=QuantType.QInt8, per_channel=True
+            )
+    return target
 
 
 def exported_model(model_dir: str | Path) -> Path:
@@ -50,9 +105,12 @@ def exported_model(model_dir: str | Path) -> Path:
 
 class OnnxSentenceEncoder:
     """Encodes texts as the sentence-transformers model in ``model_dir`` does, with ONNX
-    Runtime on CPU; ``threads`` sets its intra-op threads (default: its own choice)."""
+    Runtime on CPU; ``quantized`` runs the int8 copy; ``threads`` sets its intra-op threads
+    (default: its own choice)."""
 
-    def __init__(self, model_dir: str | Path, *, threads: int | None = None) -> None:
+    def __init__(
+        self, model_dir: str | Path, *, quantized: bool = False, threads: int | None = None
+    ) -> None:
         try:
             import onnxruntime
             from tokenizers import Tokenizer
@@ -63,12 +121,13 @@ class OnnxSentenceEncoder:
         self.model_dir = Path(model_dir)
         config = _pipeline_config(self.model_dir)
         self.pooling, self.normalize = config["pooling"], config["normalize"]
-        self.max_length = config["max_length"]
+        self.max_length, self.lowercase = config["max_length"], config["lowercase"]
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
+        model_file = quantized_model(self.model_dir) if quantized else exported_model(model_dir)
         self._session = onnxruntime.InferenceSession(
-            str(exported_model(self.model_dir)), options, providers=["CPUExecutionProvider"]
+            str(model_file), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
@@ -79,12 +138,17 @@ class OnnxSentenceEncoder:
         """How many texts have more tokens than the model reads (they are truncated)."""
         counting = self._tokenizer.__class__.from_str(self._tokenizer.to_str())
         counting.no_truncation()
-        return sum(len(e.ids) > self.max_length for e in counting.encode_batch(list(texts)))
+        encodings = counting.encode_batch(self._as_read(texts))
+        return sum(len(e.ids) > self.max_length for e in encodings)
+
+    def _as_read(self, texts: list[str]) -> list[str]:
+        # sentence-transformers lowercases before tokenizing when its config says do_lower_case
+        return [t.lower() for t in texts] if self.lowercase else list(texts)
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         """One float32 row per text, in the order given. Texts go in batches of similar length
         (sorted by token count), so little of each batch is padding."""
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer.encode_batch(self._as_read(texts))
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         rows = np.empty((len(texts), 0), dtype=np.float32)
         for start in range(0, len(order), batch_size):
@@ -127,23 +191,58 @@ def _pipeline_config(model_dir: Path) -> dict:
         raise SourceError(
             f"{model_dir}: not a sentence-transformers model (modules.json: {error})"
         ) from None
-    kinds = {str(m.get("type", "")).rsplit(".", 1)[-1]: m.get("path", "") for m in modules}
-    pooling = "mean"
-    if "Pooling" in kinds:
-        config = json.loads((model_dir / kinds["Pooling"] / "config.json").read_text())
-        if config.get("pooling_mode_cls_token"):
-            pooling = "cls"
-        elif config.get("pooling_mode_max_tokens"):
-            pooling = "max"
-        elif not config.get("pooling_mode_mean_tokens", True):
-            raise SourceError(f"{model_dir}: a pooling mode the ONNX encoder does not offer")
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise SourceError(f"{model_dir}: modules.json is not a list of modules")
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    others = [kind for kind in kinds if kind not in _REPRODUCED_MODULES]
+    if others or kinds[:1] != ["Transformer"] or kinds.count("Pooling") != 1:
+        raise SourceError(
+            f"{model_dir}: its pipeline ({' → '.join(kinds)}) is not a transformer with one "
+            "mean, CLS or max pooling and an optional Normalize"
+        )
+    pooling_path = modules[kinds.index("Pooling")].get("path", "")
+    config = _json_file(model_dir / str(pooling_path) / "config.json", model_dir)
+    modes = [mode for key, mode in _POOLING_MODES.items() if config.get(key)]
+    other_modes = [key for key in _OTHER_POOLING_MODES if config.get(key)]
+    if len(modes) != 1 or other_modes:
+        chosen = [key for key in (*_POOLING_MODES, *_OTHER_POOLING_MODES) if config.get(key)]
+        raise SourceError(
+            f"{model_dir}: its pooling ({', '.join(chosen) or 'none'}) is not exactly one of "
+            "mean, CLS or max"
+        )
     settings_file = model_dir / "sentence_bert_config.json"
-    settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    settings = _json_file(settings_file, model_dir) if settings_file.is_file() else {}
     return {
-        "pooling": pooling,
+        "pooling": modes[0],
         "normalize": "Normalize" in kinds,
-        "max_length": int(settings.get("max_seq_length", 512)),
+        "max_length": int(settings.get("max_seq_length") or _longest_input(model_dir)),
+        "lowercase": bool(settings.get("do_lower_case", False)),
     }
+
+
+def _longest_input(model_dir: Path) -> int:
+    """What sentence-transformers reads without a max_seq_length: the tokenizer's limit,
+    bounded by the model's position embeddings."""
+    limits = []
+    for name, field in (
+        ("tokenizer_config.json", "model_max_length"),
+        ("config.json", "max_position_embeddings"),
+    ):
+        path = model_dir / name
+        value = _json_file(path, model_dir).get(field) if path.is_file() else None
+        if isinstance(value, int | float) and 0 < value < 1_000_000:
+            limits.append(int(value))
+    return min(limits, default=512)
+
+
+def _json_file(path: Path, model_dir: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise SourceError(f"{model_dir}: cannot read {path.name} ({error})") from None
+    if not isinstance(value, dict):
+        raise SourceError(f"{model_dir}: {path.name} is not a JSON object")
+    return value
 
 
 def _export_key(model_dir: Path) -> str:
@@ -158,10 +257,15 @@ def _export_key(model_dir: Path) -> str:
 
 
 def _export(model_dir: Path, target: Path) -> None:
+    import inspect
+
     import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(model_dir)).eval()
+    # DistilBERT, MPNet, RoBERTa-likes take no token types: export only what forward reads
+    accepted = inspect.signature(model.forward).parameters
+    names = [name for name in _INPUTS if name in accepted]
 
     class LastHiddenState(torch.nn.Module):
         # the transformer's keyword-only forward as positional inputs the exporter can trace
@@ -169,22 +273,21 @@ def _export(model_dir: Path, target: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     sample = torch.ones((2, 8), dtype=torch.int64)
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    samples = tuple(torch.zeros_like(sample) if n == "token_type_ids" else sample for n in names)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*names, "last_hidden_state")}
     # the TorchScript exporter: torch's newer one needs onnxscript, another package to install;
     # its deprecation and tracer notes say nothing to a user encoding texts
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             LastHiddenState(model),
-            (sample, sample, torch.zeros_like(sample)),
+            samples,
             str(target),
-            input_names=list(_INPUTS),
+            input_names=names,
             output_names=["last_hidden_state"],
             dynamic_axes=dynamic,
             opset_version=ONNX_OPSET,
@@ -192,4 +295,10 @@ def _export(model_dir: Path, target: Path) -> None:
         )
 
 
-__all__ = ["ONNX_OPSET", "OnnxSentenceEncoder", "exported_model"]
+__all__ = [
+    "ONNX_OPSET",
+    "OnnxSentenceEncoder",
+    "exported_model",
+    "quantized_model",
+    "unsupported_reason",
+]

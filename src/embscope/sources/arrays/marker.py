@@ -48,7 +48,7 @@ _MODEL_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "location": (str,),
     "normalize": (bool, type(None)),
-    # which runtime made the vectors (torch, onnx); files written before it say nothing
+    # which runtime made the vectors (torch, onnx, onnx-int8); files written before it say nothing
     "runtime": (str,),
 }
 _MODEL_REQUIRED = ("name", "location")
@@ -142,7 +142,13 @@ def query_encoder(
         if not encoders:
             from ...text.encode import Encoder, model_spec
 
-            spec = model_spec(chosen, normalize="auto" if normalize is None else normalize)
+            # int8 documents get int8 queries; torch or fp32 ONNX ones the same vectors either way
+            runtime = named.get("runtime") if named else None
+            spec = model_spec(
+                chosen,
+                normalize="auto" if normalize is None else normalize,
+                backend="onnx-int8" if runtime == "onnx-int8" else "auto",
+            )
             encoders.append(Encoder(spec).encode_one)
         return encoders[0](query)
 
