@@ -75,6 +75,7 @@ def model_spec(
         raise InvalidParameterError(
             f"model must be a model name, directory or hub id; got {model!r}"
         )
+    hub_id = False
     if model == "minilm":
         from ..sources.bundled import minilm_path
 
@@ -82,13 +83,13 @@ def model_spec(
     elif Path(model).expanduser().exists():
         location = str(Path(model).expanduser().resolve())
     else:
-        location = model  # a hub id: sentence-transformers downloads it once
+        location, hub_id = model, True  # sentence-transformers downloads it once
     if backend not in BACKENDS:
         raise InvalidParameterError(
             f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
         )
     runtime = None
-    if location == model and backend != "torch" and _onnx_possible(backend, device):
+    if hub_id and backend != "torch" and _onnx_possible(backend, device):
         folder = _hub_folder(model, insist=backend != "auto")
         runtime = choose_runtime(folder, backend, device) if folder else "torch"
         # torch keeps the hub id: sentence-transformers fetches what else its pipeline needs
