@@ -4,6 +4,7 @@ text search, the Parquet round trip and the CLI."""
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -34,11 +35,15 @@ def sentence_model():
 
 def test_vectors_equal_sentence_transformers(sentence_model, fresh_cache):
     texts = ["Stocks fell sharply.", "A new spacecraft launched.", "", "The team won the cup."]
-    vectors, report = encode_texts(texts, progress=False)
+    vectors, report = encode_texts(texts, progress=False, backend="torch")
     expected = sentence_model.encode(texts, convert_to_numpy=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors[[0, 1, 3]], axis=1), 1.0, atol=1e-5)
     assert report.encoded == 4 and report.from_cache == 0
+    # the default CPU runtime (bf16 or ONNX Runtime here) keeps every vector within 0.9999
+    fast, _ = encode_texts(texts, progress=False)
+    np.testing.assert_allclose(np.linalg.norm(fast[[0, 1, 3]], axis=1), 1.0, atol=1e-5)
+    assert (fast * expected).sum(axis=1)[[0, 1, 3]].min() > 0.9999
 
 
 def test_the_cache_encodes_only_new_texts(fresh_cache):
@@ -66,12 +71,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(fresh_cache, monkeypatch, s
         return real_encode(self, chunk, **options)
 
     monkeypatch.setattr(encode_module.Encoder, "encode", interrupted_after_two_chunks)
+    # ONNX Runtime: the default on a bf16 CPU first encodes a sample to check bf16 against fp32
     with pytest.raises(KeyboardInterrupt):
-        encode_texts(texts, progress=False)
+        encode_texts(texts, progress=False, backend="onnx")
     monkeypatch.setattr(encode_module.Encoder, "encode", real_encode)
-    resumed, report = encode_texts(texts, progress=False)
+    resumed, report = encode_texts(texts, progress=False, backend="onnx")
     assert (report.from_cache, report.encoded) == (80, 40)
-    direct, _ = encode_texts(texts, progress=False, cache=False)
+    direct, _ = encode_texts(texts, progress=False, cache=False, backend="onnx")
     np.testing.assert_allclose(resumed, direct, atol=1e-6)
     assert not [p for p in fresh_cache.rglob("*.tmp")]
 
@@ -174,11 +180,13 @@ def test_cli_encode_then_query(shared_data, tmp_path, fresh_cache):
     assert "its columns are text, label" in missing.output
 
 
-def test_the_cpu_default_is_onnx_runtime_with_the_same_vectors(shared_data, fresh_cache):
+@pytest.mark.parametrize("backend", ["onnx", "torch-bf16"])
+def test_the_fast_cpu_runtimes_give_torchs_vectors(shared_data, fresh_cache, backend):
     pytest.importorskip("onnxruntime")
     texts = ["Stocks fell sharply.", "A new spacecraft launched.", "The team won the cup."]
-    fast, report = encode_texts(texts, progress=False)  # auto, on this machine's CPU
-    assert report.runtime == "onnx" and "ONNX Runtime" in str(report)
+    fast, report = encode_texts(texts, progress=False, backend=backend)
+    assert report.runtime == backend
+    assert encode_module.RUNTIME_NAMES[backend] in str(report)
     plain, torch_report = encode_texts(texts, progress=False, backend="torch")
     # the cache keeps each runtime's vectors apart: torch encoded its own
     assert torch_report.runtime == "torch" and torch_report.encoded == 3
@@ -190,17 +198,52 @@ def test_the_cpu_default_is_onnx_runtime_with_the_same_vectors(shared_data, fres
         label=0,
         sample_per_label=5,
         progress=False,
+        backend=backend,
     )
-    assert space.provenance.options["model"]["runtime"] == "onnx"
+    assert space.provenance.options["model"]["runtime"] == backend
     # a text query is encoded by the same runtime as the rows
     first_text = space.metadata[space.provenance.options["text_column"]].iloc[0]
     hits = space.search(first_text, top_k=1)
     assert hits.keys[0] == space.keys[0]
 
 
+def test_auto_picks_the_fastest_exact_cpu_runtime_and_says_so(shared_data, fresh_cache, caplog):
+    pytest.importorskip("onnxruntime")
+    from embscope.text.model import bf16_cpu
+
+    texts = embscope.read_texts(shared_data / "ag_news" / "test.csv", text=2, label=0).texts[:100]
+    with caplog.at_level(logging.INFO, logger="embscope.text"):
+        _, report = encode_texts(texts, progress=False)
+    if bf16_cpu():  # native bfloat16 (AMX): checked against fp32 on a sample, then used
+        assert report.runtime == "torch-bf16"
+        assert "in bfloat16 on this CPU's native bf16 units" in caplog.text
+        check = report.precision_check
+        assert check.precision == "bf16" and check.sampled == 64
+        assert 0.9999 <= check.cosine_min < 1 and str(check) in str(report)
+    else:
+        assert report.runtime == "onnx" and "with ONNX Runtime on the CPU" in caplog.text
+
+
+def test_bf16_gives_way_to_fp32_when_a_vector_strays(fresh_cache, monkeypatch, caplog):
+    """The guard itself: a bar no bfloat16 vector clears sends the run to fp32, and says so."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(encode_module, "BF16_MIN_COSINE", 1.5)
+    texts = ["Stocks fell sharply.", "A new spacecraft launched.", "The team won the cup."]
+    with caplog.at_level(logging.WARNING):
+        vectors, report = encode_texts(texts, progress=False, backend="torch-bf16")
+    assert report.runtime == "onnx" and report.encoded == 3
+    assert "bf16 against fp32 on 3 of the texts" in caplog.text
+    assert "encoding in fp32 with ONNX Runtime instead" in caplog.text
+    exact, _ = encode_texts(texts, progress=False, backend="onnx")
+    assert np.array_equal(vectors, exact)
+
+
 def test_backend_choices_are_checked():
     pytest.importorskip("onnxruntime")
-    with pytest.raises(InvalidParameterError, match="backend must be one of auto, torch, onnx"):
+    with pytest.raises(
+        InvalidParameterError,
+        match="backend must be one of auto, torch, torch-bf16, onnx, onnx-int8",
+    ):
         encode_texts(["a"], backend="tensorrt", progress=False)
     with pytest.raises(InvalidParameterError, match="runs on the CPU"):
         encode_texts(["a"], backend="onnx", device="cuda", progress=False)
@@ -209,3 +252,34 @@ def test_backend_choices_are_checked():
         encode_texts(["a"], model="org/some-model", backend="onnx", progress=False)
     with pytest.raises(InvalidParameterError, match="labels must give one label per text"):
         encode_texts(["a", "b"], labels=["x"], progress=False)
+
+
+def test_without_onnxruntime_auto_encodes_with_torch(tmp_path):
+    """`make run` installs no onnx extra: the default then runs torch, and asking for ONNX says
+    what to install. A fresh process in which onnxruntime cannot be imported."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['onnxruntime'] = None  # not installed\n"
+        "import embscope\n"
+        "from embscope.errors import MissingDependencyError\n"
+        "vectors, report = embscope.encode_texts(['Stocks fell.', 'A rover landed.'], "
+        "progress=False)\n"
+        "print(report.runtime, vectors.shape, report)\n"
+        "try:\n"
+        "    embscope.encode_texts(['a'], backend='onnx', progress=False)\n"
+        "except MissingDependencyError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    environment = {**os.environ, "EMBSCOPE_CACHE": str(tmp_path)}
+    finished = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
+    # torch, in bfloat16 where the CPU has native bf16 (checked against fp32 first)
+    assert re.match(r"torch(-bf16)? \(2, 384\) 2 texts: 2 encoded", finished.stdout)
+    assert re.search(r"texts/s, torch( bfloat16)?\)", finished.stdout.splitlines()[0])
+    assert "refused:" in finished.stdout and "pip install 'embscope[onnx]'" in finished.stdout

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import embscope
 from embscope.cli import main
-from embscope.text.quantization import _knn_accuracy, compare
+from embscope.text.precision import _knn_accuracy, compare
 
 pytest.importorskip("onnxruntime")
 
@@ -44,7 +44,7 @@ def test_int8_reports_its_measured_quality(shared_data, tmp_path, monkeypatch, c
         space, report = embscope.text.encode.encode_dataset_reported(
             data, backend="onnx-int8", **options
         )
-    quality = report.quantization
+    quality = report.precision_check
     # onnxruntime's quantiser configures the root logger; embscope puts it back
     assert logging.getLogger().handlers == root_handlers
     assert report.runtime == "onnx-int8" and quality is not None and quality.sampled == 200
@@ -53,8 +53,10 @@ def test_int8_reports_its_measured_quality(shared_data, tmp_path, monkeypatch, c
     assert str(quality) in str(report) and str(quality) in caplog.text
     assert space.provenance.options["model"]["runtime"] == "onnx-int8"
     # the fp32 vectors it measured against are ONNX fp32's own, so they equal the default's
-    fp32, fp32_report = embscope.text.encode.encode_dataset_reported(data, **options)
-    assert fp32_report.runtime == "onnx" and fp32_report.encoded == 0  # cached by the check
+    fp32, fp32_report = embscope.text.encode.encode_dataset_reported(
+        data, backend="onnx", **options
+    )
+    assert fp32_report.encoded == 0  # cached by the check
     cosines = np.einsum("ij,ij->i", space.vectors, fp32.vectors) / np.linalg.norm(
         space.vectors, axis=1
     )

@@ -33,8 +33,8 @@ from .._io.atomic import atomic_path
 from .._io.cache import BrokenEntry, cache_root, check_array, open_arrays, read_entry
 from .._io.progress import progress_bar, quiet_tqdm_notice
 from ..errors import InvalidParameterError
-from .model import Encoder, ModelSpec, model_spec
-from .quantization import QuantizationQuality, compare, quality_sample
+from .model import Encoder, ModelSpec, fp32_cpu_runtime, model_spec
+from .precision import BF16_MIN_COSINE, BF16_SAMPLE, PrecisionCheck, compare, quality_sample
 
 if TYPE_CHECKING:
     from ..space import EmbeddingSpace
@@ -43,7 +43,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VALID_ENGINES = ("local", "ray")
-RUNTIME_NAMES = {"torch": "torch", "onnx": "ONNX Runtime", "onnx-int8": "ONNX Runtime int8"}
+RUNTIME_NAMES = {
+    "torch": "torch",
+    "torch-bf16": "torch bfloat16",
+    "onnx": "ONNX Runtime",
+    "onnx-int8": "ONNX Runtime int8",
+}
 # texts encoded between two cache shards: what an interruption can cost at most
 CHUNK_TEXTS = 2048
 # labels of a document space show this many characters of the text
@@ -144,9 +149,9 @@ class EncodingReport:
     model: str
     max_tokens: int | None = None
     device: str | None = field(default=None)
-    runtime: str = "torch"  # which ran the model: "torch", "onnx" or "onnx-int8"
-    # int8 only: what it cost against fp32 on a sample of these texts
-    quantization: QuantizationQuality | None = None
+    runtime: str = "torch"  # which ran the model: a key of RUNTIME_NAMES
+    # int8 and bf16: what reduced precision cost against fp32 on a sample of these texts
+    precision_check: PrecisionCheck | None = None
 
     @property
     def texts_per_second(self) -> float:
@@ -165,8 +170,8 @@ class EncodingReport:
                 f"{self.truncated:,} longer than the model's {self.max_tokens} tokens "
                 "were truncated"
             )
-        if self.quantization is not None:
-            parts.append(str(self.quantization))
+        if self.precision_check is not None:
+            parts.append(str(self.precision_check))
         return "; ".join(parts)
 
     def _repr_html_(self) -> str:
@@ -193,11 +198,13 @@ def encode_texts(
 ) -> tuple[np.ndarray, EncodingReport]:
     """Vectors of ``texts`` (float32, in order) and a report of the run.
 
-    ``backend``: "auto" (ONNX Runtime on a CPU when it is installed and reproduces the model,
-    torch on a GPU or otherwise), "torch", "onnx", or "onnx-int8" (faster, less exact: the
-    report measures its cosine to fp32 on a sample of the texts, and with ``labels``, one per
-    text, None for unlabelled, the kNN accuracy it costs; a warning prints it). The report's
-    ``runtime`` says which ran; the cache keeps each runtime's vectors apart."""
+    ``backend``: "auto" (torch on a GPU; on a CPU, bfloat16 where the CPU has native bf16 and
+    the vectors of a sample of the texts stay within cosine 0.9999 of fp32, else ONNX Runtime
+    when it is installed and reproduces the model, else torch), "torch", "torch-bf16",
+    "onnx", or "onnx-int8" (faster, less exact: the report measures its cosine to fp32 on a
+    sample of the texts, and with ``labels``, one per text, None for unlabelled, the kNN
+    accuracy it costs; a warning prints it). The report's ``runtime`` says which ran and its
+    ``precision_check`` what bf16 or int8 cost; the cache keeps each runtime's vectors apart."""
     batch_size = positive_int(batch_size, "batch_size")
     if engine not in VALID_ENGINES:
         raise InvalidParameterError(
@@ -223,8 +230,32 @@ def encode_texts(
     missing_rows = np.flatnonzero(~found)[first_rows]
     order = sorted(missing_rows.tolist(), key=lambda r: -len(texts[r]))
     truncated = 0
+    checked = None
     if order:
         missing_texts = [texts[r] for r in order]
+        if spec.runtime == "torch-bf16":
+            checked = bf16_check(encoder, missing_texts, batch_size=batch_size)
+            if checked.cosine_min < BF16_MIN_COSINE:
+                fallback = fp32_cpu_runtime(spec.location)
+                logger.warning(
+                    "%s, below %s: encoding in fp32 with %s instead",
+                    checked,
+                    BF16_MIN_COSINE,
+                    RUNTIME_NAMES[fallback],
+                )
+                return encode_texts(
+                    texts,
+                    model,
+                    batch_size=batch_size,
+                    device=device,
+                    normalize=normalize,
+                    engine=engine,
+                    cache=cache,
+                    progress=progress,
+                    ray_address=ray_address,
+                    backend=fallback,
+                    labels=labels,
+                )
         truncated = encoder.too_long(missing_texts)
         if engine == "ray":
             from .encode_ray import encode_with_ray
@@ -267,15 +298,25 @@ def encode_texts(
         max_tokens=encoder.max_tokens if order else None,
         device=device,
         runtime=spec.runtime,
+        precision_check=checked,
     )
     if spec.runtime == "onnx-int8" and texts:
         quality = int8_quality(
             texts, vectors, spec, labels=labels, batch_size=batch_size, cache=cache
         )
-        report = replace(report, quantization=quality)
-        logger.warning("%s", report.quantization)
+        report = replace(report, precision_check=quality)
+        logger.warning("%s", report.precision_check)
     logger.info("%s", report)
     return vectors, report
+
+
+def bf16_check(encoder: Encoder, texts: Sequence[str], *, batch_size: int = 64) -> PrecisionCheck:
+    """A "torch-bf16" encoder's vectors of a seeded sample of ``texts`` against its fp32 ones."""
+    sample = [texts[r] for r in quality_sample(len(texts), size=BF16_SAMPLE)]
+    reduced = encoder.encode(sample, batch_size=batch_size)
+    return compare(
+        reduced, encoder.encode(sample, batch_size=batch_size, fp32=True), precision="bf16"
+    )
 
 
 def int8_quality(
@@ -286,11 +327,11 @@ def int8_quality(
     labels: Sequence[object] | None = None,
     batch_size: int = 64,
     cache: bool = True,
-) -> QuantizationQuality:
+) -> PrecisionCheck:
     """int8 ``vectors`` of ``texts`` against fp32 ONNX vectors of a sample of them (cached
     like any encoding), and kNN accuracy of both when ``labels`` (one per text) are given."""
     rows = quality_sample(len(texts))
-    reference_spec = replace(spec, runtime="onnx")
+    reference_spec = replace(spec, runtime="onnx")  # fp32 ONNX: torch's vectors within 1e-5
     store = EncodingCache(reference_spec) if cache else None
     sampled = [texts[r] for r in rows]
     hashes = text_hashes(sampled)
@@ -423,7 +464,8 @@ def encode_dataset_reported(
             "was" if report.truncated == 1 else "were",
         )
     frame = dataset.frame
-    spec = model_spec(model, normalize=normalize, backend=backend, device=device)
+    # the runtime that ran (bf16 may have given way to fp32), for provenance and queries
+    spec = model_spec(model, normalize=normalize, backend=report.runtime, device=device)
     row_column = ROW_COLUMN if ROW_COLUMN in frame else "source_row"
     keys = [str(r) for r in frame[row_column].tolist()]
     labels = [_short(t) for t in texts]

@@ -12,7 +12,7 @@ cache folder, keyed by the model's weights and the exporting versions, written a
 model's pipeline is one it reproduces exactly (``unsupported_reason``: a transformer, then
 mean / CLS / max pooling, then optionally Normalize); any other pipeline stays on torch.
 ``backend="onnx-int8"`` runs a dynamically quantised copy (``quantized_model``), faster and
-less exact: ``text.quantization`` measures what it costs on every run.
+less exact: ``text.precision`` measures what it costs on every run.
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def _json_file(path: Path, model_dir: Path) -> dict:
 def _export_key(model_dir: Path) -> str:
     import torch
 
-    parts = [f"torch {torch.__version__}", f"opset {ONNX_OPSET}"]
+    parts = [f"torch {torch.__version__}", f"opset {ONNX_OPSET}", "eager attention"]
     for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
         stat = weights.stat()
         parts.append(f"{weights.name}:{stat.st_size}:{int(stat.st_mtime)}")
@@ -286,7 +286,9 @@ def _export(model_dir: Path, target: Path) -> None:
     from transformers import AutoModel
 
     transformers.logging.disable_progress_bar()  # a weights bar would say nothing here
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    # eager attention exports as plain matrix products, which ONNX Runtime runs 10% faster on
+    # CPU than the exported scaled-dot-product path (MiniLM, AG News)
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     # DistilBERT, MPNet, RoBERTa-likes take no token types: export only what forward reads
     accepted = inspect.signature(model.forward).parameters
     names = [name for name in _INPUTS if name in accepted]
