@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..text.model import BACKENDS
+from ..text.model import BACKENDS, DEFAULT_BATCH_SIZE
 from .common import check_output, position_or_name
 
 
@@ -44,7 +44,9 @@ from .common import check_output, position_or_name
 )
 @click.option("--sample-per-label", type=click.IntRange(min=1), help="At most N texts per label.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True
+)
 @click.option("--device", help="cpu, cuda, cuda:1, mps… (default: a GPU when there is one).")
 @click.option(
     "--engine",
