@@ -56,6 +56,26 @@ def test_quoted_fields_may_hold_newlines_and_commas(tmp_path):
     assert dataset.classes == ["pos", "neg"]
 
 
+def test_a_header_naming_text_is_read_without_being_asked(tmp_path, shared_data):
+    """Rows of short words defeat csv.Sniffer's header guess; a first row naming the default
+    text column is the header anyway, so the file reads with no option at all."""
+    path = tmp_path / "news.csv"
+    path.write_text(
+        "text,label\nStocks fell sharply,business\nThe rover landed on Mars,science\n",
+        encoding="utf-8",
+    )
+    dataset = read_texts(path)
+    assert dataset.texts == ["Stocks fell sharply", "The rover landed on Mars"]
+    assert dataset.classes == ["business", "science"]
+    # a file without a header says so, with the positions it can be given
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"which column holds the text\? test.csv has no header row naming its columns "
+        r"\(positions 0, 1, 2\): pass text=",
+    ):
+        read_texts(shared_data / "ag_news" / "test.csv")
+
+
 def test_sst_lines_are_label_then_text(shared_data):
     binary = read_texts(shared_data / "sst" / "stsa.binary.dev")
     assert binary.format == "label-text" and len(binary) == 872

@@ -299,6 +299,10 @@ def _read_delimited(
             )
     elif isinstance(text, str) and text in first:
         header, names = 0, None
+    elif text is None and "text" in first:
+        # the default text column named in the first row: a header, whatever the sniffer says
+        # (it cannot tell a row of short words from a row of names)
+        header, names = 0, None
     elif isinstance(text, str) and not text.isdigit():
         raise InvalidParameterError(
             f"text column {text!r} is not in the first row of {path.name} ({_shown(first)}); "
@@ -430,9 +434,11 @@ def _column(
             return None
         if len(columns) == 1:
             return columns[0]
+        holds = f"has {', '.join(columns)}"
+        if all(column.isdigit() for column in columns):
+            holds = f"has no header row naming its columns (positions {', '.join(columns)})"
         raise InvalidParameterError(
-            f"which column holds the text? {path.name} has {', '.join(columns)}: pass text=... "
-            "(CLI: --text)"
+            f"which column holds the text? {path.name} {holds}: pass text=... (CLI: --text)"
         )
     name = str(wanted)
     if name in columns:
