@@ -42,6 +42,37 @@ def test_quality_equals_scikit_learn_trustworthiness(glove_1000):
     assert result.quality.trustworthiness == pytest.approx(expected, abs=1e-9)
 
 
+def test_quality_equals_scikit_learn_on_a_sample_of_a_large_space(glove):
+    """A sample of 60,000 rows ranked against all of them (blocks of query rows): the
+    trustworthiness of the sampled rows and their kNN recall equal scikit-learn's neighbours'."""
+    from sklearn.neighbors import NearestNeighbors
+
+    space = glove.subset(glove.keys[:60_000])
+    vectors = np.asarray(space.vectors, dtype=np.float64)
+    # a "projection" onto the first 25 of GloVe's 50 axes keeps a part of the neighbours (a 2D
+    # PCA of 60,000 rows keeps almost none: nothing to compare)
+    coordinates = vectors[:, :25]
+    quality = projection_quality(
+        space, np.arange(60_000), coordinates, metric="euclidean", sample_size=300
+    )
+    queries = np.sort(np.random.default_rng(0).choice(60_000, size=300, replace=False))
+    k, n = 10, 60_000
+    original = NearestNeighbors(n_neighbors=n).fit(vectors)
+    ranked = original.kneighbors(vectors[queries], return_distance=False)[:, 1:]
+    projected = NearestNeighbors(n_neighbors=k + 1).fit(coordinates)
+    found = projected.kneighbors(coordinates[queries], return_distance=False)[:, 1:]
+    penalty = recalled = 0
+    for order, neighbours in zip(ranked, found, strict=True):
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(1, n)
+        penalty += int(np.clip(rank[neighbours] - k, 0, None).sum())
+        recalled += len(np.intersect1d(order[:k], neighbours))
+    expected = 1.0 - (penalty / 300) * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
+    assert quality.rows_measured == 300 and 0.1 < recalled / (300 * k) < 0.9
+    assert quality.trustworthiness == pytest.approx(expected, abs=1e-6)
+    assert quality.knn_recall == pytest.approx(recalled / (300 * k), abs=1e-9)
+
+
 def test_sampled_quality_estimates_the_exact_one(glove):
     space = glove.subset(glove.keys[:3000])
     result = space.project("pca", n_components=2, progress=False)

@@ -28,8 +28,8 @@ from ..search import kernels as _nb
 if TYPE_CHECKING:
     from ..space import EmbeddingSpace
 
-# query rows scored against every row per block: bounds memory at block x rows float32
-_BLOCK_ROWS = 256
+# the bytes of one block of query rows' float32 scores against every row: bounds memory
+_BLOCK_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,28 +124,27 @@ def projection_quality(
     points = np.asarray(coordinates, dtype=np.float64)
     _, found = cKDTree(points).query(points[queries], k=k + 1)
     projected = _without_self(found, queries, k)
-    penalty = 0.0
+    penalty = 0
     recalled = 0
-    for start in range(0, len(queries), _BLOCK_ROWS):
-        block = queries[start : start + _BLOCK_ROWS]
+    # query rows per block: their scores against every row stay near _BLOCK_BYTES
+    block_rows = max(1, min(len(queries), _BLOCK_BYTES // (4 * n)))
+    for start in range(0, len(queries), block_rows):
+        block = queries[start : start + block_rows]
         scores = _nb.scores(
             vectors, vectors[block], metric, norms=norms, inverse_norms=inverse_norms
-        ).astype(np.float64)
-        distances = -scores if Metric.of(metric).higher_is_closer else scores
+        )
+        distances = -scores if metric.higher_is_closer else scores
         distances[np.arange(len(block)), block] = np.inf  # a row is not its own neighbour
-        ordered = np.sort(distances, axis=1)
-        neighbours = projected[start : start + len(block)]
-        picked = np.take_along_axis(distances, neighbours, axis=1)
-        # rank 1 = nearest: one more than the rows strictly closer
-        ranks = np.stack(
-            [np.searchsorted(ordered[i], picked[i], side="left") + 1 for i in range(len(block))]
+        picked = np.take_along_axis(distances, projected[start : start + len(block)], axis=1)
+        # each projected neighbour's rank in the original order (1 = nearest): one more than
+        # the rows strictly closer, counted rather than sorted (a sort of every row's scores
+        # took 35 s for a 1,000-row sample of 400,000)
+        ranks = 1 + np.stack(
+            [np.count_nonzero(distances < picked[:, [j]], axis=1) for j in range(k)], axis=1
         )
-        penalty += float(np.clip(ranks - k, 0, None).sum())
-        original = np.argpartition(distances, k - 1, axis=1)[:, :k]
-        recalled += sum(
-            len(np.intersect1d(a, b, assume_unique=True))
-            for a, b in zip(original, neighbours, strict=True)
-        )
+        penalty += int(np.clip(ranks - k, 0, None).sum())
+        # a projected neighbour with fewer than k rows closer is one of the original k nearest
+        recalled += int(np.count_nonzero(ranks <= k))
     measured = len(queries)
     trust = 1.0 - (penalty / measured) * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
     return ProjectionQuality(
