@@ -43,8 +43,8 @@ def test_quality_equals_scikit_learn_trustworthiness(glove_1000):
 
 
 def test_quality_equals_scikit_learn_on_a_sample_of_a_large_space(glove):
-    """A sample of 60,000 rows ranked against all of them (blocks of query rows): the
-    trustworthiness of the sampled rows and their kNN recall equal scikit-learn's neighbours'."""
+    """300 sampled rows of 60,000, each ranked against all of them (in blocks of query rows):
+    their trustworthiness and kNN recall equal those counted from scikit-learn's neighbours."""
     from sklearn.neighbors import NearestNeighbors
 
     space = glove.subset(glove.keys[:60_000])
